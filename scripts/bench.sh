@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Runs the benchmarks in Release and prints a table of figures, each with its ratio to the raw
+# Dapper+SQLite insert baseline measured in the same run. Options pass through to the harness:
+#   scripts/bench.sh                  all throughput and latency benchmarks
+#   scripts/bench.sh --only baseline  one benchmark by name
+#   scripts/bench.sh --quick          fewer rows, for a smoke run
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+dotnet run -c Release --project tests/InfoBank.Bench -- "$@"

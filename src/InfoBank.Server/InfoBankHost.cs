@@ -1,0 +1,87 @@
+using InfoBank.Server.Infrastructure;
+using InfoBank.Server.Infrastructure.Crypto;
+using InfoBank.Server.Infrastructure.Db;
+using InfoBank.Server.Infrastructure.Demo;
+using InfoBank.Server.Infrastructure.Errors;
+using InfoBank.Server.Infrastructure.Health;
+using InfoBank.Server.Infrastructure.Jobs;
+using Microsoft.AspNetCore.DataProtection;
+using Microsoft.AspNetCore.DataProtection.KeyManagement;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
+using Scalar.AspNetCore;
+
+namespace InfoBank.Server;
+
+/// <summary>
+/// The composition root, kept out of Program.cs so the CLI and the tests build the same service.
+/// Each feature contributes an <c>AddXxx</c> for its services and a <c>MapXxxApi</c> for its routes.
+/// </summary>
+public static class InfoBankHost
+{
+    /// <summary>Services every entry point needs: options, the database, the clock, DataProtection.</summary>
+    public static IServiceCollection AddInfoBankCore(this IServiceCollection services)
+    {
+        services.AddOptions<DatabaseOptions>().BindConfiguration(DatabaseOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<DemoOptions>().BindConfiguration(DemoOptions.Section);
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton<DbConnectionFactory>();
+        services.AddSingleton<Migrator>();
+        services.AddSingleton<DemoSeeder>();
+        SqliteTypeHandlers.Register();
+
+        services.AddDataProtection().SetApplicationName("InfoBank");
+        services.AddSingleton<IConfigureOptions<KeyManagementOptions>>(provider =>
+            new ConfigureOptions<KeyManagementOptions>(options =>
+                options.XmlRepository = new DbXmlRepository(provider.GetRequiredService<DbConnectionFactory>(), provider.GetRequiredService<TimeProvider>())));
+        return services;
+    }
+
+    public static WebApplicationBuilder AddInfoBank(this WebApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddInfoBankCore();
+        services.AddOptions<LimitsOptions>().BindConfiguration(LimitsOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddInfoBankProblemDetails();
+        services.AddValidation();
+        services.AddOpenApi("v1");
+        services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
+        services.AddInfoBankJobs(builder.Configuration);
+        return builder;
+    }
+
+    public static WebApplication UseInfoBank(this WebApplication app)
+    {
+        app.UseInfoBankProblemDetails();
+        app.UseRouting();
+        app.UseMiddleware<RequestBodyLimitMiddleware>();
+
+        app.MapHealthChecks("/health/live", new() { Predicate = _ => false });
+        app.MapHealthChecks("/health/ready", new() { Predicate = check => check.Tags.Contains("ready") });
+        app.MapOpenApi("/openapi/{documentName}.json");
+        app.MapScalarApiReference("/reference", options => options
+            .WithTitle("InfoBank API")
+            .WithOpenApiRoutePattern("/openapi/{documentName}.json"));
+        app.MapInfoBankJobsDashboard();
+        foreach (var module in app.Services.GetServices<IApiModule>())
+        {
+            module.MapEndpoints(app);
+        }
+        return app;
+    }
+
+    /// <summary>Start-up work before the server listens: migrations, then (when asked) the demo data.</summary>
+    public static async Task PrepareAsync(this WebApplication app, CancellationToken cancellationToken = default)
+    {
+        var db = app.Services.GetRequiredService<IOptions<DatabaseOptions>>().Value;
+        if (db.MigrateOnStart)
+        {
+            app.Services.GetRequiredService<Migrator>().Migrate();
+        }
+        if (app.Services.GetRequiredService<IOptions<DemoOptions>>().Value.Seed)
+        {
+            var seeded = await app.Services.GetRequiredService<DemoSeeder>().SeedAsync(cancellationToken);
+            DemoNotes.Write(app.Configuration, seeded);
+        }
+    }
+}

@@ -1,0 +1,74 @@
+using System.ComponentModel.DataAnnotations;
+using Hangfire;
+using Hangfire.Dashboard;
+using Microsoft.Extensions.Options;
+
+namespace InfoBank.Server.Infrastructure.Jobs;
+
+/// <summary>Bound from the <c>Jobs</c> configuration section.</summary>
+public sealed class JobsOptions
+{
+    public const string Section = "Jobs";
+
+    /// <summary>Run a Hangfire server in this process (one node of a deployment may leave it off).</summary>
+    public bool RunServer { get; set; } = true;
+
+    [Range(1, 64)]
+    public int WorkerCount { get; set; } = 2;
+}
+
+/// <summary>
+/// A feature's recurring jobs. Implementations register with <see cref="IRecurringJobManager"/>;
+/// job arguments are ids only and every job is idempotent, because Hangfire may run a job twice.
+/// </summary>
+public interface IRecurringJobSetup
+{
+    void Register(IRecurringJobManager jobs);
+}
+
+public static class JobsSetup
+{
+    public static IServiceCollection AddInfoBankJobs(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<JobsOptions>().BindConfiguration(JobsOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddHangfire(config => config
+            .SetDataCompatibilityLevel(CompatibilityLevel.Version_180)
+            .UseSimpleAssemblyNameTypeSerializer()
+            .UseRecommendedSerializerSettings()
+            .UseInMemoryStorage());
+
+        var jobs = configuration.GetSection(JobsOptions.Section).Get<JobsOptions>() ?? new JobsOptions();
+        if (jobs.RunServer)
+        {
+            services.AddHangfireServer(options => options.WorkerCount = jobs.WorkerCount);
+        }
+        services.AddHostedService<RecurringJobRegistrar>();
+        return services;
+    }
+
+    public static WebApplication MapInfoBankJobsDashboard(this WebApplication app)
+    {
+        app.UseHangfireDashboard("/jobs", new DashboardOptions
+        {
+            DashboardTitle = "InfoBank jobs",
+            Authorization = [new LocalRequestsOnlyAuthorizationFilter()],
+            // Job arguments are ids only, but the dashboard still needs no write access from afar.
+            IsReadOnlyFunc = _ => false,
+        });
+        return app;
+    }
+
+    private sealed class RecurringJobRegistrar(IEnumerable<IRecurringJobSetup> setups, IRecurringJobManager jobs) : IHostedService
+    {
+        public Task StartAsync(CancellationToken cancellationToken)
+        {
+            foreach (var setup in setups)
+            {
+                setup.Register(jobs);
+            }
+            return Task.CompletedTask;
+        }
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    }
+}
