@@ -24,6 +24,9 @@ public class InfoBankFactory : WebApplicationFactory<Program>
 
     public string ConnectionString => $"Data Source={DatabasePath}";
 
+    /// <summary>Where this server keeps its signing keys (files, outside the database).</summary>
+    public string KeyDirectory => Path.Combine(_directory, "keys");
+
     /// <summary>Extra endpoints a test needs (for example to exercise the shared error handling).</summary>
     protected virtual IEnumerable<IApiModule> ExtraModules => [];
 
@@ -34,6 +37,7 @@ public class InfoBankFactory : WebApplicationFactory<Program>
         builder.UseSetting("Database:ConnectionString", ConnectionString);
         builder.UseSetting("Jobs:RunServer", "false");
         builder.UseSetting("Demo:Seed", "false");
+        builder.UseSetting("Signing:KeyDirectory", KeyDirectory);
         builder.UseSetting("Demo:NotesFile", Path.Combine(_directory, "demo-credentials.txt"));
         builder.ConfigureTestServices(services =>
         {
