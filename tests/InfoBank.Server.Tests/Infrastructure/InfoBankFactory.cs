@@ -42,6 +42,9 @@ public class InfoBankFactory : WebApplicationFactory<Program>
     /// <summary>Connections to the server's database, for tests that inspect raw rows.</summary>
     public DbConnectionFactory Connections => _database.Connections;
 
+    /// <summary>Where this server keeps its signing keys (files, outside the database).</summary>
+    public string KeyDirectory => Path.Combine(_directory, "keys");
+
     /// <summary>Extra endpoints a test needs (for example to exercise the shared error handling).</summary>
     protected virtual IEnumerable<IApiModule> ExtraModules => [];
 
@@ -52,6 +55,7 @@ public class InfoBankFactory : WebApplicationFactory<Program>
         builder.UseSetting("Database:ConnectionString", ConnectionString);
         builder.UseSetting("Jobs:RunServer", "false");
         builder.UseSetting("Demo:Seed", "false");
+        builder.UseSetting("Signing:KeyDirectory", KeyDirectory);
         builder.UseSetting("Demo:NotesFile", Path.Combine(_directory, "demo-credentials.txt"));
         builder.ConfigureTestServices(services =>
         {
