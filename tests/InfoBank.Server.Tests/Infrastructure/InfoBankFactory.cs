@@ -34,6 +34,8 @@ public class InfoBankFactory : WebApplicationFactory<Program>
         builder.UseSetting("Database:ConnectionString", ConnectionString);
         builder.UseSetting("Jobs:RunServer", "false");
         builder.UseSetting("Demo:Seed", "false");
+        // The in-process server speaks plain HTTP to the test client.
+        builder.UseSetting("Identity:AllowInsecureHttp", "true");
         builder.UseSetting("Demo:NotesFile", Path.Combine(_directory, "demo-credentials.txt"));
         builder.ConfigureTestServices(services =>
         {

@@ -1,6 +1,7 @@
 using System.ComponentModel.DataAnnotations;
 using Hangfire;
 using Hangfire.Dashboard;
+using InfoBank.Server.Features.Identity;
 using Microsoft.Extensions.Options;
 
 namespace InfoBank.Server.Infrastructure.Jobs;
@@ -48,13 +49,14 @@ public static class JobsSetup
 
     public static WebApplication MapInfoBankJobsDashboard(this WebApplication app)
     {
-        app.UseHangfireDashboard("/jobs", new DashboardOptions
+        // Operators only: the endpoint's policy accepts an operator's token or sign-in cookie, so
+        // Hangfire's own filter (local requests only by default) is replaced by nothing.
+        app.MapHangfireDashboard("/jobs", new DashboardOptions
         {
             DashboardTitle = "InfoBank jobs",
-            Authorization = [new LocalRequestsOnlyAuthorizationFilter()],
-            // Job arguments are ids only, but the dashboard still needs no write access from afar.
+            Authorization = [],
             IsReadOnlyFunc = _ => false,
-        });
+        }).RequireAuthorization(IdentitySetup.JobsDashboardPolicy);
         return app;
     }
 
