@@ -1,3 +1,4 @@
+using InfoBank.Server.Features.Audit;
 using InfoBank.Server.Infrastructure;
 using InfoBank.Server.Infrastructure.Crypto;
 using InfoBank.Server.Infrastructure.Db;
@@ -47,6 +48,7 @@ public static class InfoBankHost
         services.AddOpenApi("v1");
         services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
         services.AddInfoBankJobs(builder.Configuration);
+        services.AddAuditFeature();
         return builder;
     }
 
