@@ -1,3 +1,7 @@
+using InfoBank.Server.Infrastructure;
+using InfoBank.Server.Infrastructure.Jobs;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
 namespace InfoBank.Server.Features.Audit;
 
 public static class AuditFeature
@@ -9,6 +13,10 @@ public static class AuditFeature
         services.AddSingleton<AuditStore>();
         services.AddSingleton<AuditLogWriter>();
         services.AddSingleton<IAuditLog>(provider => provider.GetRequiredService<AuditLogWriter>());
+        services.TryAddSingleton<ICheckpointSigner, FileCheckpointSigner>();
+        services.AddSingleton<AuditProofs>();
+        services.AddSingleton<AuditExporter>();
+        services.AddSingleton<AuditCheckpointJob>();
         return services;
     }
 
@@ -16,6 +24,8 @@ public static class AuditFeature
     public static IServiceCollection AddAuditFeature(this IServiceCollection services)
     {
         services.AddAuditLog();
+        services.AddSingleton<IRecurringJobSetup>(provider => provider.GetRequiredService<AuditCheckpointJob>());
+        services.AddSingleton<IApiModule, AuditApi>();
         return services;
     }
 }
