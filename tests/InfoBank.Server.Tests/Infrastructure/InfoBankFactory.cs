@@ -35,6 +35,7 @@ public class InfoBankFactory : WebApplicationFactory<Program>
         builder.UseSetting("Jobs:RunServer", "false");
         builder.UseSetting("Demo:Seed", "false");
         builder.UseSetting("Demo:NotesFile", Path.Combine(_directory, "demo-credentials.txt"));
+        builder.UseSetting("Audit:CheckpointKeyFile", Path.Combine(_directory, "keys", "checkpoint.key"));
         builder.ConfigureTestServices(services =>
         {
             services.AddSingleton<IDataProtectionProvider, EphemeralDataProtectionProvider>();
