@@ -54,16 +54,12 @@ public sealed class AuditCheckpointTests : IDisposable
         Assert.Null(await job.RunAsync(CancellationToken.None));
 
         var note = SignedNote.TryParse(first.Note, out _)!;
-        Assert.Single(note.VerifiedBy([Get<ICheckpointSigner>().Verifier]));
+        Assert.Single(note.VerifiedBy([(await Get<ICheckpointSigner>().CurrentAsync())]));
         var checkpoint = Checkpoint.TryParse(note.Text, out _)!;
         Assert.Equal((await Get<AuditStore>().CurrentFrontierAsync()).Root(), checkpoint.Root);
 
-        var keyFile = Path.Combine(Path.GetDirectoryName(_factory.DatabasePath)!, "keys", "checkpoint.key");
-        Assert.Equal(32, new FileInfo(keyFile).Length);
-        if (!OperatingSystem.IsWindows())
-        {
-            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(keyFile));
-        }
+        // The signing key is a file in the key folder, never a database row.
+        Assert.Single(Directory.GetFiles(_factory.KeyDirectory, "checkpoint.*.key.json"));
     }
 
     [Fact]
@@ -71,8 +67,12 @@ public sealed class AuditCheckpointTests : IDisposable
     {
         var response = await _client.GetFromJsonAsync<AuditKeysResponse>("/api/v1/audit/keys");
         var key = Assert.Single(response!.Keys);
-        Assert.Equal(Get<ICheckpointSigner>().Verifier.VerifierKey, key.VerifierKey);
+        Assert.Equal((await Get<ICheckpointSigner>().CurrentAsync()).VerifierKey, key.VerifierKey);
         Assert.Equal("infobank.local/audit", key.Name);
+
+        // The same key appears in the service-wide JWKS under its RFC 7638 kid.
+        var jwks = await _client.GetStringAsync("/api/v1/keys");
+        Assert.Contains($"\"kid\":\"{key.Kid}\"", jwks);
     }
 
     [Fact]
@@ -102,7 +102,7 @@ public sealed class AuditCheckpointTests : IDisposable
     {
         await AppendAsync(30);
         await Get<AuditCheckpointJob>().RunAsync(CancellationToken.None);
-        var pinned = Get<ICheckpointSigner>().Verifier;
+        var pinned = (await Get<ICheckpointSigner>().CurrentAsync());
 
         var report = AuditVerifier.Verify(new MemoryStream(Encoding.UTF8.GetBytes(await ExportAsync(30))), new AuditVerifierOptions { PinnedKeys = [pinned] });
         Assert.True(report.Ok, report.Failure);
@@ -121,11 +121,11 @@ public sealed class AuditCheckpointTests : IDisposable
     {
         await AppendAsync(12);
         await Get<AuditCheckpointJob>().RunAsync(CancellationToken.None);
-        var directory = Path.GetDirectoryName(_factory.DatabasePath)!;
+        var directory = Path.GetDirectoryName(_factory.KeyDirectory)!;
         var bundle = Path.Combine(directory, "bundle.ndjson");
         var trusted = Path.Combine(directory, "trusted.txt");
         await File.WriteAllTextAsync(bundle, await ExportAsync(12));
-        var vkey = Get<ICheckpointSigner>().Verifier.VerifierKey;
+        var vkey = (await Get<ICheckpointSigner>().CurrentAsync()).VerifierKey;
 
         Assert.Equal(0, await InfoBankCli.BuildRoot().Parse(["audit", "verify", bundle, "--key", vkey, "--write-trusted", trusted]).InvokeAsync());
         Assert.StartsWith("infobank.local/audit\n12\n", await File.ReadAllTextAsync(trusted));

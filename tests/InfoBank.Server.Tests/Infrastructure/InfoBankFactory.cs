@@ -57,7 +57,6 @@ public class InfoBankFactory : WebApplicationFactory<Program>
         builder.UseSetting("Demo:Seed", "false");
         builder.UseSetting("Signing:KeyDirectory", KeyDirectory);
         builder.UseSetting("Demo:NotesFile", Path.Combine(_directory, "demo-credentials.txt"));
-        builder.UseSetting("Audit:CheckpointKeyFile", Path.Combine(_directory, "keys", "checkpoint.key"));
         builder.ConfigureTestServices(services =>
         {
             services.AddSingleton<IDataProtectionProvider, EphemeralDataProtectionProvider>();

@@ -13,7 +13,7 @@ public sealed class AuditApi : IApiModule
 
     public void MapEndpoints(IEndpointRouteBuilder routes)
     {
-        // Public so anyone holding a checkpoint or receipt can check its signature.
+        // Public so anyone holding a checkpoint can check its signature; the same keys are in the JWKS at /api/v1/keys.
         routes.MapGet("/api/v1/audit/keys", GetKeys).WithTags("Audit").AllowAnonymous();
 
         var api = routes.MapGroup("/api/v1/audit").WithTags("Audit").RequireAuthorization(AuthPolicies.Auditor);
@@ -26,10 +26,10 @@ public sealed class AuditApi : IApiModule
         api.MapGet("/export", Export);
     }
 
-    public static Ok<AuditKeysResponse> GetKeys(ICheckpointSigner signer) =>
-        TypedResults.Ok(new AuditKeysResponse(signer.PublishedKeys.Select(k => new AuditKeyView(
+    public static async Task<Ok<AuditKeysResponse>> GetKeys(ICheckpointSigner signer, CancellationToken cancellationToken) =>
+        TypedResults.Ok(new AuditKeysResponse((await signer.PublishedKeysAsync(cancellationToken)).Select(k => new AuditKeyView(
             k.Name, k.KeyId.ToString("x8", System.Globalization.CultureInfo.InvariantCulture), k.VerifierKey,
-            Core.Crypto.Base64Url.Encode(k.PublicKey), "checkpoint", "Ed25519")).ToList()));
+            Core.Crypto.Ed25519Key.Thumbprint(k.PublicKey), Core.Crypto.Base64Url.Encode(k.PublicKey))).ToList()));
 
     public static async Task<Results<Ok<AuditEntriesPage>, ValidationProblem>> GetEntries(
         AuditStore store, long? from, long? to, int? limit, string? kind, string? subject, CancellationToken cancellationToken)
@@ -158,8 +158,11 @@ public sealed class AuditApi : IApiModule
 
 public sealed record AuditKeysResponse(List<AuditKeyView> Keys);
 
-/// <summary>A checkpoint key: its signed-note name and id, the vkey text auditors pin, and the raw key.</summary>
-public sealed record AuditKeyView(string Name, string KeyId, string VerifierKey, string PublicKey, string Use, string Algorithm);
+/// <summary>
+/// A checkpoint key in signed-note terms: note key name and 4-byte id, the vkey text auditors pin
+/// (<c>infobank audit verify --key</c>), and the same key's JWKS id (<c>kid</c> at /api/v1/keys) and raw value.
+/// </summary>
+public sealed record AuditKeyView(string Name, string KeyId, string VerifierKey, string Kid, string PublicKey);
 
 public sealed record AuditEntriesPage(List<AuditEntryView> Entries, long? Next);
 

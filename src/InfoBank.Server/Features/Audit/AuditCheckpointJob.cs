@@ -34,8 +34,8 @@ public sealed partial class AuditCheckpointJob(
             TreeSize = checkpoint.Size,
             RootHash = checkpoint.Root,
             CreatedAt = time.GetUtcNow(),
-            KeyName = signer.Verifier.Name,
-            Note = signer.Sign(checkpoint).ToString(),
+            KeyName = options.Value.Origin,
+            Note = (await signer.SignAsync(checkpoint, cancellationToken)).ToString(),
         };
         if (!await store.AddCheckpointAsync(row, cancellationToken))
         {

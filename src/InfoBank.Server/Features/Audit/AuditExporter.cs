@@ -23,7 +23,7 @@ public sealed class AuditExporter(AuditStore store, ICheckpointSigner signer, IO
         using var buffer = new MemoryStream();
         await using var writer = new AuditBundleWriter(buffer);
         writer.WriteHeader(options.Value.Origin, upto);
-        foreach (var key in signer.PublishedKeys)
+        foreach (var key in await signer.PublishedKeysAsync(cancellationToken))
         {
             writer.WriteKey(key);
         }

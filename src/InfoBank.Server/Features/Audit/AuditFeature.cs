@@ -13,7 +13,7 @@ public static class AuditFeature
         services.AddSingleton<AuditStore>();
         services.AddSingleton<AuditLogWriter>();
         services.AddSingleton<IAuditLog>(provider => provider.GetRequiredService<AuditLogWriter>());
-        services.TryAddSingleton<ICheckpointSigner, FileCheckpointSigner>();
+        services.TryAddSingleton<ICheckpointSigner, CheckpointSigner>();
         services.AddSingleton<AuditProofs>();
         services.AddSingleton<AuditExporter>();
         services.AddSingleton<AuditCheckpointJob>();

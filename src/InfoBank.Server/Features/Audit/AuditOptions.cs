@@ -19,13 +19,6 @@ public sealed class AuditOptions
     [Range(1, 10_000)]
     public int MaxBatch { get; set; } = 512;
 
-    /// <summary>
-    /// The checkpoint signing key (32-byte Ed25519 seed), kept out of the database so a copy of the
-    /// database cannot forge checkpoints. Created with mode 0600 when missing. Relative to the content root.
-    /// </summary>
-    [Required]
-    public string CheckpointKeyFile { get; set; } = "data/keys/checkpoint.key";
-
     /// <summary>How often the checkpoint job runs (seconds); it signs only when the log has grown.</summary>
     [Range(1, 3600)]
     public int CheckpointIntervalSeconds { get; set; } = 5;

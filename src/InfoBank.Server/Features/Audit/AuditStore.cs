@@ -95,6 +95,8 @@ public sealed class AuditStore(DbConnectionFactory db)
     public async Task<Dictionary<(int Level, long Index), byte[]>> NodesAsync(
         IEnumerable<(int Level, long Index)> wanted, CancellationToken cancellationToken = default)
     {
+        // Dapper passes a list to Npgsql as one array parameter rather than expanding it.
+        var inIds = db.Provider == DatabaseProvider.Postgres ? "= ANY(@ids)" : "IN @ids";
         var result = new Dictionary<(int, long), byte[]>();
         await using var connection = await db.OpenAsync(cancellationToken);
         foreach (var group in wanted.Distinct().GroupBy(w => w.Level))
@@ -103,9 +105,9 @@ public sealed class AuditStore(DbConnectionFactory db)
             {
                 var rows = group.Key == 0
                     ? await connection.QueryAsync<(long Index, byte[] Hash)>(new CommandDefinition(
-                        "SELECT seq, leaf_hash FROM audit_log WHERE seq IN @ids", new { ids = chunk }, cancellationToken: cancellationToken))
+                        $"SELECT seq, leaf_hash FROM audit_log WHERE seq {inIds}", new { ids = chunk }, cancellationToken: cancellationToken))
                     : await connection.QueryAsync<(long Index, byte[] Hash)>(new CommandDefinition(
-                        "SELECT idx, hash FROM audit_tree_nodes WHERE level = @level AND idx IN @ids", new { level = group.Key, ids = chunk }, cancellationToken: cancellationToken));
+                        $"SELECT idx, hash FROM audit_tree_nodes WHERE level = @level AND idx {inIds}", new { level = group.Key, ids = chunk }, cancellationToken: cancellationToken));
                 foreach (var (index, hash) in rows)
                 {
                     result[(group.Key, index)] = hash;
