@@ -1,6 +1,8 @@
 using System.ComponentModel.DataAnnotations;
 using Hangfire;
 using Hangfire.Dashboard;
+using Hangfire.PostgreSql;
+using InfoBank.Server.Infrastructure.Db;
 using InfoBank.Server.Features.Identity;
 using Microsoft.Extensions.Options;
 
@@ -32,11 +34,15 @@ public static class JobsSetup
     public static IServiceCollection AddInfoBankJobs(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<JobsOptions>().BindConfiguration(JobsOptions.Section).ValidateDataAnnotations().ValidateOnStart();
-        services.AddHangfire(config => config
-            .SetDataCompatibilityLevel(CompatibilityLevel.Version_180)
-            .UseSimpleAssemblyNameTypeSerializer()
-            .UseRecommendedSerializerSettings()
-            .UseInMemoryStorage());
+        var database = configuration.GetSection(DatabaseOptions.Section).Get<DatabaseOptions>() ?? new DatabaseOptions();
+        services.AddHangfire(config =>
+        {
+            config
+                .SetDataCompatibilityLevel(CompatibilityLevel.Version_180)
+                .UseSimpleAssemblyNameTypeSerializer()
+                .UseRecommendedSerializerSettings();
+            UseStorage(config, database);
+        });
 
         var jobs = configuration.GetSection(JobsOptions.Section).Get<JobsOptions>() ?? new JobsOptions();
         if (jobs.RunServer)
@@ -47,6 +53,27 @@ public static class JobsSetup
         return services;
     }
 
+    // Hangfire keeps its queues beside our tables on the server databases, so every node of a
+    // deployment shares them. On SQLite (one node by definition) they live in memory: durable
+    // business state is always in our own tables and recurring jobs re-derive their work from it.
+    private static void UseStorage(IGlobalConfiguration config, DatabaseOptions database)
+    {
+        switch (database.Provider)
+        {
+            case DatabaseProvider.Postgres:
+                config.UsePostgreSqlStorage(
+                    options => options.UseNpgsqlConnection(database.ConnectionString),
+                    new PostgreSqlStorageOptions { SchemaName = "hangfire", PrepareSchemaIfNecessary = true });
+                break;
+            case DatabaseProvider.SqlServer:
+                config.UseSqlServerStorage(database.ConnectionString);
+                break;
+            default:
+                config.UseInMemoryStorage();
+                break;
+        }
+    }
+
     public static WebApplication MapInfoBankJobsDashboard(this WebApplication app)
     {
         // Operators only: the endpoint's policy accepts an operator's token or sign-in cookie, so
@@ -55,7 +82,6 @@ public static class JobsSetup
         {
             DashboardTitle = "InfoBank jobs",
             Authorization = [],
-            IsReadOnlyFunc = _ => false,
         }).RequireAuthorization(IdentitySetup.JobsDashboardPolicy);
         return app;
     }
