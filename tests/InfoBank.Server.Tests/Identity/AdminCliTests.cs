@@ -15,7 +15,7 @@ public sealed class AdminCliTests(InfoBankFactory factory) : IClassFixture<InfoB
         var output = new StringWriter();
         var error = new StringWriter();
         var exit = await InfoBankCli.BuildRoot()
-            .Parse(["--provider", "sqlite", "--connection-string", factory.ConnectionString, .. args])
+            .Parse(["--provider", factory.Provider.ToString(), "--connection-string", factory.ConnectionString, .. args])
             .InvokeAsync(new InvocationConfiguration { Output = output, Error = error });
         return (exit, output.ToString(), error.ToString());
     }
