@@ -184,7 +184,7 @@ public sealed class CustodyApi(IOptions<CustodyOptions> options) : IApiModule
             return TypedResults.Problem(new HttpValidationProblemDetails(errors) { Status = StatusCodes.Status400BadRequest, Title = "Invalid query" });
         }
         var size = limit ?? 100;
-        var page = await vault.ListAsync(user.AccountId(), new RecordQuery(category, from, to, after?.ObservedAt, after?.Id, size), cancellationToken);
+        var page = await vault.ListAsync(user.AccountId(), new RecordQuery(category, from?.ToUniversalTime(), to?.ToUniversalTime(), after?.ObservedAt, after?.Id, size), cancellationToken);
         var next = page.Count == size ? Cursor(page[^1]) : null;
         return TypedResults.Ok(new RecordsPage(page.Select(ToView).ToList(), next));
     }

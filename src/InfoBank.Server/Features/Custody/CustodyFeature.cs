@@ -18,6 +18,7 @@ public static class CustodyFeature
         services.AddSingleton<CustodyStore>();
         services.AddSingleton<RecordVault>();
         services.AddScoped<KeyRotation>();
+        services.AddSingleton<ErasureSweeper>();
         return services;
     }
 

@@ -8,16 +8,16 @@ namespace InfoBank.Server.Features.Custody;
 /// runs also catch up on work whose one-off job was lost (Hangfire's in-memory storage forgets
 /// queued jobs on restart; our tables do not).
 /// </summary>
-public sealed class CustodyJobs(ResidentCustodyService residents, CustodyStore store, KeyRotation rotation)
+public sealed class CustodyJobs(ErasureSweeper sweeper, CustodyStore store, KeyRotation rotation)
 {
     /// <summary>Deletes an erasure's leftover rows (already unreadable: their keys are gone).</summary>
-    public Task SweepErasureAsync(Guid erasureId, CancellationToken cancellationToken) => residents.SweepAsync(erasureId, cancellationToken);
+    public Task SweepErasureAsync(Guid erasureId, CancellationToken cancellationToken) => sweeper.SweepAsync(erasureId, cancellationToken);
 
     public async Task SweepPendingErasuresAsync(CancellationToken cancellationToken)
     {
         foreach (var id in await store.PendingErasuresAsync(cancellationToken))
         {
-            await residents.SweepAsync(id, cancellationToken);
+            await sweeper.SweepAsync(id, cancellationToken);
         }
     }
 

@@ -131,6 +131,7 @@ public sealed class CustodyStore(DbConnectionFactory db, ResidentKeyRing keys, T
     public async Task<(ResidentRow Resident, bool NewlyEnrolled)> EnrolAsync(Guid residentId, string termsVersion, string termsHash, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
+        var newKey = keys.NewKey(residentId);
         await using var connection = await db.OpenAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         var existing = await connection.QuerySingleOrDefaultAsync<ResidentRow>(new CommandDefinition(SelectResident, new { residentId }, transaction, cancellationToken: cancellationToken));
@@ -153,7 +154,7 @@ public sealed class CustodyStore(DbConnectionFactory db, ResidentKeyRing keys, T
         }
         if (newly)
         {
-            await keys.CreateKeyAsync(connection, transaction, residentId, cancellationToken);
+            await keys.InsertKeyAsync(connection, transaction, residentId, newKey, cancellationToken);
         }
         var row = await connection.QuerySingleAsync<ResidentRow>(new CommandDefinition(SelectResident, new { residentId }, transaction, cancellationToken: cancellationToken));
         await transaction.CommitAsync(cancellationToken);
@@ -230,7 +231,7 @@ public sealed class CustodyStore(DbConnectionFactory db, ResidentKeyRing keys, T
         await connection.ExecuteAsync(new CommandDefinition(DeleteLinks, new { residentId }, transaction, cancellationToken: cancellationToken));
         await connection.ExecuteAsync(new CommandDefinition(MarkErased, new { residentId, now }, transaction, cancellationToken: cancellationToken));
         var erasure = new ErasureRow { Id = Guid.CreateVersion7(now), ResidentId = residentId, ErasedAt = now, UpToKeyVersion = current.LastKeyVersion };
-        await connection.ExecuteAsync(new CommandDefinition(InsertErasure, new { erasure.Id, residentId, now, upToKeyVersion = current.LastKeyVersion }, transaction, cancellationToken: cancellationToken));
+        await connection.ExecuteAsync(new CommandDefinition(InsertErasure, new { id = erasure.Id, residentId, now, upToKeyVersion = current.LastKeyVersion }, transaction, cancellationToken: cancellationToken));
         await transaction.CommitAsync(cancellationToken);
         keys.Forget(residentId);
         return erasure;

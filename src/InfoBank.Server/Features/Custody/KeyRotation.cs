@@ -73,6 +73,24 @@ public sealed partial class KeyRotation(
     }
 
     /// <summary>
+    /// Waits until this process wraps with <paramref name="keyId"/>: DataProtection refreshes its cached
+    /// key ring in the background, so a key just created becomes the default a moment later.
+    /// </summary>
+    public async Task<bool> WaitUntilCurrentAsync(Guid keyId, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var deadline = time.GetUtcNow() + timeout;
+        while (keys.CurrentKekId() != keyId)
+        {
+            if (time.GetUtcNow() >= deadline)
+            {
+                return false;
+            }
+            await Task.Delay(TimeSpan.FromMilliseconds(100), time, cancellationToken);
+        }
+        return true;
+    }
+
+    /// <summary>
     /// Re-wraps data keys that are not under this process's current KEK. Never moves a key to an
     /// older KEK: if the ring holds a newer active key than this process uses (its cached ring is
     /// stale), it does nothing and a later run finishes the job. Returns how many keys it re-wrapped.
@@ -106,9 +124,9 @@ public sealed partial class KeyRotation(
                 }
                 var updates = rows.Select(row =>
                 {
-                    var key = keys.Unwrap(row.ResidentId, row.Version, row.WrappedKey);
-                    var wrapped = keys.Wrap(row.ResidentId, row.Version, key);
-                    return new { row.ResidentId, row.Version, wrappedKey = wrapped, kekId = ResidentKeyRing.KekIdOf(wrapped), oldKekId = row.KekId };
+                    var key = keys.Unwrap(row.ResidentId, row.WrappedKey);
+                    var wrapped = keys.Wrap(row.ResidentId, key);
+                    return new { residentId = row.ResidentId, version = row.Version, wrappedKey = wrapped, kekId = ResidentKeyRing.KekIdOf(wrapped), oldKekId = row.KekId };
                 }).ToList();
                 await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
                 rewrapped += await connection.ExecuteAsync(new CommandDefinition(UpdateWrapped, updates, transaction, cancellationToken: cancellationToken));
@@ -128,6 +146,7 @@ public sealed partial class KeyRotation(
     public async Task<int?> RotateResidentKeyAsync(Guid residentId, string actor, CancellationToken cancellationToken)
     {
         int version;
+        var newKey = keys.NewKey(residentId);
         await using (var connection = await db.OpenAsync(cancellationToken))
         {
             await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
@@ -135,7 +154,7 @@ public sealed partial class KeyRotation(
             {
                 return null;
             }
-            version = (await keys.CreateKeyAsync(connection, transaction, residentId, cancellationToken)).Version;
+            version = (await keys.InsertKeyAsync(connection, transaction, residentId, newKey, cancellationToken)).Version;
             await connection.ExecuteAsync(new CommandDefinition(RetireOlder, new { residentId, version, now = time.GetUtcNow() }, transaction, cancellationToken: cancellationToken));
             await transaction.CommitAsync(cancellationToken);
         }

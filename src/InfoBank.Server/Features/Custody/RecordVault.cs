@@ -94,34 +94,40 @@ public sealed class RecordVault(DbConnectionFactory db, ResidentKeyRing keys, Ti
             sealedValues[i] = RecordSeal.Seal(key.Key, new RecordBinding(record.ResidentId, ids[i], record.Category, key.Version), record.Payload);
         }
 
-        var sqlite = db.Provider == DatabaseProvider.Sqlite;
         var result = new Guid?[records.Count];
         await using var connection = await db.OpenAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         await using var command = connection.CreateCommand();
         command.Transaction = transaction;
         command.CommandText = db.Dialect.InsertIgnoringDuplicates("custody_records", InsertColumns, ["source_client_id", "source_record_id"]);
-        var parameters = InsertColumns.Select(name =>
+        // One prepared command for the whole batch. Parameter types are the ones Dapper gives the
+        // same CLR types elsewhere (Guid, DateTimeOffset), so every store reads these rows alike.
+        DbType[] types = [DbType.Guid, DbType.Guid, DbType.String, DbType.DateTimeOffset, DbType.DateTimeOffset, DbType.String, DbType.String, DbType.Int32, DbType.Binary];
+        var parameters = InsertColumns.Select((name, i) =>
         {
             var parameter = command.CreateParameter();
             parameter.ParameterName = "@" + name;
+            parameter.DbType = types[i];
             command.Parameters.Add(parameter);
             return parameter;
         }).ToArray();
-        parameters[4].Value = sqlite ? SqliteTypeHandlers.Format(now) : now;
+        parameters[4].Value = now;
         parameters[5].Value = sourceClientId;
-        parameters[8].DbType = DbType.Binary;
-        await command.PrepareAsync(cancellationToken);
         for (var i = 0; i < records.Count; i++)
         {
             var record = records[i];
-            parameters[0].Value = sqlite ? ids[i].ToString("D") : ids[i];
-            parameters[1].Value = sqlite ? record.ResidentId.ToString("D") : record.ResidentId;
+            parameters[0].Value = ids[i];
+            parameters[1].Value = record.ResidentId;
             parameters[2].Value = record.Category;
-            parameters[3].Value = sqlite ? SqliteTypeHandlers.Format(record.ObservedAt) : record.ObservedAt;
+            parameters[3].Value = record.ObservedAt;
             parameters[6].Value = record.SourceRecordId;
             parameters[7].Value = residentKeys[record.ResidentId].Version;
             parameters[8].Value = sealedValues[i];
+            if (i == 0)
+            {
+                // Prepared once the first row's values are set (Npgsql infers nothing from empty parameters).
+                await command.PrepareAsync(cancellationToken);
+            }
             if (await command.ExecuteNonQueryAsync(cancellationToken) == 1)
             {
                 result[i] = ids[i];

@@ -18,10 +18,8 @@ public enum LinkFailure
 /// </summary>
 public sealed partial class ResidentCustodyService(
     CustodyStore store,
-    RecordVault vault,
     IClientDirectory clients,
     IAuditLog audit,
-    IOptions<CustodyOptions> options,
     ILogger<ResidentCustodyService> logger)
 {
     public async Task<(ResidentRow Resident, bool NewlyEnrolled)> EnrolAsync(Guid residentId, CustodyTerms terms, CancellationToken cancellationToken)
@@ -91,7 +89,16 @@ public sealed partial class ResidentCustodyService(
         return erasure;
     }
 
-    /// <summary>Deletes the leftover (already unreadable) rows of an erasure, in batches. Idempotent.</summary>
+    private static string Actor(Guid residentId) => $"resident:{residentId}";
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Erasure {ErasureId}: resident keys destroyed")]
+    private static partial void LogErased(ILogger logger, Guid erasureId);
+
+}
+
+/// <summary>Deletes an erasure's leftover rows, which are already unreadable because their keys are gone. Idempotent.</summary>
+public sealed partial class ErasureSweeper(CustodyStore store, RecordVault vault, IOptions<CustodyOptions> options, ILogger<ErasureSweeper> logger)
+{
     public async Task<long> SweepAsync(Guid erasureId, CancellationToken cancellationToken)
     {
         var erasure = await store.FindErasureAsync(erasureId, cancellationToken);
@@ -111,11 +118,6 @@ public sealed partial class ResidentCustodyService(
         LogSwept(logger, erasureId, swept);
         return swept;
     }
-
-    private static string Actor(Guid residentId) => $"resident:{residentId}";
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "Erasure {ErasureId}: resident keys destroyed")]
-    private static partial void LogErased(ILogger logger, Guid erasureId);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Erasure {ErasureId}: swept {Count} unreadable record rows")]
     private static partial void LogSwept(ILogger logger, Guid erasureId, long count);

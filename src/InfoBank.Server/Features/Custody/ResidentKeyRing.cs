@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Data.Common;
 using System.Security.Cryptography;
 using Dapper;
@@ -9,6 +8,9 @@ using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Options;
 
 namespace InfoBank.Server.Features.Custody;
+
+/// <summary>A fresh data key and its wrapped form, not yet stored.</summary>
+public sealed record NewResidentKey(byte[] Key, byte[] Wrapped, Guid KekId);
 
 /// <summary>A resident's data key of one version, unwrapped.</summary>
 public sealed record ResidentKey(int Version, byte[] Key);
@@ -24,7 +26,10 @@ public sealed class ResidentKeyRing : IDisposable
     /// <summary>The DataProtection purpose of the KEK. Changing it would orphan every wrapped key.</summary>
     public const string KekPurpose = "InfoBank.Custody.ResidentKeys.v1";
 
-    private const int BindingSize = 16 + 4;
+    // "DEK1" ‖ resident id: names the format and ties the wrapped key to its resident.
+    private static ReadOnlySpan<byte> BindingLabel => "DEK1"u8;
+
+    private const int BindingSize = 4 + 16;
 
     private const string SelectKeys = """
         SELECT version AS Version, wrapped_key AS WrappedKey, retired_at AS RetiredAt
@@ -55,25 +60,35 @@ public sealed class ResidentKeyRing : IDisposable
     }
 
     /// <summary>
-    /// Creates the resident's next key version inside the caller's transaction (enrolment, rotation)
-    /// and returns it unwrapped. The version counter lives on the resident's row, so versions never
-    /// repeat, even after erasure and re-enrolment.
+    /// A new random data key, already wrapped. Wrapping happens before any write transaction opens:
+    /// DataProtection may write a new key to the key ring (in this database) on first use or
+    /// roll-over, and on SQLite that write would wait on our own transaction's lock.
     /// </summary>
-    public async Task<ResidentKey> CreateKeyAsync(DbConnection connection, DbTransaction transaction, Guid residentId, CancellationToken cancellationToken)
+    public NewResidentKey NewKey(Guid residentId)
+    {
+        var key = RecordSeal.NewKey();
+        var wrapped = Wrap(residentId, key);
+        return new NewResidentKey(key, wrapped, KekIdOf(wrapped));
+    }
+
+    /// <summary>
+    /// Stores a key from <see cref="NewKey"/> as the resident's next version, inside the caller's
+    /// transaction (enrolment, rotation). The version counter lives on the resident's row, so versions
+    /// never repeat, even after erasure and re-enrolment.
+    /// </summary>
+    public async Task<ResidentKey> InsertKeyAsync(DbConnection connection, DbTransaction transaction, Guid residentId, NewResidentKey key, CancellationToken cancellationToken)
     {
         await connection.ExecuteAsync(new CommandDefinition(NextVersion, new { residentId }, transaction, cancellationToken: cancellationToken));
         var version = await connection.ExecuteScalarAsync<int>(new CommandDefinition(ReadVersion, new { residentId }, transaction, cancellationToken: cancellationToken));
-        var key = RecordSeal.NewKey();
-        var wrapped = Wrap(residentId, version, key);
         await connection.ExecuteAsync(new CommandDefinition(InsertKey, new
         {
             residentId,
             version,
-            wrappedKey = wrapped,
-            kekId = KekIdOf(wrapped),
+            wrappedKey = key.Wrapped,
+            kekId = key.KekId,
             now = _time.GetUtcNow(),
         }, transaction, cancellationToken: cancellationToken));
-        return new ResidentKey(version, key);
+        return new ResidentKey(version, key.Key);
     }
 
     /// <summary>The key new records are sealed with (the newest unretired version), or null when the resident has none (not enrolled, erased).</summary>
@@ -87,11 +102,15 @@ public sealed class ResidentKeyRing : IDisposable
     /// <summary>Drops the resident's keys from memory (after erasure or rotation) so the next use reads the table.</summary>
     public void Forget(Guid residentId) => _cache.Remove(residentId);
 
-    /// <summary>Wraps a data key under the current KEK, bound to (resident, version) so a wrapped key cannot be moved to another row.</summary>
-    public byte[] Wrap(Guid residentId, int version, ReadOnlySpan<byte> key)
+    /// <summary>
+    /// Wraps a data key under the current KEK, bound to the resident so a wrapped key cannot be moved
+    /// to another resident. (Moving it to another version of the same resident only breaks reads:
+    /// the key version is part of every record's associated data.)
+    /// </summary>
+    public byte[] Wrap(Guid residentId, ReadOnlySpan<byte> key)
     {
         var plain = new byte[BindingSize + key.Length];
-        WriteBinding(plain, residentId, version);
+        WriteBinding(plain, residentId);
         key.CopyTo(plain.AsSpan(BindingSize));
         try
         {
@@ -104,13 +123,13 @@ public sealed class ResidentKeyRing : IDisposable
     }
 
     /// <summary>Unwraps a data key; throws <see cref="CryptographicException"/> if the KEK is unavailable or the key belongs to another row.</summary>
-    public byte[] Unwrap(Guid residentId, int version, byte[] wrapped)
+    public byte[] Unwrap(Guid residentId, byte[] wrapped)
     {
         var plain = _kek.Unprotect(wrapped);
         try
         {
             Span<byte> expected = stackalloc byte[BindingSize];
-            WriteBinding(expected, residentId, version);
+            WriteBinding(expected, residentId);
             if (plain.Length != BindingSize + RecordSeal.KeySize || !CryptographicOperations.FixedTimeEquals(plain.AsSpan(0, BindingSize), expected))
             {
                 throw new CryptographicException("A wrapped data key does not belong to the row it was read from.");
@@ -144,17 +163,17 @@ public sealed class ResidentKeyRing : IDisposable
         {
             return null;
         }
-        var versions = rows.ToDictionary(r => r.Version, r => Unwrap(residentId, r.Version, r.WrappedKey));
+        var versions = rows.ToDictionary(r => r.Version, r => Unwrap(residentId, r.WrappedKey));
         var active = rows.Where(r => r.RetiredAt is null).MaxBy(r => r.Version);
         var keys = new CachedKeys(active is null ? null : new ResidentKey(active.Version, versions[active.Version]), versions);
         _cache.Set(residentId, keys, new MemoryCacheEntryOptions { Size = 1, AbsoluteExpirationRelativeToNow = _lifetime });
         return keys;
     }
 
-    private static void WriteBinding(Span<byte> destination, Guid residentId, int version)
+    private static void WriteBinding(Span<byte> destination, Guid residentId)
     {
-        residentId.TryWriteBytes(destination[..16], bigEndian: true, out _);
-        BinaryPrimitives.WriteInt32BigEndian(destination[16..], version);
+        BindingLabel.CopyTo(destination);
+        residentId.TryWriteBytes(destination[BindingLabel.Length..], bigEndian: true, out _);
     }
 
     private sealed record CachedKeys(ResidentKey? Active, Dictionary<int, byte[]> Versions);
