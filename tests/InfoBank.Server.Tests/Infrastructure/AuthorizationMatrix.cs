@@ -63,6 +63,5 @@ public static class AuthorizationMatrix
         new("GET", "/api/v1/inventory", Anyone),
         new("GET", "/api/v1/me", [Caller.Resident]),
         new("GET", "/api/v1/me/records", [Caller.Resident]),
-        new("POST", "/api/v1/records", [Caller.Source], HttpStatusCode.UnprocessableEntity, """{"records": []}"""),
     ];
 }
