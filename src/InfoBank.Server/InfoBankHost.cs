@@ -1,3 +1,4 @@
+using InfoBank.Server.Features.Audit;
 using InfoBank.Server.Features.Custody;
 using InfoBank.Server.Features.Identity;
 using InfoBank.Server.Infrastructure;
@@ -57,6 +58,7 @@ public static class InfoBankHost
         services.AddInfoBankJobs(builder.Configuration);
         services.AddCustodyFeature();
         services.AddIdentityFeature();
+        services.AddAuditFeature();
         return builder;
     }
 
