@@ -46,4 +46,6 @@ public static class DataCategories
 }
 
 /// <summary>Text shown to residents in Japanese and English (ISO/IEC 29184: plain language).</summary>
-public sealed record LocalizedText(string Ja, string En);
+public sealed record LocalizedText(
+    [property: System.Text.Json.Serialization.JsonPropertyName("ja")] string Ja,
+    [property: System.Text.Json.Serialization.JsonPropertyName("en")] string En);
