@@ -57,5 +57,12 @@ public static class AuthorizationMatrix
         new("GET", "/api/v1/admin/clients", [Caller.Operator]),
         new("POST", "/api/v1/admin/accounts/00000000-0000-0000-0000-000000000001/unlock", [Caller.Operator], HttpStatusCode.NotFound),
         new("GET", "/jobs", [Caller.Operator]),
+
+        // Consent: signing keys and offers are public; consents belong to the resident.
+        new("GET", "/api/v1/keys", Anyone),
+        new("GET", "/api/v1/offers", Anyone),
+        new("GET", "/api/v1/me/consents", [Caller.Resident]),
+        new("DELETE", "/api/v1/me/consents/00000000-0000-0000-0000-000000000001", [Caller.Resident], HttpStatusCode.NotFound),
+        new("GET", "/api/v1/me/consents/00000000-0000-0000-0000-000000000001/receipt", [Caller.Resident], HttpStatusCode.NotFound),
     ];
 }
