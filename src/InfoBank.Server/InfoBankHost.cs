@@ -1,4 +1,5 @@
 using InfoBank.Server.Features.Audit;
+using InfoBank.Server.Features.Consent;
 using InfoBank.Server.Features.Custody;
 using InfoBank.Server.Features.Identity;
 using InfoBank.Server.Infrastructure;
@@ -59,6 +60,7 @@ public static class InfoBankHost
         services.AddCustodyFeature();
         services.AddIdentityFeature();
         services.AddAuditFeature();
+        services.AddConsentFeature();
         return builder;
     }
 
