@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
 results=$(mktemp -d -t infobank-tests.XXXXXX)
-trap 'rm -rf "$results"' EXIT
+source scripts/lib/postgres.sh
+trap 'pg_stop; rm -rf "$results"' EXIT
 
 step() { echo; echo "== $*"; }
 
@@ -19,6 +20,11 @@ dotnet build InfoBank.sln --no-restore -c Release -v quiet -nologo || { echo "te
 step "format (dotnet format --verify-no-changes)"
 format_failed=0
 dotnet format InfoBank.sln --verify-no-changes --no-restore -v quiet || format_failed=1
+
+step "PostgreSQL for the store tests"
+# Store tests run on every configured database; SQLite always, PostgreSQL from a throwaway cluster
+# (or INFOBANK_TEST_POSTGRES), SQL Server only when INFOBANK_TEST_SQLSERVER is set.
+if pg_start; then export INFOBANK_REQUIRE_POSTGRES=1; fi
 
 step "test"
 # One results folder per project: trx names are timestamps and would collide within a second.
@@ -34,7 +40,9 @@ for trx in "$results"/*/*.trx; do
   counters=$(grep -o '<Counters [^>]*>' "$trx" | head -n 1)
   p=$(sed -n 's/.* passed="\([0-9]*\)".*/\1/p' <<<"$counters")
   f=$(sed -n 's/.* failed="\([0-9]*\)".*/\1/p' <<<"$counters")
-  s=$(sed -n 's/.* notExecuted="\([0-9]*\)".*/\1/p' <<<"$counters")
+  t=$(sed -n 's/.* total="\([0-9]*\)".*/\1/p' <<<"$counters")
+  e=$(sed -n 's/.* executed="\([0-9]*\)".*/\1/p' <<<"$counters")
+  s=$(( ${t:-0} - ${e:-0} ))  # skipped tests are counted in total but not executed
   passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0})); skipped=$((skipped + ${s:-0}))
 done
 

@@ -28,6 +28,7 @@ public static class InfoBankHost
         services.AddSingleton<DbConnectionFactory>();
         services.AddSingleton<Migrator>();
         services.AddSingleton<DemoSeeder>();
+        services.AddSigningKeys();
         SqliteTypeHandlers.Register();
 
         services.AddDataProtection().SetApplicationName("InfoBank");

@@ -1,4 +1,5 @@
 using InfoBank.Server.Infrastructure;
+using InfoBank.Server.Infrastructure.Db;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
@@ -10,19 +11,39 @@ namespace InfoBank.Server.Tests.Infrastructure;
 /// <summary>
 /// The real server in-process, on its own SQLite file (deleted afterwards), with an ephemeral
 /// DataProtection key ring and no background job server (tests run jobs explicitly).
+/// Set <c>INFOBANK_TEST_HTTP_PROVIDER=postgres</c> (or <c>sqlserver</c>) to run the HTTP tests
+/// against a fresh database on that server instead (see <see cref="DatabaseFixture"/>).
 /// </summary>
 public class InfoBankFactory : WebApplicationFactory<Program>
 {
     private readonly string _directory = Path.Combine(Path.GetTempPath(), "infobank-tests", Guid.NewGuid().ToString("N"));
+    private readonly DatabaseFixture _database;
 
     public InfoBankFactory()
     {
         Directory.CreateDirectory(_directory);
+        _database = Environment.GetEnvironmentVariable("INFOBANK_TEST_HTTP_PROVIDER")?.ToLowerInvariant() switch
+        {
+            "postgres" => new PostgresFixture(),
+            "sqlserver" => new SqlServerFixture(),
+            _ => new SqliteFixture(),
+        };
+        _database.InitializeAsync().GetAwaiter().GetResult();
+        if (_database.SkipReason is not null)
+        {
+            throw new InvalidOperationException(_database.SkipReason);
+        }
     }
 
-    public string DatabasePath => Path.Combine(_directory, "infobank.db");
+    public DatabaseProvider Provider => _database.Provider;
 
-    public string ConnectionString => $"Data Source={DatabasePath}";
+    public string ConnectionString => _database.ConnectionString;
+
+    /// <summary>Connections to the server's database, for tests that inspect raw rows.</summary>
+    public DbConnectionFactory Connections => _database.Connections;
+
+    /// <summary>Where this server keeps its signing keys (files, outside the database).</summary>
+    public string KeyDirectory => Path.Combine(_directory, "keys");
 
     /// <summary>Extra endpoints a test needs (for example to exercise the shared error handling).</summary>
     protected virtual IEnumerable<IApiModule> ExtraModules => [];
@@ -30,10 +51,11 @@ public class InfoBankFactory : WebApplicationFactory<Program>
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseEnvironment("Testing");
-        builder.UseSetting("Database:Provider", "Sqlite");
+        builder.UseSetting("Database:Provider", _database.Provider.ToString());
         builder.UseSetting("Database:ConnectionString", ConnectionString);
         builder.UseSetting("Jobs:RunServer", "false");
         builder.UseSetting("Demo:Seed", "false");
+        builder.UseSetting("Signing:KeyDirectory", KeyDirectory);
         builder.UseSetting("Demo:NotesFile", Path.Combine(_directory, "demo-credentials.txt"));
         builder.ConfigureTestServices(services =>
         {
@@ -50,7 +72,7 @@ public class InfoBankFactory : WebApplicationFactory<Program>
         base.Dispose(disposing);
         if (disposing)
         {
-            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            _database.DisposeAsync().GetAwaiter().GetResult();
             try
             {
                 Directory.Delete(_directory, recursive: true);

@@ -59,7 +59,8 @@ public static class SqliteTypeHandlers
             }
             else
             {
-                parameter.Value = value;
+                // Npgsql writes timestamptz only from UTC values; SQL Server keeps the offset either way.
+                parameter.Value = value.ToUniversalTime();
             }
         }
 

@@ -1,7 +1,8 @@
 using System.ComponentModel.DataAnnotations;
 using Hangfire;
 using Hangfire.Dashboard;
-using Microsoft.Extensions.Options;
+using Hangfire.PostgreSql;
+using InfoBank.Server.Infrastructure.Db;
 
 namespace InfoBank.Server.Infrastructure.Jobs;
 
@@ -31,11 +32,15 @@ public static class JobsSetup
     public static IServiceCollection AddInfoBankJobs(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<JobsOptions>().BindConfiguration(JobsOptions.Section).ValidateDataAnnotations().ValidateOnStart();
-        services.AddHangfire(config => config
-            .SetDataCompatibilityLevel(CompatibilityLevel.Version_180)
-            .UseSimpleAssemblyNameTypeSerializer()
-            .UseRecommendedSerializerSettings()
-            .UseInMemoryStorage());
+        var database = configuration.GetSection(DatabaseOptions.Section).Get<DatabaseOptions>() ?? new DatabaseOptions();
+        services.AddHangfire(config =>
+        {
+            config
+                .SetDataCompatibilityLevel(CompatibilityLevel.Version_180)
+                .UseSimpleAssemblyNameTypeSerializer()
+                .UseRecommendedSerializerSettings();
+            UseStorage(config, database);
+        });
 
         var jobs = configuration.GetSection(JobsOptions.Section).Get<JobsOptions>() ?? new JobsOptions();
         if (jobs.RunServer)
@@ -46,14 +51,33 @@ public static class JobsSetup
         return services;
     }
 
+    // Hangfire keeps its queues beside our tables on the server databases, so every node of a
+    // deployment shares them. On SQLite (one node by definition) they live in memory: durable
+    // business state is always in our own tables and recurring jobs re-derive their work from it.
+    private static void UseStorage(IGlobalConfiguration config, DatabaseOptions database)
+    {
+        switch (database.Provider)
+        {
+            case DatabaseProvider.Postgres:
+                config.UsePostgreSqlStorage(
+                    options => options.UseNpgsqlConnection(database.ConnectionString),
+                    new PostgreSqlStorageOptions { SchemaName = "hangfire", PrepareSchemaIfNecessary = true });
+                break;
+            case DatabaseProvider.SqlServer:
+                config.UseSqlServerStorage(database.ConnectionString);
+                break;
+            default:
+                config.UseInMemoryStorage();
+                break;
+        }
+    }
+
     public static WebApplication MapInfoBankJobsDashboard(this WebApplication app)
     {
         app.UseHangfireDashboard("/jobs", new DashboardOptions
         {
             DashboardTitle = "InfoBank jobs",
             Authorization = [new LocalRequestsOnlyAuthorizationFilter()],
-            // Job arguments are ids only, but the dashboard still needs no write access from afar.
-            IsReadOnlyFunc = _ => false,
         });
         return app;
     }
