@@ -57,7 +57,7 @@ public static class ApplicationSpecValidation
     /// Shape checks that do not need judgement (missing parts, unknown categories and fields, bad
     /// codes). Judgement — is it necessary, is it allowed — is the PIA's and the committee's job.
     /// </summary>
-    public static Dictionary<string, string[]> Validate(ApplicationSpec? spec, DataInventory inventory, PurposeCatalog purposes)
+    public static Dictionary<string, string[]> Validate(ApplicationSpec? spec, PiaInventory inventory, PurposeCatalog purposes)
     {
         var errors = new Dictionary<string, List<string>>(StringComparer.Ordinal);
         void Add(string key, string message)

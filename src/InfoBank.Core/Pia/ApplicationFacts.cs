@@ -19,7 +19,7 @@ public static class ApplicationFacts
     };
 
     public static Dictionary<string, Value> Build(
-        ApplicationSpec spec, DataInventory inventory, PurposeCatalog purposes,
+        ApplicationSpec spec, PiaInventory inventory, PurposeCatalog purposes,
         IReadOnlyDictionary<string, Value> parameters, Value governance)
     {
         var purpose = purposes.Find(spec.Purpose.Code);

@@ -1,3 +1,4 @@
+using InfoBank.Core.Custody;
 using InfoBank.Core.Rules;
 using YamlDotNet.RepresentationModel;
 
@@ -11,59 +12,53 @@ public static class Identifiability
     public const string None = "none";
 }
 
-public sealed record InventoryField(string Name, string Type, string Identifiability);
+public sealed record PiaField(string Name, string Identifiability);
 
-/// <summary>A data category: its fields, whether it is special-care (APPI Art. 2(3)) and how long a recipient may keep it.</summary>
-public sealed record InventoryCategory(
-    string Code,
-    LocalizedText Title,
-    bool SpecialCare,
-    int MaxRetentionDays,
-    IReadOnlyList<InventoryField> Fields)
+/// <summary>A category as the PIA sees it: special-care flag and retention from the custody inventory, plus identifiability.</summary>
+public sealed record PiaCategory(string Code, string Description, bool SpecialCare, int MaxRetentionDays, IReadOnlyList<PiaField> Fields)
 {
-    public InventoryField? Field(string name) => Fields.FirstOrDefault(f => f.Name == name);
+    public PiaField? Field(string name) => Fields.FirstOrDefault(f => f.Name == name);
 }
 
-public sealed record DataInventory(IReadOnlyList<InventoryCategory> Categories)
+/// <summary>
+/// The data inventory (<c>pia/inventory.yaml</c>, owned by custody) joined with
+/// <c>pia/identifiability.yaml</c>, which says which fields identify a person directly or in
+/// combination — the one thing the PIA needs that deposit validation does not.
+/// </summary>
+public sealed record PiaInventory(IReadOnlyList<PiaCategory> Categories)
 {
-    public InventoryCategory? Find(string code) => Categories.FirstOrDefault(c => c.Code == code);
+    public PiaCategory? Find(string code) => Categories.FirstOrDefault(c => c.Code == code);
 
-    public static DataInventory Load(YamlFile file)
+    public static PiaInventory Load(DataInventory inventory, YamlFile identifiability)
     {
-        var root = file.RootMap();
-        var categories = new List<InventoryCategory>();
-        foreach (var node in file.Seq(file.Required(root, "categories"), "'categories'").Children)
+        var classes = new Dictionary<(string, string), string>();
+        foreach (var (categoryKey, fieldsNode) in identifiability.Map(identifiability.Required(identifiability.RootMap(), "categories"), "'categories'").Children)
         {
-            var map = file.Map(node, "a category");
-            var code = file.Str(map, "code");
-            if (categories.Any(c => c.Code == code))
+            var code = ((YamlScalarNode)categoryKey).Value ?? "";
+            var category = inventory.Find(code) ?? throw identifiability.Error(categoryKey, $"'{code}' is not a category in pia/inventory.yaml");
+            foreach (var (fieldKey, classNode) in identifiability.Map(fieldsNode, $"the fields of '{code}'").Children)
             {
-                throw file.Error(map, $"category '{code}' is defined twice");
-            }
-            var fields = new List<InventoryField>();
-            foreach (var fieldNode in file.Seq(file.Required(map, "fields"), "'fields'").Children)
-            {
-                var field = file.Map(fieldNode, "a field");
-                var name = file.Str(field, "name");
-                var identifiability = file.OptionalStr(field, "identifiability") ?? Identifiability.None;
-                if (identifiability is not (Identifiability.Direct or Identifiability.Quasi or Identifiability.None))
+                var field = ((YamlScalarNode)fieldKey).Value ?? "";
+                if (!category.Fields.ContainsKey(field))
                 {
-                    throw file.Error(field, $"identifiability of '{name}' must be direct, quasi or none");
+                    throw identifiability.Error(fieldKey, $"'{field}' is not a field of '{code}' in pia/inventory.yaml");
                 }
-                if (fields.Any(f => f.Name == name))
+                var value = (classNode as YamlScalarNode)?.Value;
+                if (value is not (Identifiability.Direct or Identifiability.Quasi or Identifiability.None))
                 {
-                    throw file.Error(field, $"field '{name}' is defined twice in '{code}'");
+                    throw identifiability.Error(classNode, $"identifiability of '{code}.{field}' must be direct, quasi or none");
                 }
-                fields.Add(new InventoryField(name, file.Str(field, "type"), identifiability));
+                classes[(code, field)] = value;
             }
-            var retention = file.Int(map, "max_retention_days");
-            if (retention < 1)
-            {
-                throw file.Error(map, "max_retention_days must be at least 1");
-            }
-            categories.Add(new InventoryCategory(code, file.Text(map, "title"), file.Bool(map, "special_care", false), retention, fields));
         }
-        return new DataInventory(categories);
+        var categories = inventory.Categories.Values
+            .OrderBy(c => c.Name, StringComparer.Ordinal)
+            .Select(c => new PiaCategory(c.Name, c.Description, c.SpecialCare, c.RetentionDays,
+                c.Fields.Keys.Order(StringComparer.Ordinal)
+                    .Select(f => new PiaField(f, classes.GetValueOrDefault((c.Name, f), Identifiability.None)))
+                    .ToList()))
+            .ToList();
+        return new PiaInventory(categories);
     }
 }
 
@@ -74,7 +69,7 @@ public sealed record PurposeCatalog(IReadOnlyList<PurposeDefinition> Purposes)
 {
     public PurposeDefinition? Find(string? code) => Purposes.FirstOrDefault(p => p.Code == code);
 
-    public static PurposeCatalog Load(YamlFile file, DataInventory inventory)
+    public static PurposeCatalog Load(YamlFile file, PiaInventory inventory)
     {
         var root = file.RootMap();
         var purposes = new List<PurposeDefinition>();

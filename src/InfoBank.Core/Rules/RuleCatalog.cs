@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using InfoBank.Core.Applications;
+using InfoBank.Core.Custody;
 using InfoBank.Core.Pia;
 using InfoBank.Core.Policy;
 
@@ -13,11 +14,12 @@ namespace InfoBank.Core.Rules;
 /// </summary>
 public sealed class RuleCatalog
 {
-    public const string InventoryFile = "categories.yaml";
+    public const string InventoryFile = "inventory.yaml";
+    public const string IdentifiabilityFile = "identifiability.yaml";
     public const string PurposesFile = "purposes.yaml";
     public const string RisksFile = "risks.yaml";
 
-    private RuleCatalog(DataInventory inventory, PurposeCatalog purposes, PiaRuleSet pia, PolicySet policies, string hash, IReadOnlyList<string> files)
+    private RuleCatalog(PiaInventory inventory, PurposeCatalog purposes, PiaRuleSet pia, PolicySet policies, string hash, IReadOnlyList<string> files)
     {
         Inventory = inventory;
         Purposes = purposes;
@@ -27,7 +29,7 @@ public sealed class RuleCatalog
         Files = files;
     }
 
-    public DataInventory Inventory { get; }
+    public PiaInventory Inventory { get; }
 
     public PurposeCatalog Purposes { get; }
 
@@ -64,6 +66,7 @@ public sealed class RuleCatalog
             files.Add((name, full));
         }
         Require("pia/" + InventoryFile, Path.Combine(piaDirectory, InventoryFile));
+        Require("pia/" + IdentifiabilityFile, Path.Combine(piaDirectory, IdentifiabilityFile));
         Require("pia/" + PurposesFile, Path.Combine(piaDirectory, PurposesFile));
         Require("pia/" + RisksFile, Path.Combine(piaDirectory, RisksFile));
         var rulesDirectory = Path.Combine(piaDirectory, "rules");
@@ -81,9 +84,18 @@ public sealed class RuleCatalog
         files.AddRange(policyFiles);
 
         var hash = HashOf(files);
-        var inventory = DataInventory.Load(YamlFile.Load(files[0].FullPath, files[0].Name));
-        var purposes = PurposeCatalog.Load(YamlFile.Load(files[1].FullPath, files[1].Name), inventory);
-        var fearedEvents = PiaRuleSet.LoadRisks(YamlFile.Load(files[2].FullPath, files[2].Name));
+        DataInventory custody;
+        try
+        {
+            custody = DataInventory.Load(files[0].FullPath);
+        }
+        catch (InventoryException e)
+        {
+            throw new RuleFileException(files[0].Name, 0, e.Message);
+        }
+        var inventory = PiaInventory.Load(custody, YamlFile.Load(files[1].FullPath, files[1].Name));
+        var purposes = PurposeCatalog.Load(YamlFile.Load(files[2].FullPath, files[2].Name), inventory);
+        var fearedEvents = PiaRuleSet.LoadRisks(YamlFile.Load(files[3].FullPath, files[3].Name));
         var rules = new List<PiaRule>();
         var parameters = new Dictionary<string, Value>(StringComparer.Ordinal);
         foreach (var (name, full) in ruleFiles)

@@ -28,18 +28,23 @@ public sealed class PiaRuleTests
     private static ApplicationSpec Break(string how) => how switch
     {
         "record" => Clean with { Output = new OutputSpec(OutputKinds.Record, null, "pseudonymous_per_recipient") },
-        "extra-field" => Clean with { Purpose = Clean.Purpose with { Code = "dpv:AcademicResearch" } },
-        "long-retention" => Clean with { RetentionDays = 731 },
+        "extra-field" => Clean with { Data = [.. Clean.Data, new DataRequest("location.visit", ["placeId", "dwellSeconds"])] },
+        "long-retention" => Clean with { RetentionDays = 1096 },
         "special-care-opt-out" => Clean with { Data = [new DataRequest("body.composition", ["bmi"])], Purpose = Clean.Purpose with { Code = "dpv:AcademicResearch" }, ConsentMode = "opt_out" },
         "special-care" => Clean with { Data = [new DataRequest("body.composition", ["bmi"])], Purpose = Clean.Purpose with { Code = "dpv:AcademicResearch" } },
         "small-k" => Clean with { Output = new OutputSpec(OutputKinds.Aggregate, 9, null) },
         "direct-identifier" => Clean with
         {
-            Purpose = Clean.Purpose with { Code = "dpv:Marketing" },
-            Data = [new DataRequest("resident.contact", ["email"])],
+            Purpose = Clean.Purpose with { Code = "dpv:PersonalisedAdvertising" },
+            Data = [new DataRequest("search.query", ["query"])],
             Output = new OutputSpec(OutputKinds.Record, null, "pseudonymous_per_recipient"),
         },
-        "quasi-identifiers" => Clean with { Output = new OutputSpec(OutputKinds.Record, null, "pseudonymous_per_recipient") },
+        "quasi-identifiers" => Clean with
+        {
+            Purpose = Clean.Purpose with { Code = "dpv:CommercialResearch" },
+            Data = [new DataRequest("location.visit", ["placeId", "ward"]), new DataRequest("purchase.item", ["storeId"])],
+            Output = new OutputSpec(OutputKinds.Record, null, "pseudonymous_per_recipient"),
+        },
         "foreign" => Clean with { Recipient = new RecipientSpec("SG") },
         "onward" => Clean with { OnwardProvision = new OnwardProvisionSpec(true, ["partner"]) },
         "no-encryption" => Clean with { Security = Clean.Security with { EncryptionAtRest = false } },
@@ -85,9 +90,9 @@ public sealed class PiaRuleTests
     [Fact]
     public void Minimisation_evidence_names_the_unnecessary_fields()
     {
-        var spec = Clean with { Data = [new DataRequest("steps.daily", ["date", "steps", "ward", "age_band"]), new DataRequest("location.visit", ["visited_at", "beacon_id"])] };
+        var spec = Clean with { Data = [.. Clean.Data, new DataRequest("location.visit", ["placeId", "dwellSeconds"])] };
         var finding = Assert.Single(RuleFiles.Shipped.Value.Assess(spec).Pia.Findings, f => f.RuleId == "PIA-MIN-001");
-        Assert.Equal(new List<object?> { "location.visit.beacon_id" }, finding.Evidence["unnecessary_fields"]);
+        Assert.Equal(new List<object?> { "location.visit.dwellSeconds" }, finding.Evidence["unnecessary_fields"]);
     }
 
     [Fact]
