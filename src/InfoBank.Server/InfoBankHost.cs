@@ -1,3 +1,4 @@
+using InfoBank.Server.Features.Applications;
 using InfoBank.Server.Infrastructure;
 using InfoBank.Server.Infrastructure.Crypto;
 using InfoBank.Server.Infrastructure.Db;
@@ -48,6 +49,7 @@ public static class InfoBankHost
         services.AddOpenApi("v1");
         services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
         services.AddInfoBankJobs(builder.Configuration);
+        services.AddApplicationsFeature();
         return builder;
     }
 
