@@ -12,6 +12,7 @@ var context = new BenchContext { Quick = quick, WorkDirectory = work };
 IBenchmark[] benchmarks =
 [
     new BaselineInsertBenchmark(),
+    new AssessmentBenchmark(),
 ];
 
 var results = new List<(BenchResult Result, double? Ratio)>();
