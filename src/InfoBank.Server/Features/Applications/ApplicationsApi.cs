@@ -4,7 +4,6 @@ using InfoBank.Server.Infrastructure;
 using InfoBank.Server.Infrastructure.Auth;
 using InfoBank.Server.Infrastructure.Errors;
 using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.AspNetCore.Mvc;
 
 namespace InfoBank.Server.Features.Applications;
 
@@ -49,17 +48,17 @@ public sealed class ApplicationsApi : IApiModule
     public static async Task<Ok<IReadOnlyList<ApplicationSummary>>> ListAsync(ClaimsPrincipal user, ApplicationService service, CancellationToken ct) =>
         TypedResults.Ok(await service.ListForOwnerAsync(user.ClientId(), ct));
 
-    public static async Task<Results<Ok<ApplicationView>, NotFound<ProblemDetails>>> GetAsync(Guid id, ClaimsPrincipal user, ApplicationService service, CancellationToken ct)
+    public static async Task<Results<Ok<ApplicationView>, ProblemHttpResult>> GetAsync(Guid id, ClaimsPrincipal user, ApplicationService service, CancellationToken ct)
     {
         var result = await service.GetForOwnerAsync(user.ClientId(), id, ct);
         return result.Kind == ResultKind.Ok ? TypedResults.Ok(result.Value!) : NotFound(result.Message!);
     }
 
-    public static async Task<Results<Ok<ApplicationView>, NotFound<ProblemDetails>, ValidationProblem, Conflict<ProblemDetails>, ProblemHttpResult>> UpdateAsync(
+    public static async Task<Results<Ok<ApplicationView>, ValidationProblem, ProblemHttpResult>> UpdateAsync(
         Guid id, ApplicationSpec spec, ClaimsPrincipal user, ApplicationService service, CancellationToken ct) =>
         Map(await service.UpdateDraftAsync(user.ClientId(), id, spec, ct));
 
-    public static async Task<Results<Ok<ApplicationView>, NotFound<ProblemDetails>, ValidationProblem, Conflict<ProblemDetails>, ProblemHttpResult>> SubmitAsync(
+    public static async Task<Results<Ok<ApplicationView>, ValidationProblem, ProblemHttpResult>> SubmitAsync(
         Guid id, ClaimsPrincipal user, ApplicationService service, CancellationToken ct) =>
         Map(await service.SubmitAsync(user.ClientId(), id, ct));
 
@@ -74,32 +73,32 @@ public sealed class ApplicationsApi : IApiModule
         return TypedResults.Ok(await service.ListForCommitteeAsync(status, ct));
     }
 
-    public static async Task<Results<Ok<CommitteeApplicationView>, NotFound<ProblemDetails>>> CommitteeGetAsync(Guid id, ApplicationService service, CancellationToken ct)
+    public static async Task<Results<Ok<CommitteeApplicationView>, ProblemHttpResult>> CommitteeGetAsync(Guid id, ApplicationService service, CancellationToken ct)
     {
         var result = await service.GetForCommitteeAsync(id, ct);
         return result.Kind == ResultKind.Ok ? TypedResults.Ok(result.Value!) : NotFound(result.Message!);
     }
 
-    public static async Task<Results<Ok<CommitteeApplicationView>, NotFound<ProblemDetails>, ValidationProblem, Conflict<ProblemDetails>, ProblemHttpResult>> VoteAsync(
+    public static async Task<Results<Ok<CommitteeApplicationView>, ValidationProblem, ProblemHttpResult>> VoteAsync(
         Guid id, VoteRequest request, ClaimsPrincipal user, ApplicationService service, CancellationToken ct) =>
         Map(await service.VoteAsync(CommitteeActor(user), id, request, ct));
 
-    public static async Task<Results<Ok<CommitteeApplicationView>, NotFound<ProblemDetails>, ValidationProblem, Conflict<ProblemDetails>, ProblemHttpResult>> DecideAsync(
+    public static async Task<Results<Ok<CommitteeApplicationView>, ValidationProblem, ProblemHttpResult>> DecideAsync(
         Guid id, DecisionRequest? request, ClaimsPrincipal user, ApplicationService service, CancellationToken ct) =>
         Map(await service.DecideAsync(CommitteeActor(user), id, request, ct));
 
-    public static async Task<Results<Ok<GrantView>, NotFound<ProblemDetails>>> GetGrantAsync(Guid id, ApplicationService service, CancellationToken ct) =>
+    public static async Task<Results<Ok<GrantView>, ProblemHttpResult>> GetGrantAsync(Guid id, ApplicationService service, CancellationToken ct) =>
         await service.FindGrantAsync(id, ct) is { } grant ? TypedResults.Ok(grant) : NotFound($"No grant {id}.");
 
-    public static async Task<Results<Ok<GrantView>, NotFound<ProblemDetails>, ValidationProblem, Conflict<ProblemDetails>, ProblemHttpResult>> SuspendAsync(
+    public static async Task<Results<Ok<GrantView>, ValidationProblem, ProblemHttpResult>> SuspendAsync(
         Guid id, GrantActionRequest request, ClaimsPrincipal user, ApplicationService service, CancellationToken ct) =>
         Map(await service.SuspendGrantAsync(CommitteeActor(user), id, request, ct));
 
-    public static async Task<Results<Ok<GrantView>, NotFound<ProblemDetails>, ValidationProblem, Conflict<ProblemDetails>, ProblemHttpResult>> ReinstateAsync(
+    public static async Task<Results<Ok<GrantView>, ValidationProblem, ProblemHttpResult>> ReinstateAsync(
         Guid id, GrantActionRequest request, ClaimsPrincipal user, ApplicationService service, CancellationToken ct) =>
         Map(await service.ReinstateGrantAsync(CommitteeActor(user), id, request, ct));
 
-    public static async Task<Results<Ok<GrantView>, NotFound<ProblemDetails>, ValidationProblem, Conflict<ProblemDetails>, ProblemHttpResult>> RevokeAsync(
+    public static async Task<Results<Ok<GrantView>, ValidationProblem, ProblemHttpResult>> RevokeAsync(
         Guid id, GrantActionRequest request, ClaimsPrincipal user, ApplicationService service, CancellationToken ct) =>
         Map(await service.RevokeGrantAsync(CommitteeActor(user), id, request, ct));
 
@@ -114,7 +113,7 @@ public sealed class ApplicationsApi : IApiModule
         return Actor.Committee(user.AccountId(), role);
     }
 
-    private static Results<Ok<T>, NotFound<ProblemDetails>, ValidationProblem, Conflict<ProblemDetails>, ProblemHttpResult> Map<T>(StepResult<T> result) => result.Kind switch
+    private static Results<Ok<T>, ValidationProblem, ProblemHttpResult> Map<T>(StepResult<T> result) => result.Kind switch
     {
         ResultKind.Ok => TypedResults.Ok(result.Value!),
         ResultKind.NotFound => NotFound(result.Message!),
@@ -123,20 +122,12 @@ public sealed class ApplicationsApi : IApiModule
         {
             RefusalKind.Invalid => TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["request"] = [result.Message!] }, detail: result.Message),
             RefusalKind.NotAllowed => TypedResults.Problem(result.Message, statusCode: StatusCodes.Status403Forbidden, title: "Not allowed for your committee role"),
-            _ => TypedResults.Conflict(new ProblemDetails
-            {
-                Status = StatusCodes.Status409Conflict,
-                Title = result.Refusal switch
-                {
-                    RefusalKind.Duplicate => "Already done",
-                    RefusalKind.NoQuorum => "No quorum",
-                    _ => "Not allowed in the current state",
-                },
-                Detail = result.Message,
-            }),
+            RefusalKind.Duplicate => TypedResults.Problem(result.Message, statusCode: StatusCodes.Status409Conflict, title: "Already done"),
+            RefusalKind.NoQuorum => TypedResults.Problem(result.Message, statusCode: StatusCodes.Status409Conflict, title: "No quorum"),
+            _ => TypedResults.Problem(result.Message, statusCode: StatusCodes.Status409Conflict, title: "Not allowed in the current state"),
         },
     };
 
-    private static NotFound<ProblemDetails> NotFound(string detail) =>
-        TypedResults.NotFound(new ProblemDetails { Status = StatusCodes.Status404NotFound, Title = "Not found", Detail = detail });
+    private static ProblemHttpResult NotFound(string detail) =>
+        TypedResults.Problem(detail, statusCode: StatusCodes.Status404NotFound, title: "Not found");
 }
