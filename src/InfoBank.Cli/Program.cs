@@ -21,6 +21,7 @@ public static class InfoBankCli
         root.Subcommands.Add(MigrateCommand.Create());
         root.Subcommands.Add(RuleCommands.Pia());
         root.Subcommands.Add(RuleCommands.Policy());
+        root.Subcommands.Add(AuditCommand.Create());
         return root;
     }
 }

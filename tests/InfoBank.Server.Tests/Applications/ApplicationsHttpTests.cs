@@ -3,30 +3,18 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using InfoBank.Core.Applications;
-using InfoBank.Server.Features.Audit;
 using InfoBank.Server.Features.Identity;
 using InfoBank.Server.Infrastructure.Auth;
 using InfoBank.Server.Tests.Infrastructure;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.TestHost;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace InfoBank.Server.Tests.Applications;
 
 /// <summary>The whole path over HTTP with real tokens: application → PIA → votes → decision → grant → suspension and revocation.</summary>
 public sealed class ApplicationsHttpTests(ApplicationsHttpTests.Factory factory) : IClassFixture<ApplicationsHttpTests.Factory>
 {
-    public sealed class Factory : InfoBankFactory
-    {
-        protected override void ConfigureWebHost(IWebHostBuilder builder)
-        {
-            base.ConfigureWebHost(builder);
-            // Until the audit feature is registered on this branch, record entries in memory; once it
-            // is, TryAdd leaves the real log in place.
-            builder.ConfigureTestServices(services => services.TryAddSingleton<IAuditLog, RecordingAuditLog>());
-        }
-    }
+    public sealed class Factory : InfoBankFactory;
 
     private static readonly JsonSerializerOptions Web = new(JsonSerializerDefaults.Web);
 
