@@ -2,7 +2,9 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using Dapper;
 using InfoBank.Core.Applications;
+using InfoBank.Server.Features.Audit;
 using InfoBank.Server.Features.Identity;
 using InfoBank.Server.Infrastructure.Auth;
 using InfoBank.Server.Tests.Infrastructure;
@@ -111,6 +113,15 @@ public sealed class ApplicationsHttpTests(ApplicationsHttpTests.Factory factory)
         var kinds = history.GetProperty("events").EnumerateArray().Select(e => e.GetProperty("kind").GetString()).ToList();
         Assert.Equal(["application.created", "application.submitted", "application.assessed", "application.in_review", "committee.vote", "committee.vote", "committee.vote",
             "committee.decision", "application.approved", "grant.created", "grant.suspended", "grant.revoked"], kinds);
+
+        // Each step is in the audit log with the hash of the rule files it was judged by.
+        var ruleHash = submitted.GetProperty("assessment").GetProperty("ruleHash").GetString();
+        await using var db = await factory.Connections.OpenAsync();
+        var audited = (await db.QueryAsync<(string Kind, string? PolicyHash)>(
+            "SELECT kind AS Kind, policy_hash AS PolicyHash FROM audit_log WHERE payload LIKE @id ORDER BY seq", new { id = $"%{id}%" })).ToList();
+        Assert.Equal([AuditKinds.ApplicationSubmitted, AuditKinds.ApplicationAssessed, AuditKinds.CommitteeVote, AuditKinds.CommitteeVote, AuditKinds.CommitteeVote,
+            AuditKinds.CommitteeDecision, AuditKinds.GrantSuspended, AuditKinds.GrantRevoked], audited.Select(a => a.Kind));
+        Assert.All(audited, a => Assert.Equal(ruleHash, a.PolicyHash));
     }
 
     [Fact]

@@ -57,5 +57,11 @@ public static class AuthorizationMatrix
         new("GET", "/api/v1/admin/clients", [Caller.Operator]),
         new("POST", "/api/v1/admin/accounts/00000000-0000-0000-0000-000000000001/unlock", [Caller.Operator], HttpStatusCode.NotFound),
         new("GET", "/jobs", [Caller.Operator]),
+
+        // Applications: businesses apply; the committee reviews, decides and stops grants.
+        new("GET", "/api/v1/applications", [Caller.Business]),
+        new("GET", "/api/v1/applications/00000000-0000-0000-0000-000000000001", [Caller.Business], HttpStatusCode.NotFound),
+        new("GET", "/api/v1/committee/applications", [Caller.Committee]),
+        new("POST", "/api/v1/committee/grants/00000000-0000-0000-0000-000000000001/revoke", [Caller.Committee], HttpStatusCode.NotFound, "{\"reason\":\"probe\"}"),
     ];
 }
