@@ -57,5 +57,11 @@ public static class AuthorizationMatrix
         new("GET", "/api/v1/admin/clients", [Caller.Operator]),
         new("POST", "/api/v1/admin/accounts/00000000-0000-0000-0000-000000000001/unlock", [Caller.Operator], HttpStatusCode.NotFound),
         new("GET", "/jobs", [Caller.Operator]),
+
+        // Audit: the auditor's read-only trail; the checkpoint keys are public.
+        new("GET", "/api/v1/audit/keys", Anyone),
+        new("GET", "/api/v1/audit/checkpoints", [Caller.Auditor]),
+        new("GET", "/api/v1/audit/entries", [Caller.Auditor]),
+        new("GET", "/api/v1/audit/export?upto=0", [Caller.Auditor]),
     ];
 }

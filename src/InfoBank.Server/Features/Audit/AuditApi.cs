@@ -2,7 +2,6 @@ using InfoBank.Core.Audit;
 using InfoBank.Server.Infrastructure;
 using InfoBank.Server.Infrastructure.Auth;
 using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.AspNetCore.Mvc;
 
 namespace InfoBank.Server.Features.Audit;
 
@@ -57,11 +56,11 @@ public sealed class AuditApi : IApiModule
         return TypedResults.Ok(new AuditEntriesPage(rows.Select(AuditEntryView.From).ToList(), next));
     }
 
-    public static async Task<Results<Ok<AuditEntryView>, NotFound<ProblemDetails>>> GetEntry(
+    public static async Task<Results<Ok<AuditEntryView>, ProblemHttpResult>> GetEntry(
         AuditStore store, long sequence, CancellationToken cancellationToken) =>
         await store.EntryAsync(sequence, cancellationToken) is { } row
             ? TypedResults.Ok(AuditEntryView.From(row))
-            : TypedResults.NotFound(Problem($"The audit log has no entry {sequence}."));
+            : Problem($"The audit log has no entry {sequence}.");
 
     public static async Task<Results<Ok<List<CheckpointView>>, ValidationProblem>> GetCheckpoints(
         AuditStore store, long? from, int? limit, CancellationToken cancellationToken)
@@ -76,13 +75,13 @@ public sealed class AuditApi : IApiModule
         return TypedResults.Ok(rows.Select(CheckpointView.From).ToList());
     }
 
-    public static async Task<Results<Ok<CheckpointView>, NotFound<ProblemDetails>>> GetLatestCheckpoint(
+    public static async Task<Results<Ok<CheckpointView>, ProblemHttpResult>> GetLatestCheckpoint(
         AuditStore store, CancellationToken cancellationToken) =>
         await store.LatestCheckpointAsync(cancellationToken) is { } row
             ? TypedResults.Ok(CheckpointView.From(row))
-            : TypedResults.NotFound(Problem("No checkpoint has been signed yet; the log may be empty."));
+            : Problem("No checkpoint has been signed yet; the log may be empty.");
 
-    public static async Task<Results<Ok<InclusionProofView>, NotFound<ProblemDetails>, Conflict<ProblemDetails>, ValidationProblem>> GetInclusionProof(
+    public static async Task<Results<Ok<InclusionProofView>, ProblemHttpResult, ValidationProblem>> GetInclusionProof(
         AuditStore store, AuditProofs proofs, long? sequence, long? size, CancellationToken cancellationToken)
     {
         if (sequence is not { } seq || seq < 0 || size <= 0)
@@ -94,7 +93,7 @@ public sealed class AuditApi : IApiModule
         var row = await store.EntryAsync(seq, cancellationToken);
         if (row is null)
         {
-            return TypedResults.NotFound(Problem($"The audit log has no entry {seq}."));
+            return Problem($"The audit log has no entry {seq}.");
         }
         CheckpointRow? checkpoint;
         if (size is { } requested)
@@ -102,7 +101,7 @@ public sealed class AuditApi : IApiModule
             checkpoint = await store.CheckpointAsync(requested, cancellationToken);
             if (checkpoint is null)
             {
-                return TypedResults.NotFound(Problem($"No checkpoint was signed at tree size {requested}; list them at /api/v1/audit/checkpoints."));
+                return Problem($"No checkpoint was signed at tree size {requested}; list them at /api/v1/audit/checkpoints.");
             }
         }
         else
@@ -111,13 +110,13 @@ public sealed class AuditApi : IApiModule
         }
         if (checkpoint is null || checkpoint.TreeSize <= seq)
         {
-            return TypedResults.Conflict(Problem($"Entry {seq} is not yet covered by a signed checkpoint; checkpoints are signed every few seconds.", StatusCodes.Status409Conflict));
+            return Problem($"Entry {seq} is not yet covered by a signed checkpoint; checkpoints are signed every few seconds.", StatusCodes.Status409Conflict);
         }
         var proof = await proofs.InclusionAsync(seq, checkpoint.TreeSize, cancellationToken);
         return TypedResults.Ok(new InclusionProofView(seq, checkpoint.TreeSize, row.LeafHash, checkpoint.RootHash, proof, checkpoint.Note));
     }
 
-    public static async Task<Results<Ok<ConsistencyProofView>, NotFound<ProblemDetails>, ValidationProblem>> GetConsistencyProof(
+    public static async Task<Results<Ok<ConsistencyProofView>, ProblemHttpResult, ValidationProblem>> GetConsistencyProof(
         AuditStore store, AuditProofs proofs, long? from, long? to, CancellationToken cancellationToken)
     {
         if (from is not { } oldSize || to is not { } newSize || oldSize < 1 || newSize < oldSize)
@@ -129,7 +128,7 @@ public sealed class AuditApi : IApiModule
         var current = (await store.CurrentFrontierAsync(cancellationToken)).Size;
         if (newSize > current)
         {
-            return TypedResults.NotFound(Problem($"The log holds {current} entries; it has no tree of size {newSize}."));
+            return Problem($"The log holds {current} entries; it has no tree of size {newSize}.");
         }
         var proof = await proofs.ConsistencyAsync(oldSize, newSize, cancellationToken);
         return TypedResults.Ok(new ConsistencyProofView(oldSize, newSize,
@@ -152,8 +151,8 @@ public sealed class AuditApi : IApiModule
             "application/x-ndjson", $"infobank-audit-{size}.ndjson");
     }
 
-    private static ProblemDetails Problem(string detail, int status = StatusCodes.Status404NotFound) =>
-        new() { Status = status, Title = status == StatusCodes.Status404NotFound ? "Not found." : "Not available yet.", Detail = detail };
+    private static ProblemHttpResult Problem(string detail, int status = StatusCodes.Status404NotFound) =>
+        TypedResults.Problem(detail, statusCode: status, title: status == StatusCodes.Status404NotFound ? "Not found." : "Not available yet.");
 }
 
 public sealed record AuditKeysResponse(List<AuditKeyView> Keys);
