@@ -156,3 +156,31 @@ public sealed class AuditApiTests : IClassFixture<InfoBankFactory>, IAsyncLifeti
         Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.GetAsync("/api/v1/audit/proofs/consistency?from=1&to=1")).StatusCode);
     }
 }
+
+/// <summary>A resident proves an entry about them is in the signed log; nobody else's.</summary>
+public sealed class ResidentAuditProofTests(InfoBankFactory factory) : IClassFixture<InfoBankFactory>
+{
+    [Fact]
+    public async Task A_resident_gets_a_proof_for_their_own_entry_only()
+    {
+        var (accountId, token) = await factory.SignInAsync(AccountKind.Resident);
+        var log = factory.Services.GetRequiredService<IAuditLog>();
+        var mine = await log.AppendAsync(new AuditEntryDraft(AuditKinds.ConsentGiven, $"resident:{accountId}", accountId.ToString("D"), "fitness.stats"));
+        var theirs = await log.AppendAsync(new AuditEntryDraft(AuditKinds.ConsentGiven, "resident:someone-else", "someone-else", "fitness.stats"));
+        using var resident = factory.CreateClientWithToken(token);
+
+        Assert.Equal(HttpStatusCode.Conflict, (await resident.GetAsync($"/api/v1/me/audit/proofs/{mine.Sequence}")).StatusCode);
+        await factory.Services.GetRequiredService<AuditCheckpointJob>().RunAsync(CancellationToken.None);
+
+        var proof = await resident.GetFromJsonAsync<ResidentProofView>($"/api/v1/me/audit/proofs/{mine.Sequence}");
+        Assert.Equal(mine.Sequence, proof!.Entry.Sequence);
+        Assert.True(Merkle.VerifyInclusion(mine.Sequence, proof.TreeSize, mine.LeafHash, proof.Proof, proof.RootHash));
+        Assert.Single(SignedNote.TryParse(proof.Checkpoint, out _)!.VerifiedBy([await factory.Services.GetRequiredService<ICheckpointSigner>().CurrentAsync()]));
+
+        var other = await resident.GetAsync($"/api/v1/me/audit/proofs/{theirs.Sequence}");
+        Assert.Equal(HttpStatusCode.NotFound, other.StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await resident.GetAsync("/api/v1/me/audit/proofs/99999999")).StatusCode);
+        using var anonymous = factory.CreateClient();
+        Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.GetAsync($"/api/v1/me/audit/proofs/{mine.Sequence}")).StatusCode);
+    }
+}

@@ -1,3 +1,4 @@
+using System.Security.Claims;
 using InfoBank.Core.Audit;
 using InfoBank.Server.Infrastructure;
 using InfoBank.Server.Infrastructure.Auth;
@@ -14,6 +15,10 @@ public sealed class AuditApi : IApiModule
     {
         // Public so anyone holding a checkpoint can check its signature; the same keys are in the JWKS at /api/v1/keys.
         routes.MapGet("/api/v1/audit/keys", GetKeys).WithTags("Audit").AllowAnonymous();
+
+        // A resident checks that an entry about them (e.g. the one their consent receipt names) is in the signed log.
+        routes.MapGet("/api/v1/me/audit/proofs/{sequence:long}", GetMyInclusionProof)
+            .WithTags("Audit").RequireAuthorization(AuthPolicies.Resident);
 
         var api = routes.MapGroup("/api/v1/audit").WithTags("Audit").RequireAuthorization(AuthPolicies.Auditor);
         api.MapGet("/entries", GetEntries);
@@ -116,6 +121,27 @@ public sealed class AuditApi : IApiModule
         return TypedResults.Ok(new InclusionProofView(seq, checkpoint.TreeSize, row.LeafHash, checkpoint.RootHash, proof, checkpoint.Note));
     }
 
+    public static async Task<Results<Ok<ResidentProofView>, ProblemHttpResult>> GetMyInclusionProof(
+        AuditStore store, AuditProofs proofs, ClaimsPrincipal user, long sequence, CancellationToken cancellationToken)
+    {
+        var accountId = user.AccountId().ToString("D");
+        var row = await store.EntryAsync(sequence, cancellationToken);
+        // Someone else's entry answers exactly like a missing one, so sequence numbers reveal nothing.
+        if (row is null || (row.Actor != $"resident:{accountId}" && row.SubjectRef != accountId))
+        {
+            return Problem($"You have no audit entry {sequence}.");
+        }
+        var checkpoint = await store.CheckpointCoveringAsync(sequence, cancellationToken);
+        var latest = await store.LatestCheckpointAsync(cancellationToken);
+        if (checkpoint is null || latest is null)
+        {
+            return Problem($"Entry {sequence} is not yet covered by a signed checkpoint; checkpoints are signed every few seconds.", StatusCodes.Status409Conflict);
+        }
+        // Proven against the latest checkpoint, so it also shows the entry is still there today.
+        var proof = await proofs.InclusionAsync(sequence, latest.TreeSize, cancellationToken);
+        return TypedResults.Ok(new ResidentProofView(AuditEntryView.From(row), latest.TreeSize, latest.RootHash, proof, latest.Note, checkpoint.TreeSize));
+    }
+
     public static async Task<Results<Ok<ConsistencyProofView>, ProblemHttpResult, ValidationProblem>> GetConsistencyProof(
         AuditStore store, AuditProofs proofs, long? from, long? to, CancellationToken cancellationToken)
     {
@@ -179,5 +205,8 @@ public sealed record CheckpointView(long TreeSize, byte[] RootHash, DateTimeOffs
 }
 
 public sealed record InclusionProofView(long Sequence, long TreeSize, byte[] LeafHash, byte[] RootHash, List<byte[]> Proof, string Checkpoint);
+
+/// <summary>A resident's entry with its inclusion proof in the latest signed checkpoint, and the first checkpoint that covered it.</summary>
+public sealed record ResidentProofView(AuditEntryView Entry, long TreeSize, byte[] RootHash, List<byte[]> Proof, string Checkpoint, long FirstCoveredAtSize);
 
 public sealed record ConsistencyProofView(long FromSize, long ToSize, byte[] FromRoot, byte[] ToRoot, List<byte[]> Proof);
