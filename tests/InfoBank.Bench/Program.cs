@@ -17,6 +17,8 @@ IBenchmark[] benchmarks =
 [
     new BaselineInsertBenchmark(),
     new AuditBenchmark(),
+    new ConsentDecisionBenchmark(),
+    new AssessmentBenchmark(),
 ];
 
 var results = new List<(BenchResult Result, double? Ratio)>();
