@@ -16,6 +16,8 @@ var context = new BenchContext { Quick = quick, WorkDirectory = work, PostgresAd
 IBenchmark[] benchmarks =
 [
     new BaselineInsertBenchmark(),
+    new DepositBenchmark(),
+    new ErasureBenchmark(),
 ];
 
 var results = new List<(BenchResult Result, double? Ratio)>();

@@ -68,11 +68,14 @@ internal sealed class CustodyDemoSeed(
                 Payload(new { weightKg = Math.Round(58.0 + (n * 6) + (week * 0.3), 1), heightCm = 160.0 + (n * 5), bodyFatPercent = Math.Round(24.0 + (week * 0.2), 1), muscleRatePercent = Math.Round(32.0 - (week * 0.15), 1) }),
                 $"{username}-body-{today.AddDays(-(week * 7) - 1):yyyy-MM-dd}")).ToList();
 
-            context.Notes.Add($"custody   {username,-18} resident reference for {StepsSource}: {stepsRef}  for {ScaleSource}: {scaleRef}");
+            if (existing is null)
+            {
+                context.Notes.Add($"custody   {username,-18} resident reference for {StepsSource}: {stepsRef}  for {ScaleSource}: {scaleRef}");
+            }
+
             await deposits.DepositAsync(StepsSource, new DepositRequest(steps), cancellationToken);
             await deposits.DepositAsync(ScaleSource, new DepositRequest(weekly), cancellationToken);
         }
-        context.Notes.Add("custody   demo residents enrolled; the step app and the scale deposited 30 days of steps and weekly body composition");
     }
 
     private static JsonElement Payload(object value) => JsonSerializer.SerializeToElement(value);
