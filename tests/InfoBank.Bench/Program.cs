@@ -18,6 +18,8 @@ IBenchmark[] benchmarks =
     new BaselineInsertBenchmark(),
     new DepositBenchmark(),
     new ErasureBenchmark(),
+    new ConsentDecisionBenchmark(),
+    new AssessmentBenchmark(),
 ];
 
 var results = new List<(BenchResult Result, double? Ratio)>();
