@@ -17,6 +17,8 @@ IBenchmark[] benchmarks =
 [
     new BaselineInsertBenchmark(),
     new AuditBenchmark(),
+    new DepositBenchmark(),
+    new ErasureBenchmark(),
     new ConsentDecisionBenchmark(),
     new AssessmentBenchmark(),
 ];
