@@ -1,3 +1,4 @@
+using InfoBank.Server.Features.Audit;
 using InfoBank.Server.Features.Consent;
 using InfoBank.Server.Features.Identity;
 using InfoBank.Server.Infrastructure;
@@ -51,6 +52,7 @@ public static class InfoBankHost
         services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
         services.AddInfoBankJobs(builder.Configuration);
         services.AddIdentityFeature();
+        services.AddAuditFeature();
         services.AddConsentFeature();
         return builder;
     }

@@ -2,8 +2,8 @@ using System.ComponentModel.DataAnnotations;
 using Hangfire;
 using Hangfire.Dashboard;
 using Hangfire.PostgreSql;
-using InfoBank.Server.Infrastructure.Db;
 using InfoBank.Server.Features.Identity;
+using InfoBank.Server.Infrastructure.Db;
 using Microsoft.Extensions.Options;
 
 namespace InfoBank.Server.Infrastructure.Jobs;
@@ -47,7 +47,12 @@ public static class JobsSetup
         var jobs = configuration.GetSection(JobsOptions.Section).Get<JobsOptions>() ?? new JobsOptions();
         if (jobs.RunServer)
         {
-            services.AddHangfireServer(options => options.WorkerCount = jobs.WorkerCount);
+            services.AddHangfireServer(options =>
+            {
+                options.WorkerCount = jobs.WorkerCount;
+                // Recurring jobs with a seconds field (the audit checkpoint every few seconds) need a short poll.
+                options.SchedulePollingInterval = TimeSpan.FromSeconds(1);
+            });
         }
         services.AddHostedService<RecurringJobRegistrar>();
         return services;
