@@ -17,6 +17,7 @@ IBenchmark[] benchmarks =
 [
     new BaselineInsertBenchmark(),
     new ConsentDecisionBenchmark(),
+    new ConsentHttpBenchmark(),
 ];
 
 var results = new List<(BenchResult Result, double? Ratio)>();
