@@ -118,6 +118,12 @@ public sealed class ConsentApiTests(InfoBankFactory factory) : IClassFixture<Inf
 
         var list = await http.GetFromJsonAsync<JsonElement>("/api/v1/me/consents");
         Assert.Equal("ConsentWithdrawn", list.EnumerateArray().Single().GetProperty("state").GetString());
+
+        // The resident's full export carries the consent and its history.
+        var export = await http.GetFromJsonAsync<JsonElement>("/api/v1/me/export");
+        var exported = export.GetProperty("consents").EnumerateArray().Single();
+        Assert.Equal(consentId, exported.GetProperty("consentId").GetGuid());
+        Assert.Equal(2, exported.GetProperty("events").GetArrayLength());
     }
 
     [Fact]

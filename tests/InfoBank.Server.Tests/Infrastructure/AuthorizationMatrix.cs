@@ -64,5 +64,11 @@ public static class AuthorizationMatrix
         new("GET", "/api/v1/me/consents", [Caller.Resident]),
         new("DELETE", "/api/v1/me/consents/00000000-0000-0000-0000-000000000001", [Caller.Resident], HttpStatusCode.NotFound),
         new("GET", "/api/v1/me/consents/00000000-0000-0000-0000-000000000001/receipt", [Caller.Resident], HttpStatusCode.NotFound),
+
+        // Custody: terms and inventory are public; /me is the resident's; deposits are data sources'.
+        new("GET", "/api/v1/custody/terms", Anyone),
+        new("GET", "/api/v1/inventory", Anyone),
+        new("GET", "/api/v1/me", [Caller.Resident]),
+        new("GET", "/api/v1/me/records", [Caller.Resident]),
     ];
 }
