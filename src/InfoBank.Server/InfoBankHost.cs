@@ -1,3 +1,4 @@
+using InfoBank.Server.Features.Applications;
 using InfoBank.Server.Features.Audit;
 using InfoBank.Server.Features.Consent;
 using InfoBank.Server.Features.Custody;
@@ -61,6 +62,7 @@ public static class InfoBankHost
         services.AddIdentityFeature();
         services.AddAuditFeature();
         services.AddConsentFeature();
+        services.AddApplicationsFeature();
         return builder;
     }
 

@@ -18,6 +18,7 @@ IBenchmark[] benchmarks =
     new BaselineInsertBenchmark(),
     new ConsentDecisionBenchmark(),
     new ConsentHttpBenchmark(),
+    new AssessmentBenchmark(),
 ];
 
 var results = new List<(BenchResult Result, double? Ratio)>();

@@ -58,6 +58,12 @@ public static class AuthorizationMatrix
         new("POST", "/api/v1/admin/accounts/00000000-0000-0000-0000-000000000001/unlock", [Caller.Operator], HttpStatusCode.NotFound),
         new("GET", "/jobs", [Caller.Operator]),
 
+        // Custody: terms and inventory are public; /me is the resident's; deposits are data sources'.
+        new("GET", "/api/v1/custody/terms", Anyone),
+        new("GET", "/api/v1/inventory", Anyone),
+        new("GET", "/api/v1/me", [Caller.Resident]),
+        new("GET", "/api/v1/me/records", [Caller.Resident]),
+
         // Consent: signing keys and offers are public; consents belong to the resident.
         new("GET", "/api/v1/keys", Anyone),
         new("GET", "/api/v1/offers", Anyone),
@@ -65,10 +71,10 @@ public static class AuthorizationMatrix
         new("DELETE", "/api/v1/me/consents/00000000-0000-0000-0000-000000000001", [Caller.Resident], HttpStatusCode.NotFound),
         new("GET", "/api/v1/me/consents/00000000-0000-0000-0000-000000000001/receipt", [Caller.Resident], HttpStatusCode.NotFound),
 
-        // Custody: terms and inventory are public; /me is the resident's; deposits are data sources'.
-        new("GET", "/api/v1/custody/terms", Anyone),
-        new("GET", "/api/v1/inventory", Anyone),
-        new("GET", "/api/v1/me", [Caller.Resident]),
-        new("GET", "/api/v1/me/records", [Caller.Resident]),
+        // Applications: businesses apply; the committee reviews, decides and stops grants.
+        new("GET", "/api/v1/applications", [Caller.Business]),
+        new("GET", "/api/v1/applications/00000000-0000-0000-0000-000000000001", [Caller.Business], HttpStatusCode.NotFound),
+        new("GET", "/api/v1/committee/applications", [Caller.Committee]),
+        new("POST", "/api/v1/committee/grants/00000000-0000-0000-0000-000000000001/revoke", [Caller.Committee], HttpStatusCode.NotFound, "{\"reason\":\"probe\"}"),
     ];
 }
