@@ -20,6 +20,7 @@ IBenchmark[] benchmarks =
     new DepositBenchmark(),
     new ErasureBenchmark(),
     new ConsentDecisionBenchmark(),
+    new ConsentHttpBenchmark(),
     new AssessmentBenchmark(),
 ];
 
