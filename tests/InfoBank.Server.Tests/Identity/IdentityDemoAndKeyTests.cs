@@ -28,7 +28,7 @@ public sealed class IdentityDemoSeedTests(InfoBankFactory factory) : IClassFixtu
         Assert.Equal(IdentityDemoSeed.People.Count + IdentityDemoSeed.Clients.Count + 1, identityNotes.Count);
         Assert.Empty(second.Notes);
 
-        var resident = first.Notes.Single(n => n.Contains("sato.hanako", StringComparison.Ordinal));
+        var resident = identityNotes.Single(n => n.Contains("sato.hanako", StringComparison.Ordinal));
         var password = resident.Split("password ")[1].Trim();
         var tokens = await factory.RunCodeFlowAsync("sato.hanako", password, "resident");
         Assert.False(string.IsNullOrEmpty(tokens.AccessToken));
