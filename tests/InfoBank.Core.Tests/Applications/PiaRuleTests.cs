@@ -35,13 +35,13 @@ public sealed class PiaRuleTests
         "small-k" => Clean with { Output = new OutputSpec(OutputKinds.Aggregate, 9, null) },
         "direct-identifier" => Clean with
         {
-            Purpose = Clean.Purpose with { Code = "dpv:PersonalisedAdvertising" },
+            Purpose = Clean.Purpose with { Code = "dpv:ProvidePersonalisedRecommendations" },
             Data = [new DataRequest("search.query", ["query"])],
             Output = new OutputSpec(OutputKinds.Record, null, "pseudonymous_per_recipient"),
         },
         "quasi-identifiers" => Clean with
         {
-            Purpose = Clean.Purpose with { Code = "dpv:CommercialResearch" },
+            Purpose = Clean.Purpose with { Code = "dpv:ResearchAndDevelopment" },
             Data = [new DataRequest("location.visit", ["placeId", "ward"]), new DataRequest("purchase.item", ["storeId"])],
             Output = new OutputSpec(OutputKinds.Record, null, "pseudonymous_per_recipient"),
         },

@@ -64,6 +64,12 @@ public sealed class PolicyTests
     }
 
     [Fact]
+    public void Every_purpose_in_the_vocabulary_is_one_consent_offers_can_carry()
+    {
+        Assert.All(RuleFiles.Shipped.Value.Purposes.Purposes, p => Assert.True(InfoBank.Core.Consent.Purposes.IsKnown(p.Code), p.Code));
+    }
+
+    [Fact]
     public void No_matching_permit_is_a_deny_with_the_default_rule_id()
     {
         var catalog = RuleFiles.Shipped.Value;

@@ -19,6 +19,7 @@ public abstract class ApplicationServiceTests<TFixture>(TFixture database) : Sto
     where TFixture : DatabaseFixture
 {
     private readonly RecordingAuditLog _audit = new();
+    private readonly RecordingGrantOffers _offers = new();
     private readonly ManualClock _clock = new(new DateTimeOffset(2026, 11, 22, 9, 0, 0, TimeSpan.Zero));
 
     private ApplicationService NewService()
@@ -28,7 +29,7 @@ public abstract class ApplicationServiceTests<TFixture>(TFixture database) : Sto
             PiaDirectory = Path.Combine(AppContext.BaseDirectory, "pia"),
             PoliciesDirectory = Path.Combine(AppContext.BaseDirectory, "policies"),
         }), new TestEnvironment());
-        return new ApplicationService(new ApplicationStore(Database.Connections), rules, _audit, _clock);
+        return new ApplicationService(new ApplicationStore(Database.Connections), rules, _audit, _offers, _clock);
     }
 
     internal static ApplicationSpec Example(string name)
@@ -88,6 +89,7 @@ public abstract class ApplicationServiceTests<TFixture>(TFixture database) : Sto
             _audit.Entries.Select(e => e.Kind));
         Assert.All(_audit.Entries, e => Assert.Equal(view.Assessment.RuleHash, e.PolicyHash));
         Assert.Equal(grant.Id, _audit.Entries[^1].GrantId);
+        Assert.Equal([$"publish {grant.Id} dpv:ServiceOptimisation"], _offers.Calls);
 
         // The business sees the reasons but not who on the committee gave them.
         var business = (await service.GetForOwnerAsync(owner, id, default)).Value!;
@@ -166,6 +168,7 @@ public abstract class ApplicationServiceTests<TFixture>(TFixture database) : Sto
         var decided = (await service.DecideAsync(Secretary, id, null, default)).Value!;
         Assert.Equal("rejected", decided.Status);
         Assert.Null(decided.Grant);
+        Assert.Empty(_offers.Calls);
         Assert.Equal(RefusalKind.WrongState, (await service.DecideAsync(Chair, id, null, default)).Refusal);
         Assert.Equal(RefusalKind.WrongState, (await service.VoteAsync(Actor.Committee(Guid.NewGuid(), "member"), id, new VoteRequest("approve", "late", null), default)).Refusal);
     }
@@ -187,6 +190,7 @@ public abstract class ApplicationServiceTests<TFixture>(TFixture database) : Sto
         Assert.Contains(_audit.Entries, e => e.Kind == AuditKinds.GrantSuspended && e.GrantId == grant);
         Assert.Contains(_audit.Entries, e => e.Kind == AuditKinds.GrantRevoked && e.GrantId == grant);
         Assert.Equal(ResultKind.NotFound, (await service.RevokeGrantAsync(Chair, Guid.NewGuid(), new GrantActionRequest("x"), default)).Kind);
+        Assert.Equal([$"publish {grant} dpv:ServiceOptimisation", $"suspend {grant}", $"resume {grant}", $"revoke {grant} {Chair.Ref}"], _offers.Calls);
 
         var second = await ApprovedGrantAsync(service);
         Assert.Equal(0, await service.ExpireDueGrantsAsync(default));
@@ -271,6 +275,36 @@ internal sealed class RecordingAuditLog : IAuditLog
             JsonSerializer.Serialize(entry.Payload);
             return Task.FromResult(new AuditAppended(_entries.Count, DateTimeOffset.UnixEpoch, new byte[32]));
         }
+    }
+}
+
+/// <summary>Records what the workflow asks of the consent side; the HTTP tests run the real offers.</summary>
+internal sealed class RecordingGrantOffers : IGrantOffers
+{
+    public List<string> Calls { get; } = [];
+
+    public Task PublishAsync(GrantRow grant, ApplicationSpec spec, CancellationToken cancellationToken)
+    {
+        Calls.Add($"publish {grant.Id} {spec.Purpose.Code}");
+        return Task.CompletedTask;
+    }
+
+    public Task SuspendAsync(Guid grantId, CancellationToken cancellationToken)
+    {
+        Calls.Add($"suspend {grantId}");
+        return Task.CompletedTask;
+    }
+
+    public Task ResumeAsync(Guid grantId, CancellationToken cancellationToken)
+    {
+        Calls.Add($"resume {grantId}");
+        return Task.CompletedTask;
+    }
+
+    public Task<int> RevokeAsync(Guid grantId, string actor, CancellationToken cancellationToken)
+    {
+        Calls.Add($"revoke {grantId} {actor}");
+        return Task.FromResult(0);
     }
 }
 

@@ -101,11 +101,29 @@ public sealed class ApplicationsHttpTests(ApplicationsHttpTests.Factory factory)
         Assert.Equal("active", grant.GetProperty("status").GetString());
         Assert.Equal(10, grant.GetProperty("minGroupSize").GetInt32());
 
+        // Approval published the offer residents opt into; a resident consents to it.
+        using var anonymous = factory.CreateClient();
+        var offer = (await JsonOf(await anonymous.GetAsync("/api/v1/offers"), HttpStatusCode.OK)).EnumerateArray().Single(o => o.GetProperty("grantId").GetGuid() == grantId);
+        Assert.Equal("AggregateOnly", offer.GetProperty("granularity").GetString());
+        Assert.Equal(["steps.daily"], offer.GetProperty("items").EnumerateArray().Select(i => i.GetString()));
+        using var resident = factory.CreateClientWithToken((await factory.SignInAsync(AccountKind.Resident)).AccessToken);
+        await JsonOf(await resident.PostAsJsonAsync("/api/v1/me/consents", new
+        {
+            offerId = offer.GetProperty("offerId").GetGuid(),
+            noticeVersion = offer.GetProperty("noticeVersion").GetInt32(),
+            noticeHash = offer.GetProperty("noticeHash").GetString(),
+            specialCareItems = Array.Empty<string>(),
+        }), HttpStatusCode.Created);
+
         Assert.Equal(HttpStatusCode.Forbidden, (await business.PostAsJsonAsync($"/api/v1/committee/grants/{grantId}/revoke", new { reason = "x" })).StatusCode);
         await JsonOf(await member.PostAsJsonAsync($"/api/v1/committee/grants/{grantId}/suspend", new { reason = "unusual access pattern" }), HttpStatusCode.OK);
+        Assert.Equal("Suspended", (await JsonOf(await anonymous.GetAsync($"/api/v1/offers/{offer.GetProperty("offerId").GetGuid()}"), HttpStatusCode.OK)).GetProperty("status").GetString());
         Assert.Contains("may not revoke", await ProblemOf(await member.PostAsJsonAsync($"/api/v1/committee/grants/{grantId}/revoke", new { reason = "x" }), HttpStatusCode.Forbidden));
         var revoked = await JsonOf(await chair.PostAsJsonAsync($"/api/v1/committee/grants/{grantId}/revoke", new { reason = "breach of conditions" }), HttpStatusCode.OK);
         Assert.Equal("revoked", revoked.GetProperty("status").GetString());
+        var consents = await JsonOf(await resident.GetAsync("/api/v1/me/consents"), HttpStatusCode.OK);
+        Assert.Equal("ConsentRevoked", consents.EnumerateArray().Single().GetProperty("state").GetString());
+        Assert.DoesNotContain((await JsonOf(await anonymous.GetAsync("/api/v1/offers"), HttpStatusCode.OK)).EnumerateArray(), o => o.GetProperty("grantId").GetGuid() == grantId);
         await ProblemOf(await chair.PostAsJsonAsync($"/api/v1/committee/grants/{grantId}/suspend", new { reason = "again" }), HttpStatusCode.Conflict);
         await ProblemOf(await chair.PostAsJsonAsync($"/api/v1/committee/grants/{Guid.NewGuid()}/suspend", new { reason = "x" }), HttpStatusCode.NotFound);
 

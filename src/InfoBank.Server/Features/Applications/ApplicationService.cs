@@ -44,7 +44,7 @@ public sealed record Actor(string Ref, string? ClientId = null, Guid? MemberId =
 /// state and its events in one transaction (a guarded status update, so racing steps cannot both
 /// win), then records the step in the audit log with the rule-file hash before answering.
 /// </summary>
-public sealed class ApplicationService(ApplicationStore store, RuleCatalogProvider rules, IAuditLog audit, TimeProvider clock)
+public sealed class ApplicationService(ApplicationStore store, RuleCatalogProvider rules, IAuditLog audit, IGrantOffers offers, TimeProvider clock)
 {
     internal static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
@@ -280,6 +280,8 @@ public sealed class ApplicationService(ApplicationStore store, RuleCatalogProvid
         var governance = catalog.Policies.Governance;
         var now = clock.GetUtcNow();
         Guid? grantId = null;
+        GrantRow? grantRow = null;
+        ApplicationSpec? approvedSpec = null;
         Transition<ApplicationStatus> step;
         var version = row.Version > 0 ? await store.FindVersionAsync(id, row.Version, ct) : null;
         // The decision is judged under the rules the version was assessed with; the hash says which.
@@ -313,7 +315,8 @@ public sealed class ApplicationService(ApplicationStore store, RuleCatalogProvid
                 var spec = JsonSerializer.Deserialize<ApplicationSpec>(version!.SpecJson, Json)!;
                 var days = Math.Min(spec.ValidityDays, governance.MaxGrantDays);
                 grantId = Guid.CreateVersion7(now);
-                await ApplicationStore.InsertGrantAsync(c, tx, new GrantRow
+                approvedSpec = spec;
+                grantRow = new GrantRow
                 {
                     Id = grantId.Value,
                     ApplicationId = id,
@@ -334,7 +337,8 @@ public sealed class ApplicationService(ApplicationStore store, RuleCatalogProvid
                     PolicyHash = ruleHash,
                     CreatedAt = now,
                     UpdatedAt = now,
-                }, ct);
+                };
+                await ApplicationStore.InsertGrantAsync(c, tx, grantRow, ct);
             }
             foreach (var kind in step.Events)
             {
@@ -344,17 +348,26 @@ public sealed class ApplicationService(ApplicationStore store, RuleCatalogProvid
         }
         await audit.AppendAsync(new AuditEntryDraft(AuditKinds.CommitteeDecision, member.Ref, GrantId: grantId, PolicyHash: ruleHash,
             Payload: new { applicationId = id, version = row.Version, outcome = Status(step.To!.Value), step.Decision!.Approvals, step.Decision.Rejections, step.Decision.ChairBrokeTie, step.Decision.Conditions }), ct);
+        if (grantRow is not null)
+        {
+            // After the commit: the offer lives in the consent ledger, which SQLite's single writer
+            // cannot join to this transaction. Publishing is idempotent per grant.
+            await offers.PublishAsync(grantRow, approvedSpec!, ct);
+        }
         return StepResult<CommitteeApplicationView>.Ok(await CommitteeViewAsync((await store.FindAsync(id, ct))!, ct));
     }
 
     public Task<StepResult<GrantView>> SuspendGrantAsync(Actor member, Guid grantId, GrantActionRequest? request, CancellationToken ct) =>
-        ChangeGrantAsync(member, grantId, request, new SuspendGrant(member.Role!, rules.Catalog.Policies.Governance), AuditKinds.GrantSuspended, ct);
+        ChangeGrantAsync(member, grantId, request, new SuspendGrant(member.Role!, rules.Catalog.Policies.Governance), AuditKinds.GrantSuspended, ct,
+            (id, token) => offers.SuspendAsync(id, token));
 
     public Task<StepResult<GrantView>> ReinstateGrantAsync(Actor member, Guid grantId, GrantActionRequest? request, CancellationToken ct) =>
-        ChangeGrantAsync(member, grantId, request, new ReinstateGrant(member.Role!, rules.Catalog.Policies.Governance), null, ct);
+        ChangeGrantAsync(member, grantId, request, new ReinstateGrant(member.Role!, rules.Catalog.Policies.Governance), null, ct,
+            (id, token) => offers.ResumeAsync(id, token));
 
     public Task<StepResult<GrantView>> RevokeGrantAsync(Actor member, Guid grantId, GrantActionRequest? request, CancellationToken ct) =>
-        ChangeGrantAsync(member, grantId, request, new RevokeGrant(member.Role!, rules.Catalog.Policies.Governance), AuditKinds.GrantRevoked, ct);
+        ChangeGrantAsync(member, grantId, request, new RevokeGrant(member.Role!, rules.Catalog.Policies.Governance), AuditKinds.GrantRevoked, ct,
+            (id, token) => offers.RevokeAsync(id, member.Ref, token));
 
     /// <summary>Expires grants whose validity has ended (run by the recurring job; idempotent).</summary>
     public async Task<int> ExpireDueGrantsAsync(CancellationToken ct)
@@ -363,13 +376,15 @@ public sealed class ApplicationService(ApplicationStore store, RuleCatalogProvid
         var expired = 0;
         foreach (var grant in await store.GrantsDueToExpireAsync(now, ct))
         {
-            var result = await ChangeGrantAsync(Actor.System, grant.Id, new GrantActionRequest("validity period ended"), new ExpireGrant(), null, ct);
+            // The offer's own window ends at the same time; consent's expiry job expires its consents.
+            var result = await ChangeGrantAsync(Actor.System, grant.Id, new GrantActionRequest("validity period ended"), new ExpireGrant(), null, ct, null);
             expired += result.Kind == ResultKind.Ok ? 1 : 0;
         }
         return expired;
     }
 
-    private async Task<StepResult<GrantView>> ChangeGrantAsync(Actor actor, Guid grantId, GrantActionRequest? request, GrantCommand command, string? auditKind, CancellationToken ct)
+    private async Task<StepResult<GrantView>> ChangeGrantAsync(
+        Actor actor, Guid grantId, GrantActionRequest? request, GrantCommand command, string? auditKind, CancellationToken ct, Func<Guid, CancellationToken, Task>? offerStep)
     {
         var reason = request?.Reason?.Trim();
         if (string.IsNullOrEmpty(reason) || reason.Length > 2000)
@@ -404,6 +419,10 @@ public sealed class ApplicationService(ApplicationStore store, RuleCatalogProvid
         {
             await audit.AppendAsync(new AuditEntryDraft(auditKind, actor.Ref, Purpose: grant.PurposeCode, GrantId: grantId, PolicyHash: grant.PolicyHash,
                 Payload: new { applicationId = grant.ApplicationId, reason }), ct);
+        }
+        if (offerStep is not null)
+        {
+            await offerStep(grantId, ct);
         }
         return StepResult<GrantView>.Ok(ToGrantView((await store.FindGrantAsync(grantId, ct))!));
     }

@@ -13,6 +13,7 @@ public static class ApplicationsFeature
         services.AddApplicationRules();
         services.AddSingleton<ApplicationStore>();
         services.AddScoped<ApplicationService>();
+        services.AddScoped<IGrantOffers, ConsentGrantOffers>();
         services.AddSingleton<IApiModule, ApplicationsApi>();
         services.AddHostedService<RuleFilesStartupCheck>();
         services.AddSingleton<IRecurringJobSetup, GrantExpiryJob>();
