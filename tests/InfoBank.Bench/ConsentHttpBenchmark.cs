@@ -44,12 +44,13 @@ public sealed partial class ConsentHttpBenchmark : IBenchmark
         Environment.SetEnvironmentVariable("ASPNETCORE_TEST_CONTENTROOT_INFOBANK_SERVER", ServerFolder() ?? directory);
         using var factory = new Server(directory);
 
-        var offer = (await factory.Services.GetRequiredService<OfferService>().PublishAsync(ConsentDemoSeed.Drafts[0] with
-        {
-            GrantId = Guid.NewGuid(),
-            ValidFrom = DateTimeOffset.UtcNow.AddDays(-1),
-            ValidUntil = DateTimeOffset.UtcNow.AddDays(30),
-        })).Offer;
+        var offer = (await factory.Services.GetRequiredService<OfferService>().PublishAsync(new OfferDraft(
+            Guid.NewGuid(),
+            new Recipient("business-fitness-club", "Sapporo fitness club chain", "JP"),
+            Purposes.ServiceOptimisation,
+            new("区・年代別の歩数の傾向を集計します。", "Step-count trends by ward and age band, aggregated."),
+            [DataCategories.StepsDaily], [], Granularity.AggregateOnly, DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30), 180, 100,
+            new("同意で100ポイント", "100 points for consenting")))).Offer;
         var residents = new List<HttpClient>();
         for (var i = 0; i < residentCount; i++)
         {

@@ -10,27 +10,32 @@ namespace InfoBank.Server.Tests.Consent;
 public sealed class ConsentDemoSeedTests(InfoBankFactory factory) : IClassFixture<InfoBankFactory>
 {
     [Fact]
-    public async Task Demo_publishes_the_sapporo_offers_and_some_consents_once()
+    public async Task Demo_residents_opt_in_only_to_offers_the_committee_approved_and_only_once()
     {
         var seeder = factory.Services.GetRequiredService<DemoSeeder>();
         var first = await seeder.SeedAsync(CancellationToken.None);
         var second = await seeder.SeedAsync(CancellationToken.None);
-        Assert.Equal(2, first.Notes.Count(n => n.StartsWith("Consent:", StringComparison.Ordinal)));
+        Assert.Single(first.Notes, n => n.StartsWith("Consent:", StringComparison.Ordinal));
         Assert.DoesNotContain(second.Notes, n => n.StartsWith("Consent:", StringComparison.Ordinal));
 
-        var offers = factory.Services.GetRequiredService<OfferService>();
-        foreach (var grant in new[] { ConsentDemoSeed.FitnessGrant, ConsentDemoSeed.ResearchGrant, ConsentDemoSeed.MallGrant })
-        {
-            var offer = await offers.FindByGrantAsync(grant);
-            Assert.NotNull(offer);
-            Assert.Equal(1, offer.NoticeVersion);
-        }
+        // One offer per approved application: the fitness club's; the research institute's is still in review.
+        var store = factory.Services.GetRequiredService<ConsentStore>();
+        await using var connection = await store.Connections.OpenAsync();
+        var open = await store.ListOpenOffersAsync(connection, DateTimeOffset.UtcNow);
+        Assert.Single(open, o => o.Notice.Recipient.ClientId == "business-fitness-club");
+        Assert.DoesNotContain(open, o => o.Notice.Recipient.ClientId == "business-health-research");
 
         var sato = await factory.Services.GetRequiredService<AccountStore>().FindByUsernameAsync("sato.hanako", CancellationToken.None);
         var consents = await factory.Services.GetRequiredService<ConsentService>().ListAsync(sato!.Value.Account.Id, CancellationToken.None);
-        Assert.Equal(2, consents.Count(c => c.Consent.State == ConsentState.ConsentGiven));
-        var research = await factory.Services.GetRequiredService<ConsentDecisions>().DecideAsync(new DecisionRequest(
+        var fitness = open.Single(o => o.Notice.Recipient.ClientId == "business-fitness-club");
+        Assert.Single(consents, c => c.Consent.State == ConsentState.ConsentGiven && c.Consent.OfferId == fitness.OfferId);
+
+        var decisions = factory.Services.GetRequiredService<ConsentDecisions>();
+        var allowed = await decisions.DecideAsync(new DecisionRequest(
+            "business-fitness-club", sato.Value.Account.Id, fitness.Notice.PurposeCode, fitness.Notice.Items, fitness.Notice.Granularity));
+        Assert.True(allowed.Allowed, string.Join(" ", allowed.Reasons));
+        var research = await decisions.DecideAsync(new DecisionRequest(
             "business-health-research", sato.Value.Account.Id, Purposes.AcademicResearch, [DataCategories.BodyComposition], Granularity.RecordLevel));
-        Assert.True(research.Allowed, string.Join(" ", research.Reasons));
+        Assert.False(research.Allowed);
     }
 }

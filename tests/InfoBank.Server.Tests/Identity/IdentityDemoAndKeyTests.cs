@@ -33,10 +33,10 @@ public sealed class IdentityDemoSeedTests(InfoBankFactory factory) : IClassFixtu
         var tokens = await factory.RunCodeFlowAsync("sato.hanako", password, "resident");
         Assert.False(string.IsNullOrEmpty(tokens.AccessToken));
 
-        var chair = first.Notes.Single(n => n.Contains("ito.ethics", StringComparison.Ordinal));
+        var chair = identityNotes.Single(n => n.Contains("ito.ethics", StringComparison.Ordinal));
         Assert.Contains("chair", chair);
 
-        var source = first.Notes.Single(n => n.Contains("source-kenko-steps", StringComparison.Ordinal));
+        var source = identityNotes.Single(n => n.Contains("source-kenko-steps", StringComparison.Ordinal));
         var secret = source.Split("client_secret ")[1].Trim();
         Assert.False(string.IsNullOrEmpty(await factory.ClientCredentialsTokenAsync("source-kenko-steps", secret)));
 
