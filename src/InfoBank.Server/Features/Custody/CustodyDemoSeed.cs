@@ -26,6 +26,7 @@ internal sealed class CustodyDemoSeed(
     {
         var today = new DateTimeOffset(time.GetUtcNow().UtcDateTime.Date, TimeSpan.Zero);
         var residents = IdentityDemoSeed.People.Where(p => p.Kind == AccountKind.Resident).ToList();
+        var enrolled = 0;
         for (var n = 0; n < residents.Count; n++)
         {
             var username = residents[n].Username;
@@ -70,11 +71,15 @@ internal sealed class CustodyDemoSeed(
 
             if (existing is null)
             {
-                context.Notes.Add($"custody   {username,-18} resident reference for {StepsSource}: {stepsRef}  for {ScaleSource}: {scaleRef}");
+                enrolled++;
             }
-
             await deposits.DepositAsync(StepsSource, new DepositRequest(steps), cancellationToken);
             await deposits.DepositAsync(ScaleSource, new DepositRequest(weekly), cancellationToken);
+        }
+        if (enrolled > 0)
+        {
+            // Each resident sees the references their sources deposit under in GET /api/v1/me (sources[].residentRef).
+            context.Notes.Add($"custody   {enrolled} demo resident(s) enrolled and linked to the step app and the scale, with 30 days of steps and weekly body composition");
         }
     }
 
