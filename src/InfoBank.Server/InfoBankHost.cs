@@ -1,4 +1,6 @@
+using InfoBank.Server.Features.Applications;
 using InfoBank.Server.Features.Audit;
+using InfoBank.Server.Features.Consent;
 using InfoBank.Server.Features.Custody;
 using InfoBank.Server.Features.Identity;
 using InfoBank.Server.Infrastructure;
@@ -59,6 +61,8 @@ public static class InfoBankHost
         services.AddCustodyFeature();
         services.AddIdentityFeature();
         services.AddAuditFeature();
+        services.AddConsentFeature();
+        services.AddApplicationsFeature();
         return builder;
     }
 

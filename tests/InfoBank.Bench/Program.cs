@@ -16,6 +16,12 @@ var context = new BenchContext { Quick = quick, WorkDirectory = work, PostgresAd
 IBenchmark[] benchmarks =
 [
     new BaselineInsertBenchmark(),
+    new AuditBenchmark(),
+    new DepositBenchmark(),
+    new ErasureBenchmark(),
+    new ConsentDecisionBenchmark(),
+    new ConsentHttpBenchmark(),
+    new AssessmentBenchmark(),
 ];
 
 var results = new List<(BenchResult Result, double? Ratio)>();

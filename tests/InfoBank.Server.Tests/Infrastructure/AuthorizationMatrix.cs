@@ -63,5 +63,25 @@ public static class AuthorizationMatrix
         new("GET", "/api/v1/inventory", Anyone),
         new("GET", "/api/v1/me", [Caller.Resident]),
         new("GET", "/api/v1/me/records", [Caller.Resident]),
+
+        // Consent: signing keys and offers are public; consents belong to the resident.
+        new("GET", "/api/v1/keys", Anyone),
+        new("GET", "/api/v1/offers", Anyone),
+        new("GET", "/api/v1/me/consents", [Caller.Resident]),
+        new("DELETE", "/api/v1/me/consents/00000000-0000-0000-0000-000000000001", [Caller.Resident], HttpStatusCode.NotFound),
+        new("GET", "/api/v1/me/consents/00000000-0000-0000-0000-000000000001/receipt", [Caller.Resident], HttpStatusCode.NotFound),
+
+        // Applications: businesses apply; the committee reviews, decides and stops grants.
+        new("GET", "/api/v1/applications", [Caller.Business]),
+        new("GET", "/api/v1/applications/00000000-0000-0000-0000-000000000001", [Caller.Business], HttpStatusCode.NotFound),
+        new("GET", "/api/v1/committee/applications", [Caller.Committee]),
+        new("POST", "/api/v1/committee/grants/00000000-0000-0000-0000-000000000001/revoke", [Caller.Committee], HttpStatusCode.NotFound, "{\"reason\":\"probe\"}"),
+
+        // Audit: the auditor's read-only trail; the checkpoint keys are public.
+        new("GET", "/api/v1/audit/keys", Anyone),
+        new("GET", "/api/v1/audit/checkpoints", [Caller.Auditor]),
+        new("GET", "/api/v1/audit/entries", [Caller.Auditor]),
+        new("GET", "/api/v1/audit/export?upto=0", [Caller.Auditor]),
+        new("GET", "/api/v1/me/audit/proofs/0", [Caller.Resident], HttpStatusCode.NotFound),
     ];
 }
