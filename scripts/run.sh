@@ -26,7 +26,9 @@ InfoBank is listening on $url
   API reference:   $url/reference
   OpenAPI:         $url/openapi/v1.json
   Health:          $url/health/ready
-  Jobs dashboard:  $url/jobs (from this machine only)
+  Sign-in:         $url/signin (people sign in through an app: /connect/authorize, PKCE S256)
+  OIDC discovery:  $url/.well-known/openid-configuration
+  Jobs dashboard:  $url/jobs (sign in as the operator)
 INFO
 if [ -f "$notes" ]; then
   echo "  Demo accounts (generated at first run, kept in $notes):"

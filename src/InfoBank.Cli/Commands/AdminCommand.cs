@@ -1,4 +1,5 @@
 using System.CommandLine;
+using InfoBank.Server.Features.Audit;
 using InfoBank.Server.Features.Identity;
 using InfoBank.Server.Infrastructure.Db;
 using Microsoft.Extensions.DependencyInjection;
@@ -140,7 +141,7 @@ internal static class AdminCommand
 
     private static IHost Build(ParseResult parse)
     {
-        var host = CliHost.Build(parse, services => services.AddInfoBankIdentityStores());
+        var host = CliHost.Build(parse, services => services.AddInfoBankIdentityStores().AddAuditLog());
         host.Services.GetRequiredService<Migrator>().Migrate();
         return host;
     }

@@ -14,9 +14,11 @@ public abstract class AccountStoreTests<TFixture>(TFixture database) : StoreTest
     where TFixture : DatabaseFixture
 {
     private readonly ShiftableTimeProvider _time = new();
+    private readonly RecordingAuditLog _audit = new();
 
     private AccountService Service() => new(
         new AccountStore(Database.Connections),
+        _audit,
         Options.Create(new IdentitySettings()),
         _time,
         NullLogger<AccountService>.Instance);
@@ -68,6 +70,14 @@ public abstract class AccountStoreTests<TFixture>(TFixture database) : StoreTest
 
         Assert.True(await service.UnlockAsync(created.Account.Id));
         Assert.NotNull(await service.SignInAsync(created.Account.Username, "a long enough password"));
+
+        // Every attempt is in the audit trail, by account reference, never by the typed name.
+        var entries = _audit.Entries.ToList();
+        Assert.Equal(6, entries.Count(e => e.Kind == InfoBank.Server.Features.Audit.AuditKinds.SignInFailed));
+        var success = Assert.Single(entries, e => e.Kind == InfoBank.Server.Features.Audit.AuditKinds.SignInSucceeded);
+        Assert.Equal($"resident:{created.Account.Id}", success.Actor);
+        Assert.Equal(created.Account.Id.ToString(), success.SubjectRef);
+        Assert.All(entries, e => Assert.DoesNotContain(created.Account.Username, System.Text.Json.JsonSerializer.Serialize(e)));
     }
 
     [SkippableFact]

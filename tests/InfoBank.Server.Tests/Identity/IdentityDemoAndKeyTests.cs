@@ -28,15 +28,15 @@ public sealed class IdentityDemoSeedTests(InfoBankFactory factory) : IClassFixtu
         Assert.Equal(IdentityDemoSeed.People.Count + IdentityDemoSeed.Clients.Count + 1, identityNotes.Count);
         Assert.Empty(second.Notes);
 
-        var resident = identityNotes.Single(n => n.Contains("sato.hanako", StringComparison.Ordinal));
+        var resident = first.Notes.Single(n => n.Contains("username sato.hanako ", StringComparison.Ordinal));
         var password = resident.Split("password ")[1].Trim();
         var tokens = await factory.RunCodeFlowAsync("sato.hanako", password, "resident");
         Assert.False(string.IsNullOrEmpty(tokens.AccessToken));
 
-        var chair = identityNotes.Single(n => n.Contains("ito.ethics", StringComparison.Ordinal));
+        var chair = first.Notes.Single(n => n.Contains("username ito.ethics ", StringComparison.Ordinal));
         Assert.Contains("chair", chair);
 
-        var source = identityNotes.Single(n => n.Contains("source-kenko-steps", StringComparison.Ordinal));
+        var source = first.Notes.Single(n => n.Contains("client_id source-kenko-steps ", StringComparison.Ordinal));
         var secret = source.Split("client_secret ")[1].Trim();
         Assert.False(string.IsNullOrEmpty(await factory.ClientCredentialsTokenAsync("source-kenko-steps", secret)));
 

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text.RegularExpressions;
+using InfoBank.Server.Features.Audit;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.Extensions.Options;
 
@@ -21,6 +22,7 @@ public sealed class AccountRejectedException(string message) : Exception(message
 /// </summary>
 public sealed partial class AccountService(
     AccountStore store,
+    IAuditLog audit,
     IOptions<IdentitySettings> settings,
     TimeProvider time,
     ILogger<AccountService> logger)
@@ -81,7 +83,7 @@ public sealed partial class AccountService(
         if (found is not { } entry)
         {
             Hasher.VerifyHashedPassword(null!, DummyHash, password ?? "");
-            LogSignInFailed(logger, "unknown-or-invalid");
+            await RecordFailureAsync(null, "unknown-username", cancellationToken);
             return null;
         }
         var (account, hash) = entry;
@@ -89,20 +91,40 @@ public sealed partial class AccountService(
         var verdict = Hasher.VerifyHashedPassword(account, hash, password ?? "");
         if (account.LockoutUntil is { } until && until > now)
         {
-            LogSignInFailed(logger, "locked");
+            await RecordFailureAsync(account, "locked", cancellationToken);
             return null;
         }
         if (verdict == PasswordVerificationResult.Failed)
         {
             var options = settings.Value;
             await store.RecordFailureAsync(account.Id, options.MaxFailedSignIns, now + options.LockoutDuration, cancellationToken);
-            LogSignInFailed(logger, "wrong-password");
+            var reason = account.FailedAttempts + 1 >= options.MaxFailedSignIns ? "wrong-password-now-locked" : "wrong-password";
+            await RecordFailureAsync(account, reason, cancellationToken);
             return null;
         }
         var rehashed = verdict == PasswordVerificationResult.SuccessRehashNeeded ? Hasher.HashPassword(account, password!) : null;
         await store.RecordSuccessAsync(account.Id, rehashed, cancellationToken);
+        // Durable before the person gets their session: a sign-in that is not in the trail did not happen.
+        await audit.AppendAsync(new AuditEntryDraft(AuditKinds.SignInSucceeded, ActorOf(account), SubjectRef: SubjectOf(account),
+            Payload: new { method = "password", kind = account.Kind.ToText() }), cancellationToken);
         LogSignedIn(logger, account.Kind);
         return account with { FailedAttempts = 0, LockoutUntil = null };
+    }
+
+    /// <summary>The audit actor of a person: <c>resident:{id}</c>, <c>committee:{id}</c>, <c>auditor:{id}</c>, <c>operator:{id}</c>.</summary>
+    public static string ActorOf(Account account) => $"{account.Kind.ToText()}:{account.Id}";
+
+    /// <summary>Whose data an entry concerns: the resident's own reference; other people are actors, not subjects.</summary>
+    public static string? SubjectOf(Account account) => account.Kind == AccountKind.Resident ? account.Id.ToString() : null;
+
+    // The typed username is never recorded: it may be someone else's name or a mistyped password.
+    private async Task RecordFailureAsync(Account? account, string reason, CancellationToken cancellationToken)
+    {
+        LogSignInFailed(logger, reason);
+        // Whoever typed the password is anonymous; the account it was tried against is named by reference.
+        await audit.AppendAsync(new AuditEntryDraft(AuditKinds.SignInFailed, "anonymous",
+            SubjectRef: account is null ? null : SubjectOf(account),
+            Payload: new { method = "password", reason, account = account is null ? null : ActorOf(account) }), cancellationToken);
     }
 
     /// <summary>Whether the account may still be issued tokens (exists and is not locked).</summary>

@@ -1,4 +1,5 @@
 using System.Security.Claims;
+using InfoBank.Server.Features.Audit;
 using InfoBank.Server.Infrastructure;
 using Microsoft.AspNetCore;
 using Microsoft.AspNetCore.Authentication;
@@ -62,6 +63,7 @@ internal sealed class ConnectEndpoints : IApiModule
         ClientRegistry clients,
         IOpenIddictApplicationManager applications,
         IOptions<IdentitySettings> settings,
+        IAuditLog audit,
         CancellationToken cancellationToken)
     {
         var request = context.GetOpenIddictServerRequest()
@@ -82,6 +84,8 @@ internal sealed class ConnectEndpoints : IApiModule
             var name = await applications.GetDisplayNameAsync(application, cancellationToken) ?? request.ClientId!;
             var principal = new ClaimsPrincipal(IdentityClaims.ForClient(request.ClientId!, name, scope));
             principal.SetAccessTokenLifetime(settings.Value.MachineAccessTokenLifetime);
+            await audit.AppendAsync(new AuditEntryDraft(AuditKinds.TokenIssued, $"client:{request.ClientId}",
+                Payload: new { grant = GrantTypes.ClientCredentials, scopes = new[] { scope } }), cancellationToken);
             return Results.SignIn(principal, authenticationScheme: OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
         }
 
@@ -97,8 +101,10 @@ internal sealed class ConnectEndpoints : IApiModule
             {
                 return Refuse(Errors.InvalidGrant, "The account may no longer sign in.");
             }
-            var scopes = stored.Principal!.GetScopes().Where(s => s is Scopes.OpenId or Scopes.OfflineAccess || s == account.Kind.Scope());
+            var scopes = stored.Principal!.GetScopes().Where(s => s is Scopes.OpenId or Scopes.OfflineAccess || s == account.Kind.Scope()).ToList();
             var identity = IdentityClaims.ForPerson(account, scopes);
+            await audit.AppendAsync(new AuditEntryDraft(AuditKinds.TokenIssued, AccountService.ActorOf(account), SubjectRef: AccountService.SubjectOf(account),
+                Payload: new { grant = request.GrantType, client = request.ClientId, scopes }), cancellationToken);
             return Results.SignIn(new ClaimsPrincipal(identity), authenticationScheme: OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
         }
 

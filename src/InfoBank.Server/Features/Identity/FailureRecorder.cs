@@ -1,21 +1,23 @@
+using InfoBank.Server.Features.Audit;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Authorization.Policy;
 using OpenIddict.Abstractions;
 using OpenIddict.Server;
-using OpenIddict.Validation;
 using static OpenIddict.Abstractions.OpenIddictConstants;
 
 namespace InfoBank.Server.Features.Identity;
 
 /// <summary>
 /// Records every refused OAuth request (wrong secret, unknown client, bad redirect URI, bad PKCE
-/// verifier, replayed or expired code, expired or revoked token). Until the audit log is on main
-/// this is a log line with the OAuth error code and the client id (a registered organisation's
-/// id, not personal data); never a username, token or secret.
+/// verifier, replayed or expired code, expired or revoked token) in the audit log as a failed
+/// sign-in, and as a log line: the OAuth error code and the client id (a registered organisation's
+/// id, not personal data); never a username, token or secret. A failure to audit a refusal is
+/// logged but does not replace the refusal the client is owed.
 /// </summary>
 internal static partial class FailureRecorder
 {
-    private const int Order = int.MaxValue - 100_000;
+    // Before OpenIddict's own handlers: the one that writes the response ends the pipeline.
+    private const int Order = int.MinValue + 100_000;
 
     public static OpenIddictServerHandlerDescriptor TokenDescriptor { get; } =
         OpenIddictServerHandlerDescriptor.CreateBuilder<OpenIddictServerEvents.ApplyTokenResponseContext>()
@@ -33,84 +35,61 @@ internal static partial class FailureRecorder
         OpenIddictServerHandlerDescriptor.CreateBuilder<OpenIddictServerEvents.ApplyRevocationResponseContext>()
             .UseSingletonHandler<RevocationHandler>().SetOrder(Order).SetType(OpenIddictServerHandlerType.Custom).Build();
 
-    public static OpenIddictValidationHandlerDescriptor ValidationDescriptor { get; } =
-        OpenIddictValidationHandlerDescriptor.CreateBuilder<OpenIddictValidationEvents.ProcessAuthenticationContext>()
-            .UseSingletonHandler<ValidationHandler>().SetOrder(int.MaxValue - 100_000).SetType(OpenIddictValidationHandlerType.Custom).Build();
-
-    internal sealed class TokenHandler(ILogger<TokenHandler> logger) : IOpenIddictServerHandler<OpenIddictServerEvents.ApplyTokenResponseContext>
+    internal sealed class TokenHandler(IAuditLog audit, ILogger<TokenHandler> logger) : IOpenIddictServerHandler<OpenIddictServerEvents.ApplyTokenResponseContext>
     {
-        public ValueTask HandleAsync(OpenIddictServerEvents.ApplyTokenResponseContext context)
+        public ValueTask HandleAsync(OpenIddictServerEvents.ApplyTokenResponseContext context) =>
+            RecordAsync(audit, logger, "token", context.Response.Error, context.Request?.GrantType, context.Request?.ClientId, context.CancellationToken);
+    }
+
+    internal sealed class AuthorizationHandler(IAuditLog audit, ILogger<AuthorizationHandler> logger) : IOpenIddictServerHandler<OpenIddictServerEvents.ApplyAuthorizationResponseContext>
+    {
+        public ValueTask HandleAsync(OpenIddictServerEvents.ApplyAuthorizationResponseContext context) =>
+            RecordAsync(audit, logger, "authorize", context.Response.Error, context.Request?.ResponseType, context.Request?.ClientId, context.CancellationToken);
+    }
+
+    internal sealed class IntrospectionHandler(IAuditLog audit, ILogger<IntrospectionHandler> logger) : IOpenIddictServerHandler<OpenIddictServerEvents.ApplyIntrospectionResponseContext>
+    {
+        public ValueTask HandleAsync(OpenIddictServerEvents.ApplyIntrospectionResponseContext context) =>
+            RecordAsync(audit, logger, "introspect", context.Response.Error, null, context.Request?.ClientId, context.CancellationToken);
+    }
+
+    internal sealed class RevocationHandler(IAuditLog audit, ILogger<RevocationHandler> logger) : IOpenIddictServerHandler<OpenIddictServerEvents.ApplyRevocationResponseContext>
+    {
+        public ValueTask HandleAsync(OpenIddictServerEvents.ApplyRevocationResponseContext context) =>
+            RecordAsync(audit, logger, "revoke", context.Response.Error, null, context.Request?.ClientId, context.CancellationToken);
+    }
+
+    private static async ValueTask RecordAsync(IAuditLog audit, ILogger logger, string endpoint, string? error, string? type, string? clientId, CancellationToken cancellationToken)
+    {
+        if (string.IsNullOrEmpty(error))
         {
-            if (!string.IsNullOrEmpty(context.Response.Error))
-            {
-                LogRefused(logger, "token", context.Response.Error, context.Request?.GrantType ?? "-", context.Request?.ClientId ?? "-");
-            }
-            return ValueTask.CompletedTask;
+            return;
+        }
+        LogRefused(logger, endpoint, error, type ?? "-", clientId ?? "-");
+        try
+        {
+            await audit.AppendAsync(new AuditEntryDraft(AuditKinds.SignInFailed, clientId is null ? "anonymous" : $"client:{clientId}",
+                Payload: new { method = "oauth", endpoint, error, type }), cancellationToken);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            LogAuditFailed(logger, e);
         }
     }
 
-    internal sealed class AuthorizationHandler(ILogger<AuthorizationHandler> logger) : IOpenIddictServerHandler<OpenIddictServerEvents.ApplyAuthorizationResponseContext>
-    {
-        public ValueTask HandleAsync(OpenIddictServerEvents.ApplyAuthorizationResponseContext context)
-        {
-            if (!string.IsNullOrEmpty(context.Response.Error))
-            {
-                LogRefused(logger, "authorize", context.Response.Error, context.Request?.ResponseType ?? "-", context.Request?.ClientId ?? "-");
-            }
-            return ValueTask.CompletedTask;
-        }
-    }
-
-    internal sealed class IntrospectionHandler(ILogger<IntrospectionHandler> logger) : IOpenIddictServerHandler<OpenIddictServerEvents.ApplyIntrospectionResponseContext>
-    {
-        public ValueTask HandleAsync(OpenIddictServerEvents.ApplyIntrospectionResponseContext context)
-        {
-            if (!string.IsNullOrEmpty(context.Response.Error))
-            {
-                LogRefused(logger, "introspect", context.Response.Error, "-", context.Request?.ClientId ?? "-");
-            }
-            return ValueTask.CompletedTask;
-        }
-    }
-
-    internal sealed class RevocationHandler(ILogger<RevocationHandler> logger) : IOpenIddictServerHandler<OpenIddictServerEvents.ApplyRevocationResponseContext>
-    {
-        public ValueTask HandleAsync(OpenIddictServerEvents.ApplyRevocationResponseContext context)
-        {
-            if (!string.IsNullOrEmpty(context.Response.Error))
-            {
-                LogRefused(logger, "revoke", context.Response.Error, "-", context.Request?.ClientId ?? "-");
-            }
-            return ValueTask.CompletedTask;
-        }
-    }
-
-    internal sealed class ValidationHandler(ILogger<ValidationHandler> logger) : IOpenIddictValidationHandler<OpenIddictValidationEvents.ProcessAuthenticationContext>
-    {
-        public ValueTask HandleAsync(OpenIddictValidationEvents.ProcessAuthenticationContext context)
-        {
-            // A request without a token is not a failure: anonymous routes see those all the time.
-            if (context.IsRejected && context.Error is { } error && error != Errors.MissingToken)
-            {
-                LogTokenRejected(logger, error);
-            }
-            return ValueTask.CompletedTask;
-        }
-    }
+    [LoggerMessage(Level = LogLevel.Error, Message = "Could not audit a refused OAuth request")]
+    private static partial void LogAuditFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "OAuth {Endpoint} request refused: {Error} (grant or response type {Type}, client {ClientId})")]
     private static partial void LogRefused(ILogger logger, string endpoint, string error, string type, string clientId);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Access token refused: {Error}")]
-    private static partial void LogTokenRejected(ILogger logger, string error);
 }
 
 /// <summary>
-/// Records each route refused by policy (no token, or a token of the wrong kind) with the route
-/// template and the policy failure, then answers as the framework would: 401 or 403, turned into
+/// Records each route refused by policy (no token, a bad token, or a token of the wrong kind) with
+/// the route template and the caller's scopes, then answers as the framework would: 401 or 403, turned into
 /// a problem-details body by the status-code pages.
 /// </summary>
-internal sealed partial class AuthorizationFailureRecorder(ILogger<AuthorizationFailureRecorder> logger) : IAuthorizationMiddlewareResultHandler
+internal sealed partial class AuthorizationFailureRecorder(IAuditLog audit, ILogger<AuthorizationFailureRecorder> logger) : IAuthorizationMiddlewareResultHandler
 {
     private readonly AuthorizationMiddlewareResultHandler _default = new();
 
@@ -122,9 +101,47 @@ internal sealed partial class AuthorizationFailureRecorder(ILogger<Authorization
             var caller = context.User.GetClaim(Claims.ClientId) is { } clientId ? $"client:{clientId}"
                 : context.User.Identity?.IsAuthenticated == true ? "person" : "anonymous";
             LogRefused(logger, authorizeResult.Forbidden ? 403 : 401, route, caller, string.Join(" ", context.User.GetScopes()));
+            // A request with no token at all is only logged: auditing it would let anyone grow the
+            // append-only log at will. A wrong-kind, expired or revoked token is a recorded event.
+            if (authorizeResult.Forbidden || context.Request.Headers.Authorization.Count > 0)
+            {
+                return RecordThenAnswerAsync(next, context, policy, authorizeResult, route);
+            }
         }
         return _default.HandleAsync(next, context, policy, authorizeResult);
     }
+
+    private async Task RecordThenAnswerAsync(RequestDelegate next, HttpContext context, AuthorizationPolicy policy, PolicyAuthorizationResult authorizeResult, string route)
+    {
+        var user = context.User;
+        var subject = user.GetClaim(Claims.Subject);
+        var personKind = AccountKinds.PersonScopes.FirstOrDefault(user.HasScope) switch
+        {
+            Infrastructure.Auth.AuthPolicies.Resident => "resident",
+            Infrastructure.Auth.AuthPolicies.Committee => "committee",
+            Infrastructure.Auth.AuthPolicies.Auditor => "auditor",
+            Infrastructure.Auth.AuthPolicies.Operator => "operator",
+            _ => null,
+        };
+        var actor = user.GetClaim(Claims.ClientId) is { } clientId && personKind is null ? $"client:{clientId}"
+            : personKind is not null && subject is not null ? $"{personKind}:{subject}"
+            : "anonymous";
+        try
+        {
+            await audit.AppendAsync(new AuditEntryDraft(AuditKinds.AccessDenied, actor,
+                SubjectRef: personKind == "resident" ? subject : null,
+                Payload: new { route, method = context.Request.Method, status = authorizeResult.Forbidden ? 403 : 401, scopes = user.GetScopes() }),
+                context.RequestAborted);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            LogAuditFailed(logger, e);
+        }
+        await _default.HandleAsync(next, context, policy, authorizeResult);
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Could not audit a refused route")]
+    private static partial void LogAuditFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Route {Route} refused with {Status} to {Caller} with scopes [{Scopes}]")]
     private static partial void LogRefused(ILogger logger, int status, string route, string caller, string scopes);

@@ -74,7 +74,6 @@ public static class IdentitySetup
                 // Look the token up on every request so that revocation takes effect at once.
                 options.EnableTokenEntryValidation();
                 options.EnableAuthorizationEntryValidation();
-                options.AddEventHandler(FailureRecorder.ValidationDescriptor);
             });
 
         services.AddSingleton<IConfigureOptions<OpenIddictServerOptions>, IdentityKeys>();
