@@ -22,7 +22,37 @@ public sealed class BaselineInsertBenchmark : IBenchmark
         var rows = context.Quick ? 20_000 : 100_000;
         var rowsPerSecond = await Measure.MedianAsync(3, _ => Task.FromResult(InsertRun(context.NewDatabasePath("baseline"), rows)));
         context.BaselineRowsPerSecond = rowsPerSecond;
-        return [new BenchResult($"raw Dapper+SQLite insert, {PayloadBytes} B rows, batches of {BatchSize:N0}", rowsPerSecond, "rows/s")];
+        var results = new List<BenchResult>
+        {
+            new($"raw Dapper+SQLite insert, {PayloadBytes} B rows, batches of {BatchSize:N0}", rowsPerSecond, "rows/s"),
+        };
+        if (context.PostgresAdmin is not null)
+        {
+            var postgres = await Measure.MedianAsync(3, async _ => await InsertRunPostgres(await context.NewPostgresDatabaseAsync("baseline"), rows));
+            results.Add(new($"raw Dapper+PostgreSQL insert, {PayloadBytes} B rows, batches of {BatchSize:N0}", postgres, "rows/s",
+                Note: "ratio is to the SQLite baseline"));
+        }
+        return results;
+    }
+
+    private static async Task<double> InsertRunPostgres(string connectionString, int rows)
+    {
+        await using var connection = new Npgsql.NpgsqlConnection(connectionString);
+        await connection.OpenAsync();
+        await connection.ExecuteAsync("CREATE TABLE rows (id BIGSERIAL PRIMARY KEY, source_ref TEXT NOT NULL, payload BYTEA NOT NULL)");
+        var payload = new byte[PayloadBytes];
+        Random.Shared.NextBytes(payload);
+        var batch = Enumerable.Range(0, BatchSize).Select(i => new { source_ref = $"src-{i}", payload }).ToArray();
+
+        var watch = Stopwatch.StartNew();
+        for (var done = 0; done < rows; done += BatchSize)
+        {
+            await using var transaction = await connection.BeginTransactionAsync();
+            await connection.ExecuteAsync("INSERT INTO rows (source_ref, payload) VALUES (@source_ref, @payload)", batch, transaction);
+            await transaction.CommitAsync();
+        }
+        watch.Stop();
+        return Measure.PerSecond(rows, watch);
     }
 
     private static double InsertRun(string path, int rows)

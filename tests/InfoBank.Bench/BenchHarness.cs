@@ -17,6 +17,28 @@ public sealed class BenchContext
     public double BaselineRowsPerSecond { get; set; }
 
     public string NewDatabasePath(string name) => Path.Combine(WorkDirectory, $"{name}-{Guid.NewGuid():N}.db");
+
+    /// <summary>
+    /// Admin connection string of a PostgreSQL server when the run was asked for <c>--db postgres</c>
+    /// (scripts/bench.sh starts a throwaway cluster); benchmarks that support it report a second
+    /// figure on PostgreSQL beside SQLite's.
+    /// </summary>
+    public string? PostgresAdmin { get; init; }
+
+    /// <summary>Creates an empty PostgreSQL database for one benchmark run and returns its connection string.</summary>
+    public async Task<string> NewPostgresDatabaseAsync(string name)
+    {
+        var admin = PostgresAdmin ?? throw new InvalidOperationException("No PostgreSQL configured for this run.");
+        var database = $"bench_{name}_{Guid.NewGuid():N}";
+        await using (var connection = new Npgsql.NpgsqlConnection(admin))
+        {
+            await connection.OpenAsync();
+            await using var command = connection.CreateCommand();
+            command.CommandText = $"CREATE DATABASE {database}";
+            await command.ExecuteNonQueryAsync();
+        }
+        return new Npgsql.NpgsqlConnectionStringBuilder(admin) { Database = database }.ToString();
+    }
 }
 
 public interface IBenchmark

@@ -6,7 +6,11 @@ var only = args.SkipWhile(a => a != "--only").Skip(1).FirstOrDefault();
 
 var work = Path.Combine(Path.GetTempPath(), "infobank-bench");
 Directory.CreateDirectory(work);
-var context = new BenchContext { Quick = quick, WorkDirectory = work };
+var db = args.SkipWhile(a => a != "--db").Skip(1).FirstOrDefault() ?? "sqlite";
+var postgres = db == "postgres"
+    ? Environment.GetEnvironmentVariable("INFOBANK_TEST_POSTGRES") ?? throw new InvalidOperationException("--db postgres needs INFOBANK_TEST_POSTGRES (scripts/bench.sh starts a cluster).")
+    : null;
+var context = new BenchContext { Quick = quick, WorkDirectory = work, PostgresAdmin = postgres };
 
 // The baseline always runs first: every other figure is reported as a ratio to it.
 IBenchmark[] benchmarks =
@@ -32,7 +36,7 @@ foreach (var benchmark in benchmarks)
 }
 
 Console.WriteLine();
-Console.WriteLine($"InfoBank benchmarks — {Environment.ProcessorCount} cores, .NET {Environment.Version}, {(quick ? "quick" : "full")} run");
+Console.WriteLine($"InfoBank benchmarks — {Environment.ProcessorCount} cores, .NET {Environment.Version}, {(quick ? "quick" : "full")} run, databases: sqlite{(postgres is null ? "" : " + postgres")}");
 Console.WriteLine();
 Console.WriteLine("| benchmark | figure | unit | ratio to baseline | note |");
 Console.WriteLine("|---|---:|---|---:|---|");
