@@ -290,20 +290,87 @@ public static class AggregateEngine
 
     private static double Median(List<FieldSummary> summaries, int count)
     {
-        if (summaries.Count == 1)
+        var arrays = summaries.Where(s => s.Sorted.Length > 0).Select(s => s.Sorted).ToList();
+        return count % 2 == 1
+            ? KthSmallest(arrays, count / 2)
+            : (KthSmallest(arrays, (count / 2) - 1) + KthSmallest(arrays, count / 2)) / 2;
+    }
+
+    /// <summary>
+    /// The k-th smallest (0-based) value of several sorted arrays without merging them: pick the
+    /// weighted median of the active ranges' middles as pivot, count around it by binary search, and
+    /// drop the side that cannot hold the answer; each round drops at least a quarter of what is left.
+    /// </summary>
+    internal static double KthSmallest(List<double[]> arrays, int k)
+    {
+        var lo = new int[arrays.Count];
+        var hi = arrays.Select(a => a.Length).ToArray();
+        var pivots = new List<(double Value, int Weight)>(arrays.Count);
+        while (true)
         {
-            var only = summaries[0].Sorted;
-            return count % 2 == 1 ? only[count / 2] : (only[(count / 2) - 1] + only[count / 2]) / 2;
+            pivots.Clear();
+            for (var i = 0; i < arrays.Count; i++)
+            {
+                if (hi[i] > lo[i])
+                {
+                    pivots.Add((arrays[i][lo[i] + ((hi[i] - lo[i]) / 2)], hi[i] - lo[i]));
+                }
+            }
+            pivots.Sort((a, b) => a.Value.CompareTo(b.Value));
+            var half = pivots.Sum(p => (long)p.Weight) / 2;
+            var pivot = pivots[^1].Value;
+            long seen = 0;
+            foreach (var (value, weight) in pivots)
+            {
+                seen += weight;
+                if (seen > half)
+                {
+                    pivot = value;
+                    break;
+                }
+            }
+            long less = 0, lessOrEqual = 0;
+            var lower = new int[arrays.Count];
+            var upper = new int[arrays.Count];
+            for (var i = 0; i < arrays.Count; i++)
+            {
+                lower[i] = Bound(arrays[i], lo[i], hi[i], pivot, inclusive: false);
+                upper[i] = Bound(arrays[i], lo[i], hi[i], pivot, inclusive: true);
+                less += lower[i] - lo[i];
+                lessOrEqual += upper[i] - lo[i];
+            }
+            if (k < less)
+            {
+                hi = lower;
+            }
+            else if (k < lessOrEqual)
+            {
+                return pivot;
+            }
+            else
+            {
+                k -= (int)lessOrEqual;
+                lo = upper;
+            }
         }
-        var all = new double[count];
-        var at = 0;
-        foreach (var s in summaries)
+    }
+
+    // First index in [from, to) whose value is >= pivot (or > pivot when inclusive).
+    private static int Bound(double[] sorted, int from, int to, double pivot, bool inclusive)
+    {
+        while (from < to)
         {
-            s.Sorted.CopyTo(all, at);
-            at += s.Sorted.Length;
+            var mid = from + ((to - from) / 2);
+            if (sorted[mid] < pivot || (inclusive && sorted[mid] == pivot))
+            {
+                from = mid + 1;
+            }
+            else
+            {
+                to = mid;
+            }
         }
-        Array.Sort(all);
-        return count % 2 == 1 ? all[count / 2] : (all[(count / 2) - 1] + all[count / 2]) / 2;
+        return from;
     }
 
     private sealed class CellBuilder(string[] key, int fields)

@@ -286,3 +286,22 @@ public sealed class AggregateEngineTests
         return Query(groupBy, filters, "count", "sum:steps", "mean:steps", "median:steps", "count:activeMinutes", "median:activeMinutes");
     }
 }
+
+public sealed class KthSmallestTests
+{
+    [Property(MaxTest = 500)]
+    public Property Equals_sorting_everything(int seed)
+    {
+        var random = new Random(seed);
+        var arrays = Enumerable.Range(0, random.Next(1, 8))
+            .Select(_ => Enumerable.Range(0, random.Next(0, 30)).Select(_ => (double)random.Next(0, 12)).Order().ToArray())
+            .ToList();
+        var all = arrays.SelectMany(a => a).Order().ToArray();
+        if (all.Length == 0)
+        {
+            return true.ToProperty();
+        }
+        var nonEmpty = arrays.Where(a => a.Length > 0).ToList();
+        return Enumerable.Range(0, all.Length).All(k => AggregateEngine.KthSmallest(nonEmpty, k) == all[k]).ToProperty();
+    }
+}
