@@ -3,6 +3,8 @@ using Hangfire;
 using Hangfire.Dashboard;
 using Hangfire.PostgreSql;
 using InfoBank.Server.Infrastructure.Db;
+using InfoBank.Server.Features.Identity;
+using Microsoft.Extensions.Options;
 
 namespace InfoBank.Server.Infrastructure.Jobs;
 
@@ -74,11 +76,13 @@ public static class JobsSetup
 
     public static WebApplication MapInfoBankJobsDashboard(this WebApplication app)
     {
-        app.UseHangfireDashboard("/jobs", new DashboardOptions
+        // Operators only: the endpoint's policy accepts an operator's token or sign-in cookie, so
+        // Hangfire's own filter (local requests only by default) is replaced by nothing.
+        app.MapHangfireDashboard("/jobs", new DashboardOptions
         {
             DashboardTitle = "InfoBank jobs",
-            Authorization = [new LocalRequestsOnlyAuthorizationFilter()],
-        });
+            Authorization = [],
+        }).RequireAuthorization(IdentitySetup.JobsDashboardPolicy);
         return app;
     }
 

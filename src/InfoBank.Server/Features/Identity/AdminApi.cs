@@ -1,0 +1,40 @@
+using InfoBank.Server.Infrastructure;
+using InfoBank.Server.Infrastructure.Auth;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace InfoBank.Server.Features.Identity;
+
+public sealed record AccountSummary(Guid Id, string Username, string DisplayName, string Kind, string? CommitteeRole, DateTimeOffset CreatedAt, bool Locked);
+
+public sealed record ClientSummary(string ClientId, string DisplayName, string Kind);
+
+/// <summary>The operator's view of accounts and clients (creation is the CLI's job: secrets are shown once, on a terminal).</summary>
+internal sealed class AdminApi : IApiModule
+{
+    public void MapEndpoints(IEndpointRouteBuilder routes)
+    {
+        var group = routes.MapGroup("/api/v1/admin").WithTags("Admin").RequireAuthorization(AuthPolicies.Operator);
+        group.MapGet("/accounts", ListAccountsAsync);
+        group.MapPost("/accounts/{id:guid}/unlock", UnlockAsync);
+        group.MapGet("/clients", ListClientsAsync);
+    }
+
+    private static async Task<Ok<List<AccountSummary>>> ListAccountsAsync(AccountService accounts, TimeProvider time, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        var list = await accounts.ListAsync(cancellationToken);
+        return TypedResults.Ok(list.Select(a => new AccountSummary(
+            a.Id, a.Username, a.DisplayName, a.Kind.ToText(), a.CommitteeRole, a.CreatedAt, a.LockoutUntil > now)).ToList());
+    }
+
+    private static async Task<Results<NoContent, ProblemHttpResult>> UnlockAsync(Guid id, AccountService accounts, CancellationToken cancellationToken) =>
+        await accounts.UnlockAsync(id, cancellationToken)
+            ? TypedResults.NoContent()
+            : TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Not found", detail: $"No account has the id {id}.");
+
+    private static async Task<Ok<List<ClientSummary>>> ListClientsAsync(ClientRegistry clients, CancellationToken cancellationToken)
+    {
+        var list = await clients.ListAllAsync(cancellationToken);
+        return TypedResults.Ok(list.Select(c => new ClientSummary(c.ClientId, c.DisplayName, c.Kind.ToText())).ToList());
+    }
+}

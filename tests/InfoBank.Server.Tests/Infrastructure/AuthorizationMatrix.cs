@@ -1,0 +1,61 @@
+using System.Net;
+using InfoBank.Server.Infrastructure.Auth;
+
+namespace InfoBank.Server.Tests.Infrastructure;
+
+/// <summary>The kinds of caller every route is tried with.</summary>
+public enum Caller
+{
+    None,
+    Resident,
+    Business,
+    Source,
+    Committee,
+    Auditor,
+    Operator,
+}
+
+/// <summary>
+/// One route of a route group and who may call it. Allowed callers must get <see cref="Success"/>;
+/// a caller without a token gets 401; any other kind of token gets 403.
+/// </summary>
+public sealed record MatrixRoute(string Method, string Path, Caller[] Allowed, HttpStatusCode Success = HttpStatusCode.OK, string? JsonBody = null)
+{
+    public override string ToString() => $"{Method} {Path}";
+}
+
+/// <summary>
+/// Every route group × every kind of caller. When a feature lands, add a row for each of its
+/// route groups here (one representative route is enough; pick one whose success status does not
+/// depend on data, or give the status an allowed caller gets for a well-formed request).
+/// </summary>
+public static class AuthorizationMatrix
+{
+    public static readonly Caller[] Anyone = Enum.GetValues<Caller>();
+
+    public static readonly List<MatrixRoute> Routes =
+    [
+        // Open to anyone.
+        new("GET", "/health/ready", Anyone),
+        new("GET", "/openapi/v1.json", Anyone),
+        new("GET", "/.well-known/openid-configuration", Anyone),
+        new("GET", "/.well-known/jwks", Anyone),
+        new("GET", "/signin", Anyone),
+
+        // One probe per policy (mapped by the matrix test's server), so each policy is covered
+        // even before the feature that uses it lands.
+        new("GET", "/test/policy/" + AuthPolicies.Resident, [Caller.Resident]),
+        new("GET", "/test/policy/" + AuthPolicies.Business, [Caller.Business]),
+        new("GET", "/test/policy/" + AuthPolicies.DataSource, [Caller.Source]),
+        new("GET", "/test/policy/" + AuthPolicies.Committee, [Caller.Committee]),
+        new("GET", "/test/policy/" + AuthPolicies.Auditor, [Caller.Auditor]),
+        new("GET", "/test/policy/" + AuthPolicies.Operator, [Caller.Operator]),
+        new("GET", "/test/policy/none", Anyone.Where(c => c != Caller.None).ToArray()),
+
+        // Identity: operator administration; the jobs dashboard.
+        new("GET", "/api/v1/admin/accounts", [Caller.Operator]),
+        new("GET", "/api/v1/admin/clients", [Caller.Operator]),
+        new("POST", "/api/v1/admin/accounts/00000000-0000-0000-0000-000000000001/unlock", [Caller.Operator], HttpStatusCode.NotFound),
+        new("GET", "/jobs", [Caller.Operator]),
+    ];
+}
