@@ -1,3 +1,4 @@
+using InfoBank.Server.Features.Access;
 using InfoBank.Server.Features.Identity;
 using InfoBank.Server.Infrastructure;
 using InfoBank.Server.Infrastructure.Crypto;
@@ -50,6 +51,7 @@ public static class InfoBankHost
         services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
         services.AddInfoBankJobs(builder.Configuration);
         services.AddIdentityFeature();
+        services.AddAccessFeature();
         return builder;
     }
 

@@ -57,5 +57,10 @@ public static class AuthorizationMatrix
         new("GET", "/api/v1/admin/clients", [Caller.Operator]),
         new("POST", "/api/v1/admin/accounts/00000000-0000-0000-0000-000000000001/unlock", [Caller.Operator], HttpStatusCode.NotFound),
         new("GET", "/jobs", [Caller.Operator]),
+
+        // Access: the resident's passbook; the committee's access log and alerts.
+        new("GET", "/api/v1/me/passbook", [Caller.Resident]),
+        new("GET", "/api/v1/committee/access-log", [Caller.Committee]),
+        new("GET", "/api/v1/committee/alerts", [Caller.Committee]),
     ];
 }

@@ -2,8 +2,8 @@ using System.ComponentModel.DataAnnotations;
 using Hangfire;
 using Hangfire.Dashboard;
 using Hangfire.PostgreSql;
-using InfoBank.Server.Infrastructure.Db;
 using InfoBank.Server.Features.Identity;
+using InfoBank.Server.Infrastructure.Db;
 using Microsoft.Extensions.Options;
 
 namespace InfoBank.Server.Infrastructure.Jobs;
