@@ -19,6 +19,7 @@ public static class InfoBankCli
         root.Options.Add(CliHost.Provider);
         root.Options.Add(CliHost.ConnectionString);
         root.Subcommands.Add(MigrateCommand.Create());
+        root.Subcommands.Add(AuditCommand.Create());
         return root;
     }
 }

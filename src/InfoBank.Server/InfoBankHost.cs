@@ -1,4 +1,5 @@
 using InfoBank.Server.Features.Access;
+using InfoBank.Server.Features.Audit;
 using InfoBank.Server.Features.Identity;
 using InfoBank.Server.Infrastructure;
 using InfoBank.Server.Infrastructure.Crypto;
@@ -51,6 +52,7 @@ public static class InfoBankHost
         services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
         services.AddInfoBankJobs(builder.Configuration);
         services.AddIdentityFeature();
+        services.AddAuditFeature();
         services.AddAccessFeature();
         return builder;
     }

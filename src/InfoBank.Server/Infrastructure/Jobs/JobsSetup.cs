@@ -47,7 +47,12 @@ public static class JobsSetup
         var jobs = configuration.GetSection(JobsOptions.Section).Get<JobsOptions>() ?? new JobsOptions();
         if (jobs.RunServer)
         {
-            services.AddHangfireServer(options => options.WorkerCount = jobs.WorkerCount);
+            services.AddHangfireServer(options =>
+            {
+                options.WorkerCount = jobs.WorkerCount;
+                // Recurring jobs with a seconds field (the audit checkpoint every few seconds) need a short poll.
+                options.SchedulePollingInterval = TimeSpan.FromSeconds(1);
+            });
         }
         services.AddHostedService<RecurringJobRegistrar>();
         return services;

@@ -1,0 +1,184 @@
+using InfoBank.Core.Audit;
+using InfoBank.Server.Infrastructure;
+using InfoBank.Server.Infrastructure.Auth;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+
+namespace InfoBank.Server.Features.Audit;
+
+/// <summary>The auditor's read-only view of the trail, and the public checkpoint key.</summary>
+public sealed class AuditApi : IApiModule
+{
+    public const int MaxPage = 1_000;
+
+    public void MapEndpoints(IEndpointRouteBuilder routes)
+    {
+        // Public so anyone holding a checkpoint can check its signature; the same keys are in the JWKS at /api/v1/keys.
+        routes.MapGet("/api/v1/audit/keys", GetKeys).WithTags("Audit").AllowAnonymous();
+
+        var api = routes.MapGroup("/api/v1/audit").WithTags("Audit").RequireAuthorization(AuthPolicies.Auditor);
+        api.MapGet("/entries", GetEntries);
+        api.MapGet("/entries/{sequence:long}", GetEntry);
+        api.MapGet("/checkpoints", GetCheckpoints);
+        api.MapGet("/checkpoints/latest", GetLatestCheckpoint);
+        api.MapGet("/proofs/inclusion", GetInclusionProof);
+        api.MapGet("/proofs/consistency", GetConsistencyProof);
+        api.MapGet("/export", Export);
+    }
+
+    public static async Task<Ok<AuditKeysResponse>> GetKeys(ICheckpointSigner signer, CancellationToken cancellationToken) =>
+        TypedResults.Ok(new AuditKeysResponse((await signer.PublishedKeysAsync(cancellationToken)).Select(k => new AuditKeyView(
+            k.Name, k.KeyId.ToString("x8", System.Globalization.CultureInfo.InvariantCulture), k.VerifierKey,
+            Core.Crypto.Ed25519Key.Thumbprint(k.PublicKey), Core.Crypto.Base64Url.Encode(k.PublicKey))).ToList()));
+
+    public static async Task<Results<Ok<AuditEntriesPage>, ValidationProblem>> GetEntries(
+        AuditStore store, long? from, long? to, int? limit, string? kind, string? subject, CancellationToken cancellationToken)
+    {
+        var errors = new Dictionary<string, string[]>();
+        if (from < 0)
+        {
+            errors["from"] = ["from is a sequence number, 0 or more."];
+        }
+        if (to < 0 || (to is not null && to < (from ?? 0)))
+        {
+            errors["to"] = ["to is an exclusive sequence number not below from."];
+        }
+        if (limit is < 1 or > MaxPage)
+        {
+            errors["limit"] = [$"limit is between 1 and {MaxPage}."];
+        }
+        if (errors.Count > 0)
+        {
+            return TypedResults.ValidationProblem(errors, title: "The entry query is invalid.");
+        }
+        var take = limit ?? 100;
+        var rows = await store.EntriesAsync(from ?? 0, to ?? long.MaxValue, take, kind, subject, cancellationToken);
+        long? next = rows.Count == take ? rows[^1].Sequence + 1 : null;
+        return TypedResults.Ok(new AuditEntriesPage(rows.Select(AuditEntryView.From).ToList(), next));
+    }
+
+    public static async Task<Results<Ok<AuditEntryView>, NotFound<ProblemDetails>>> GetEntry(
+        AuditStore store, long sequence, CancellationToken cancellationToken) =>
+        await store.EntryAsync(sequence, cancellationToken) is { } row
+            ? TypedResults.Ok(AuditEntryView.From(row))
+            : TypedResults.NotFound(Problem($"The audit log has no entry {sequence}."));
+
+    public static async Task<Results<Ok<List<CheckpointView>>, ValidationProblem>> GetCheckpoints(
+        AuditStore store, long? from, int? limit, CancellationToken cancellationToken)
+    {
+        if (from < 0 || limit is < 1 or > MaxPage)
+        {
+            return TypedResults.ValidationProblem(
+                new Dictionary<string, string[]> { ["query"] = [$"from is a tree size, 0 or more; limit is between 1 and {MaxPage}."] },
+                title: "The checkpoint query is invalid.");
+        }
+        var rows = await store.CheckpointsAsync(from ?? 0, long.MaxValue, limit ?? 100, cancellationToken);
+        return TypedResults.Ok(rows.Select(CheckpointView.From).ToList());
+    }
+
+    public static async Task<Results<Ok<CheckpointView>, NotFound<ProblemDetails>>> GetLatestCheckpoint(
+        AuditStore store, CancellationToken cancellationToken) =>
+        await store.LatestCheckpointAsync(cancellationToken) is { } row
+            ? TypedResults.Ok(CheckpointView.From(row))
+            : TypedResults.NotFound(Problem("No checkpoint has been signed yet; the log may be empty."));
+
+    public static async Task<Results<Ok<InclusionProofView>, NotFound<ProblemDetails>, Conflict<ProblemDetails>, ValidationProblem>> GetInclusionProof(
+        AuditStore store, AuditProofs proofs, long? sequence, long? size, CancellationToken cancellationToken)
+    {
+        if (sequence is not { } seq || seq < 0 || size <= 0)
+        {
+            return TypedResults.ValidationProblem(
+                new Dictionary<string, string[]> { ["sequence"] = ["sequence (0 or more) is required; size, when given, is a tree size of 1 or more."] },
+                title: "The inclusion proof query is invalid.");
+        }
+        var row = await store.EntryAsync(seq, cancellationToken);
+        if (row is null)
+        {
+            return TypedResults.NotFound(Problem($"The audit log has no entry {seq}."));
+        }
+        CheckpointRow? checkpoint;
+        if (size is { } requested)
+        {
+            checkpoint = await store.CheckpointAsync(requested, cancellationToken);
+            if (checkpoint is null)
+            {
+                return TypedResults.NotFound(Problem($"No checkpoint was signed at tree size {requested}; list them at /api/v1/audit/checkpoints."));
+            }
+        }
+        else
+        {
+            checkpoint = await store.LatestCheckpointAsync(cancellationToken);
+        }
+        if (checkpoint is null || checkpoint.TreeSize <= seq)
+        {
+            return TypedResults.Conflict(Problem($"Entry {seq} is not yet covered by a signed checkpoint; checkpoints are signed every few seconds.", StatusCodes.Status409Conflict));
+        }
+        var proof = await proofs.InclusionAsync(seq, checkpoint.TreeSize, cancellationToken);
+        return TypedResults.Ok(new InclusionProofView(seq, checkpoint.TreeSize, row.LeafHash, checkpoint.RootHash, proof, checkpoint.Note));
+    }
+
+    public static async Task<Results<Ok<ConsistencyProofView>, NotFound<ProblemDetails>, ValidationProblem>> GetConsistencyProof(
+        AuditStore store, AuditProofs proofs, long? from, long? to, CancellationToken cancellationToken)
+    {
+        if (from is not { } oldSize || to is not { } newSize || oldSize < 1 || newSize < oldSize)
+        {
+            return TypedResults.ValidationProblem(
+                new Dictionary<string, string[]> { ["from"] = ["from and to are tree sizes with 1 ≤ from ≤ to."] },
+                title: "The consistency proof query is invalid.");
+        }
+        var current = (await store.CurrentFrontierAsync(cancellationToken)).Size;
+        if (newSize > current)
+        {
+            return TypedResults.NotFound(Problem($"The log holds {current} entries; it has no tree of size {newSize}."));
+        }
+        var proof = await proofs.ConsistencyAsync(oldSize, newSize, cancellationToken);
+        return TypedResults.Ok(new ConsistencyProofView(oldSize, newSize,
+            await proofs.RootAsync(oldSize, cancellationToken), await proofs.RootAsync(newSize, cancellationToken), proof));
+    }
+
+    public static async Task<Results<PushStreamHttpResult, ValidationProblem>> Export(
+        AuditExporter exporter, long? upto, CancellationToken cancellationToken)
+    {
+        var (defaultSize, current) = await exporter.SizesAsync(cancellationToken);
+        if (upto is < 0 || upto > current)
+        {
+            return TypedResults.ValidationProblem(
+                new Dictionary<string, string[]> { ["upto"] = [$"upto is a tree size between 0 and {current}, the entries the log holds."] },
+                title: "The export range is invalid.");
+        }
+        var size = upto ?? defaultSize;
+        return TypedResults.Stream(
+            stream => exporter.WriteAsync(stream, size, cancellationToken),
+            "application/x-ndjson", $"infobank-audit-{size}.ndjson");
+    }
+
+    private static ProblemDetails Problem(string detail, int status = StatusCodes.Status404NotFound) =>
+        new() { Status = status, Title = status == StatusCodes.Status404NotFound ? "Not found." : "Not available yet.", Detail = detail };
+}
+
+public sealed record AuditKeysResponse(List<AuditKeyView> Keys);
+
+/// <summary>
+/// A checkpoint key in signed-note terms: note key name and 4-byte id, the vkey text auditors pin
+/// (<c>infobank audit verify --key</c>), and the same key's JWKS id (<c>kid</c> at /api/v1/keys) and raw value.
+/// </summary>
+public sealed record AuditKeyView(string Name, string KeyId, string VerifierKey, string Kid, string PublicKey);
+
+public sealed record AuditEntriesPage(List<AuditEntryView> Entries, long? Next);
+
+public sealed record AuditEntryView(
+    long Sequence, DateTimeOffset Time, string Kind, string Actor, string? SubjectRef, string? Purpose, Guid? GrantId,
+    string? PolicyHash, string? Payload, byte[]? SealedPersonalData, byte[] LeafHash)
+{
+    public static AuditEntryView From(AuditRow row) => new(row.Sequence, row.Time, row.Kind, row.Actor, row.SubjectRef,
+        row.Purpose, row.GrantId, row.PolicyHash, row.Payload, row.Sealed, row.LeafHash);
+}
+
+public sealed record CheckpointView(long TreeSize, byte[] RootHash, DateTimeOffset CreatedAt, string KeyName, string Note)
+{
+    public static CheckpointView From(CheckpointRow row) => new(row.TreeSize, row.RootHash, row.CreatedAt, row.KeyName, row.Note);
+}
+
+public sealed record InclusionProofView(long Sequence, long TreeSize, byte[] LeafHash, byte[] RootHash, List<byte[]> Proof, string Checkpoint);
+
+public sealed record ConsistencyProofView(long FromSize, long ToSize, byte[] FromRoot, byte[] ToRoot, List<byte[]> Proof);

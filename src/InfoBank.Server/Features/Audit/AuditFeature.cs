@@ -1,0 +1,31 @@
+using InfoBank.Server.Infrastructure;
+using InfoBank.Server.Infrastructure.Jobs;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
+namespace InfoBank.Server.Features.Audit;
+
+public static class AuditFeature
+{
+    /// <summary>The audit log itself: store and single writer. The CLI calls this too.</summary>
+    public static IServiceCollection AddAuditLog(this IServiceCollection services)
+    {
+        services.AddOptions<AuditOptions>().BindConfiguration(AuditOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton<AuditStore>();
+        services.AddSingleton<AuditLogWriter>();
+        services.AddSingleton<IAuditLog>(provider => provider.GetRequiredService<AuditLogWriter>());
+        services.TryAddSingleton<ICheckpointSigner, CheckpointSigner>();
+        services.AddSingleton<AuditProofs>();
+        services.AddSingleton<AuditExporter>();
+        services.AddSingleton<AuditCheckpointJob>();
+        return services;
+    }
+
+    /// <summary>Everything the server adds for auditing.</summary>
+    public static IServiceCollection AddAuditFeature(this IServiceCollection services)
+    {
+        services.AddAuditLog();
+        services.AddSingleton<IRecurringJobSetup>(provider => provider.GetRequiredService<AuditCheckpointJob>());
+        services.AddSingleton<IApiModule, AuditApi>();
+        return services;
+    }
+}

@@ -1,0 +1,223 @@
+using System.Data.Common;
+using Dapper;
+using InfoBank.Core.Audit;
+using InfoBank.Server.Infrastructure.Db;
+
+namespace InfoBank.Server.Features.Audit;
+
+/// <summary>The audit tables' SQL. Writes happen only inside <see cref="AuditLogWriter"/>'s transactions.</summary>
+public sealed class AuditStore(DbConnectionFactory db)
+{
+    private const string EntryColumns =
+        "seq AS Sequence, time AS Time, kind AS Kind, actor AS Actor, subject_ref AS SubjectRef, purpose AS Purpose, " +
+        "grant_id AS GrantId, policy_hash AS PolicyHash, payload AS Payload, sealed AS Sealed, leaf_hash AS LeafHash";
+
+    private const string InsertEntry =
+        "INSERT INTO audit_log (seq, time, kind, actor, subject_ref, purpose, grant_id, policy_hash, payload, sealed, leaf_hash) " +
+        "VALUES (@Sequence, @Time, @Kind, @Actor, @SubjectRef, @Purpose, @GrantId, @PolicyHash, @Payload, @Sealed, @LeafHash)";
+
+    private const string InsertNode = "INSERT INTO audit_tree_nodes (level, idx, hash) VALUES (@Level, @Index, @Hash)";
+
+    private const string UpdateFrontier =
+        "UPDATE audit_frontier SET tree_size = @Size, last_time = @LastTime, hashes = @Hashes WHERE id = 1 AND tree_size = @OldSize";
+
+    private const string InsertCheckpoint =
+        "INSERT INTO audit_checkpoints (tree_size, root_hash, created_at, key_name, note) VALUES (@TreeSize, @RootHash, @CreatedAt, @KeyName, @Note)";
+
+    private const string CheckpointColumns = "tree_size AS TreeSize, root_hash AS RootHash, created_at AS CreatedAt, key_name AS KeyName, note AS Note";
+
+    public DbConnectionFactory Db => db;
+
+    /// <summary>Reads the frontier, locking its row on the server databases so a second writer waits.</summary>
+    internal async Task<FrontierRow> ReadFrontierAsync(DbConnection connection, DbTransaction? transaction, bool forUpdate)
+    {
+        var sql = (db.Provider, forUpdate) switch
+        {
+            (DatabaseProvider.Postgres, true) => "SELECT tree_size AS Size, last_time AS LastTime, hashes AS Hashes FROM audit_frontier WHERE id = 1 FOR UPDATE",
+            (DatabaseProvider.SqlServer, true) => "SELECT tree_size AS Size, last_time AS LastTime, hashes AS Hashes FROM audit_frontier WITH (UPDLOCK, HOLDLOCK) WHERE id = 1",
+            // SQLite: the writer's BEGIN IMMEDIATE already holds the database write lock.
+            _ => "SELECT tree_size AS Size, last_time AS LastTime, hashes AS Hashes FROM audit_frontier WHERE id = 1",
+        };
+        return await connection.QuerySingleAsync<FrontierRow>(sql, transaction: transaction);
+    }
+
+    internal static async Task WriteBatchAsync(
+        DbConnection connection, DbTransaction transaction, IReadOnlyList<AuditRow> entries, IReadOnlyList<NodeRow> nodes,
+        long oldSize, CompactRange frontier, DateTimeOffset lastTime)
+    {
+        await connection.ExecuteAsync(InsertEntry, entries, transaction);
+        if (nodes.Count > 0)
+        {
+            await connection.ExecuteAsync(InsertNode, nodes, transaction);
+        }
+        var updated = await connection.ExecuteAsync(UpdateFrontier, new
+        {
+            frontier.Size,
+            LastTime = lastTime,
+            Hashes = frontier.ToBytes(),
+            OldSize = oldSize,
+        }, transaction);
+        if (updated != 1)
+        {
+            throw new InvalidOperationException("The audit frontier moved under the writer: another process appended concurrently.");
+        }
+    }
+
+    public async Task<CompactRange> CurrentFrontierAsync(CancellationToken cancellationToken = default)
+    {
+        await using var connection = await db.OpenAsync(cancellationToken);
+        var row = await ReadFrontierAsync(connection, null, forUpdate: false);
+        return CompactRange.FromBytes(row.Size, row.Hashes);
+    }
+
+    /// <summary>Entries in [<paramref name="from"/>, <paramref name="to"/>) matching the optional filters, in sequence order.</summary>
+    public async Task<IReadOnlyList<AuditRow>> EntriesAsync(
+        long from, long to, int limit, string? kind = null, string? subjectRef = null, CancellationToken cancellationToken = default)
+    {
+        var sql = $"SELECT {EntryColumns} FROM audit_log WHERE seq >= @from AND seq < @to" +
+            (kind is null ? "" : " AND kind = @kind") +
+            (subjectRef is null ? "" : " AND subject_ref = @subjectRef") +
+            " ORDER BY seq" + db.Dialect.Limit("limit");
+        await using var connection = await db.OpenAsync(cancellationToken);
+        var rows = await connection.QueryAsync<AuditRow>(
+            new CommandDefinition(sql, new { from, to, kind, subjectRef, limit }, cancellationToken: cancellationToken));
+        return rows.AsList();
+    }
+
+    public async Task<AuditRow?> EntryAsync(long sequence, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await db.OpenAsync(cancellationToken);
+        return await connection.QuerySingleOrDefaultAsync<AuditRow>(
+            new CommandDefinition($"SELECT {EntryColumns} FROM audit_log WHERE seq = @sequence", new { sequence }, cancellationToken: cancellationToken));
+    }
+
+    /// <summary>Perfect subtree hashes for proofs: level 0 from the log's leaf hashes, higher levels from the node table.</summary>
+    public async Task<Dictionary<(int Level, long Index), byte[]>> NodesAsync(
+        IEnumerable<(int Level, long Index)> wanted, CancellationToken cancellationToken = default)
+    {
+        // Dapper passes a list to Npgsql as one array parameter rather than expanding it.
+        var inIds = db.Provider == DatabaseProvider.Postgres ? "= ANY(@ids)" : "IN @ids";
+        var result = new Dictionary<(int, long), byte[]>();
+        await using var connection = await db.OpenAsync(cancellationToken);
+        foreach (var group in wanted.Distinct().GroupBy(w => w.Level))
+        {
+            foreach (var chunk in group.Select(w => w.Index).Chunk(500))
+            {
+                var rows = group.Key == 0
+                    ? await connection.QueryAsync<(long Index, byte[] Hash)>(new CommandDefinition(
+                        $"SELECT seq, leaf_hash FROM audit_log WHERE seq {inIds}", new { ids = chunk }, cancellationToken: cancellationToken))
+                    : await connection.QueryAsync<(long Index, byte[] Hash)>(new CommandDefinition(
+                        $"SELECT idx, hash FROM audit_tree_nodes WHERE level = @level AND idx {inIds}", new { level = group.Key, ids = chunk }, cancellationToken: cancellationToken));
+                foreach (var (index, hash) in rows)
+                {
+                    result[(group.Key, index)] = hash;
+                }
+            }
+        }
+        return result;
+    }
+
+    public async Task<CheckpointRow?> LatestCheckpointAsync(CancellationToken cancellationToken = default)
+    {
+        await using var connection = await db.OpenAsync(cancellationToken);
+        return await connection.QuerySingleOrDefaultAsync<CheckpointRow>(new CommandDefinition(
+            $"SELECT {CheckpointColumns} FROM audit_checkpoints ORDER BY tree_size DESC" + db.Dialect.Limit("one"),
+            new { one = 1 }, cancellationToken: cancellationToken));
+    }
+
+    /// <summary>The first checkpoint covering <paramref name="sequence"/> (tree size greater than it).</summary>
+    public async Task<CheckpointRow?> CheckpointCoveringAsync(long sequence, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await db.OpenAsync(cancellationToken);
+        return await connection.QuerySingleOrDefaultAsync<CheckpointRow>(new CommandDefinition(
+            $"SELECT {CheckpointColumns} FROM audit_checkpoints WHERE tree_size > @sequence ORDER BY tree_size" + db.Dialect.Limit("one"),
+            new { sequence, one = 1 }, cancellationToken: cancellationToken));
+    }
+
+    public async Task<CheckpointRow?> CheckpointAsync(long treeSize, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await db.OpenAsync(cancellationToken);
+        return await connection.QuerySingleOrDefaultAsync<CheckpointRow>(new CommandDefinition(
+            $"SELECT {CheckpointColumns} FROM audit_checkpoints WHERE tree_size = @treeSize", new { treeSize }, cancellationToken: cancellationToken));
+    }
+
+    /// <summary>Checkpoints with tree size in [<paramref name="fromSize"/>, <paramref name="toSize"/>], ascending.</summary>
+    public async Task<IReadOnlyList<CheckpointRow>> CheckpointsAsync(long fromSize, long toSize, int limit, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await db.OpenAsync(cancellationToken);
+        var rows = await connection.QueryAsync<CheckpointRow>(new CommandDefinition(
+            $"SELECT {CheckpointColumns} FROM audit_checkpoints WHERE tree_size >= @fromSize AND tree_size <= @toSize ORDER BY tree_size" + db.Dialect.Limit("limit"),
+            new { fromSize, toSize, limit }, cancellationToken: cancellationToken));
+        return rows.AsList();
+    }
+
+    /// <summary>Stores a checkpoint; false if one for that size already exists (the job may run twice).</summary>
+    public async Task<bool> AddCheckpointAsync(CheckpointRow checkpoint, CancellationToken cancellationToken = default)
+    {
+        var sql = db.Dialect.InsertIgnoringDuplicates(
+            "audit_checkpoints", ["tree_size", "root_hash", "created_at", "key_name", "note"], ["tree_size"]);
+        await using var connection = await db.OpenAsync(cancellationToken);
+        var inserted = await connection.ExecuteAsync(new CommandDefinition(sql, new
+        {
+            tree_size = checkpoint.TreeSize,
+            root_hash = checkpoint.RootHash,
+            created_at = checkpoint.CreatedAt,
+            key_name = checkpoint.KeyName,
+            note = checkpoint.Note,
+        }, cancellationToken: cancellationToken));
+        return inserted == 1;
+    }
+}
+
+internal sealed class FrontierRow
+{
+    public long Size { get; init; }
+
+    public DateTimeOffset? LastTime { get; init; }
+
+    public byte[] Hashes { get; init; } = [];
+}
+
+internal sealed record NodeRow(int Level, long Index, byte[] Hash);
+
+/// <summary>An audit_log row.</summary>
+public sealed class AuditRow
+{
+    public long Sequence { get; init; }
+
+    public DateTimeOffset Time { get; init; }
+
+    public string Kind { get; init; } = "";
+
+    public string Actor { get; init; } = "";
+
+    public string? SubjectRef { get; init; }
+
+    public string? Purpose { get; init; }
+
+    public Guid? GrantId { get; init; }
+
+    public string? PolicyHash { get; init; }
+
+    public string? Payload { get; init; }
+
+    public byte[]? Sealed { get; init; }
+
+    public byte[] LeafHash { get; init; } = [];
+
+    public AuditEntry ToEntry() => new(Sequence, Time, Kind, Actor, SubjectRef, Purpose, GrantId, PolicyHash, Payload, Sealed);
+}
+
+/// <summary>An audit_checkpoints row: the signed note text and the fields it states.</summary>
+public sealed class CheckpointRow
+{
+    public long TreeSize { get; init; }
+
+    public byte[] RootHash { get; init; } = [];
+
+    public DateTimeOffset CreatedAt { get; init; }
+
+    public string KeyName { get; init; } = "";
+
+    public string Note { get; init; } = "";
+}

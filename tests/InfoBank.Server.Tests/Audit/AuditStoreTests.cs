@@ -1,0 +1,164 @@
+using System.Data.Common;
+using Dapper;
+using InfoBank.Core.Audit;
+using InfoBank.Server.Features.Audit;
+using InfoBank.Server.Tests.Infrastructure;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+
+namespace InfoBank.Server.Tests.Audit;
+
+/// <summary>The writer, store and append-only triggers, once per configured database.</summary>
+public abstract class AuditStoreTests<TFixture> : StoreTestBase<TFixture>, IAsyncDisposable
+    where TFixture : DatabaseFixture
+{
+    private readonly AuditStore _store;
+    private readonly AuditLogWriter _log;
+
+    protected AuditStoreTests(TFixture database) : base(database)
+    {
+        _store = new AuditStore(database.Connections);
+        _log = NewWriter();
+    }
+
+    private AuditLogWriter NewWriter() =>
+        new(_store, TimeProvider.System, Options.Create(new AuditOptions()), NullLogger<AuditLogWriter>.Instance);
+
+    public ValueTask DisposeAsync() => _log.DisposeAsync();
+
+    private async Task<long> SizeAsync() => (await _store.CurrentFrontierAsync()).Size;
+
+    private async Task AssertFrontierMatchesRowsAsync()
+    {
+        var frontier = await _store.CurrentFrontierAsync();
+        var leaves = new List<byte[]>();
+        for (long from = 0; from < frontier.Size;)
+        {
+            var rows = await _store.EntriesAsync(from, frontier.Size, 1000);
+            foreach (var row in rows)
+            {
+                Assert.Equal(from++, row.Sequence);
+                Assert.Equal(row.LeafHash, row.ToEntry().LeafHash());
+                leaves.Add(row.LeafHash);
+            }
+        }
+        Assert.Equal(Merkle.RootOf(leaves), frontier.Root());
+    }
+
+    [SkippableFact]
+    public async Task Appends_round_trip_every_field_and_get_consecutive_sequences()
+    {
+        var start = await SizeAsync();
+        var grant = Guid.NewGuid();
+        var first = await _log.AppendAsync(new AuditEntryDraft(AuditKinds.ConsentGiven, "resident:r1", "r1", "fitness.stats",
+            grant, "sha256:abc", new { items = new[] { "steps.daily" } }, [9, 9, 9]));
+        var second = await _log.AppendAsync(new AuditEntryDraft(AuditKinds.SignInFailed, "system"));
+
+        Assert.Equal(start, first.Sequence);
+        Assert.Equal(start + 1, second.Sequence);
+        Assert.True(second.Time >= first.Time);
+        var row = (await _store.EntryAsync(first.Sequence))!;
+        Assert.Equal("{\"items\":[\"steps.daily\"]}", row.Payload);
+        Assert.Equal(new byte[] { 9, 9, 9 }, row.Sealed);
+        Assert.Equal(grant, row.GrantId);
+        Assert.Equal("r1", row.SubjectRef);
+        Assert.Equal(first.Time, row.Time);
+        Assert.Equal(first.LeafHash, row.ToEntry().LeafHash());
+        await AssertFrontierMatchesRowsAsync();
+    }
+
+    [SkippableFact]
+    public async Task Concurrent_appends_are_group_committed_without_gaps()
+    {
+        var start = await SizeAsync();
+        var results = await Task.WhenAll(Enumerable.Range(0, 300).Select(i => Task.Run(() =>
+            _log.AppendAsync(new AuditEntryDraft(AuditKinds.AccessDenied, $"client:c{i % 7}", Payload: new { i })))));
+
+        Assert.Equal(Enumerable.Range(0, 300).Select(i => start + i), results.Select(r => r.Sequence).Order());
+        Assert.Equal(start + 300, await SizeAsync());
+        var rows = await _store.EntriesAsync(start, long.MaxValue, 1000);
+        for (var i = 1; i < rows.Count; i++)
+        {
+            Assert.True(rows[i].Time >= rows[i - 1].Time);
+        }
+        await AssertFrontierMatchesRowsAsync();
+    }
+
+    [SkippableFact]
+    public async Task Stored_subtrees_give_proofs_that_verify()
+    {
+        for (var i = 0; i < 21; i++)
+        {
+            await _log.AppendAsync(new AuditEntryDraft(AuditKinds.DepositBatch, "client:steps", Payload: new { count = i }));
+        }
+        var frontier = await _store.CurrentFrontierAsync();
+        var proofs = new AuditProofs(_store);
+        var size = frontier.Size;
+        foreach (var seq in new[] { 0, size / 2, size - 1 })
+        {
+            var proof = await proofs.InclusionAsync(seq, size);
+            Assert.True(Merkle.VerifyInclusion(seq, size, (await _store.EntryAsync(seq))!.LeafHash, proof, frontier.Root()));
+        }
+        var consistency = await proofs.ConsistencyAsync(size - 5, size);
+        Assert.True(Merkle.VerifyConsistency(size - 5, size, consistency, await proofs.RootAsync(size - 5), frontier.Root()));
+    }
+
+    [SkippableFact]
+    public async Task The_database_refuses_updates_and_deletes_of_log_rows()
+    {
+        var appended = await _log.AppendAsync(new AuditEntryDraft(AuditKinds.ConsentWithdrawn, "resident:r1", "r1"));
+        await using var connection = await Database.Connections.OpenAsync();
+        var update = await Assert.ThrowsAnyAsync<DbException>(() =>
+            connection.ExecuteAsync("UPDATE audit_log SET actor = 'x' WHERE seq = @seq", new { seq = appended.Sequence }));
+        Assert.Contains("append-only", update.Message);
+        var delete = await Assert.ThrowsAnyAsync<DbException>(() => connection.ExecuteAsync("DELETE FROM audit_log"));
+        Assert.Contains("append-only", delete.Message);
+        await Assert.ThrowsAnyAsync<DbException>(() => connection.ExecuteAsync("DELETE FROM audit_tree_nodes"));
+        await Assert.ThrowsAnyAsync<DbException>(() => connection.ExecuteAsync("DELETE FROM audit_checkpoints"));
+        Assert.Equal("resident:r1", (await _store.EntryAsync(appended.Sequence))!.Actor);
+        await AssertFrontierMatchesRowsAsync();
+    }
+
+    [SkippableFact]
+    public async Task A_draft_that_cannot_be_stored_fails_its_caller_only()
+    {
+        await Assert.ThrowsAsync<ArgumentException>(() => _log.AppendAsync(new AuditEntryDraft("", "system")));
+        await Assert.ThrowsAsync<ArgumentException>(() => _log.AppendAsync(new AuditEntryDraft(new string('k', 65), "system")));
+        var start = await SizeAsync();
+        Assert.Equal(start, (await _log.AppendAsync(new AuditEntryDraft(AuditKinds.KeyRotated, "system"))).Sequence);
+    }
+
+    [SkippableFact]
+    public async Task A_second_writer_on_the_same_database_continues_the_same_tree()
+    {
+        var start = await SizeAsync();
+        await _log.AppendAsync(new AuditEntryDraft(AuditKinds.Enrolled, "resident:r1", "r1"));
+        // Another process (the CLI, a second node) appends through its own writer, concurrently.
+        await using (var other = NewWriter())
+        {
+            var both = await Task.WhenAll(Enumerable.Range(0, 40).Select(i => (i % 2 == 0 ? other : _log)
+                .AppendAsync(new AuditEntryDraft(AuditKinds.KeyRotated, "system", Payload: new { i }))));
+            Assert.Equal(Enumerable.Range(1, 40).Select(i => start + i), both.Select(r => r.Sequence).Order());
+        }
+        await AssertFrontierMatchesRowsAsync();
+    }
+
+    [SkippableFact]
+    public async Task Checkpoints_are_stored_once_per_size()
+    {
+        await _log.AppendAsync(new AuditEntryDraft(AuditKinds.KeyRotated, "system"));
+        var size = await SizeAsync();
+        var row = new CheckpointRow { TreeSize = size, RootHash = new byte[32], CreatedAt = DateTimeOffset.UtcNow, KeyName = "k", Note = "n\n" };
+        Assert.True(await _store.AddCheckpointAsync(row));
+        Assert.False(await _store.AddCheckpointAsync(row));
+        Assert.Equal(size, (await _store.LatestCheckpointAsync())!.TreeSize);
+        Assert.Equal(size, (await _store.CheckpointCoveringAsync(size - 1))!.TreeSize);
+        Assert.Single(await _store.CheckpointsAsync(size, size, 10));
+    }
+}
+
+public sealed class SqliteAuditStoreTests(SqliteFixture database) : AuditStoreTests<SqliteFixture>(database);
+
+public sealed class PostgresAuditStoreTests(PostgresFixture database) : AuditStoreTests<PostgresFixture>(database);
+
+public sealed class SqlServerAuditStoreTests(SqlServerFixture database) : AuditStoreTests<SqlServerFixture>(database);
