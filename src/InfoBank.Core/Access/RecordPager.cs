@@ -2,63 +2,102 @@ using System.Text.Json;
 
 namespace InfoBank.Core.Access;
 
-/// <summary>A candidate row read in keyset order: its resident and its position (what the next cursor continues after).</summary>
-public interface IPagedRow
+/// <summary>
+/// Where a fetch stands: the last resident examined and, when that resident's records were cut
+/// off by the page size, the position of their last record provided (<see cref="Within"/>); null
+/// means the resident is finished and the next page starts with the next resident.
+/// </summary>
+public sealed record PagePosition(Guid Resident, string? Within)
 {
-    Guid ResidentId { get; }
+    public string Encode() => Within is null ? Resident.ToString("N") : $"{Resident:N}|{Within}";
 
-    string Position { get; }
+    public static PagePosition? Decode(string text)
+    {
+        var bar = text.IndexOf('|', StringComparison.Ordinal);
+        var resident = bar < 0 ? text : text[..bar];
+        return Guid.TryParseExact(resident, "N", out var id) ? new PagePosition(id, bar < 0 ? null : text[(bar + 1)..]) : null;
+    }
 }
 
-/// <summary>One page: the rows that may be provided, the position to continue after, and whether more may follow.</summary>
-public sealed record AssembledPage<T>(IReadOnlyList<T> Rows, string? LastPosition, bool MoreMayFollow, int Examined);
+/// <summary>A page: the rows provided, each with its resident, where the fetch stands, whether more may follow, and how many residents were examined.</summary>
+public sealed record AssembledPage<T>(IReadOnlyList<(Guid Resident, T Row)> Rows, PagePosition? Position, bool MoreMayFollow, int ResidentsExamined);
 
 /// <summary>
-/// Builds one page of brokered records. Rows come from the store in keyset order after the
-/// cursor's position; each batch's residents go through the consent decision (asked fresh for
-/// every page, so a resident who withdrew is absent from the very next page) and only rows of
-/// allowed residents are kept. The cursor moves past every row examined, allowed or not, and one
-/// page examines a bounded number of rows so a grant with few consenting residents cannot turn a
-/// request into a scan of the whole table.
+/// Builds one page of brokered records, resident by resident in a stable order. For every
+/// resident the page touches, the consent decision is asked first — fresh for every page, so a
+/// resident who withdrew is absent from the very next page, even one whose records were cut off
+/// mid-way by the previous page — and only then are their records read (so nothing is even
+/// decrypted for a resident who may not be provided). The position moves past every resident
+/// examined, allowed or not, and one page examines a bounded number of residents so a grant with
+/// few consenting residents cannot turn one request into a scan of everyone.
 /// </summary>
 public static class RecordPager
 {
+    /// <param name="after">Where the previous page stopped; null for the first page.</param>
+    /// <param name="pageSize">Most rows on the page.</param>
+    /// <param name="maxResidents">Most residents examined for the page.</param>
+    /// <param name="residentsAfter">Candidate residents strictly after the given one (null: from the start), in order, at most the given count.</param>
+    /// <param name="mayProvide">The consent decision for one resident, now.</param>
+    /// <param name="readAfter">A resident's rows strictly after a position within them (null: from their first), in order, at most the given count, each with its position.</param>
     public static async Task<AssembledPage<T>> AssembleAsync<T>(
-        string? after,
+        PagePosition? after,
         int pageSize,
-        int maxExamined,
-        Func<string?, int, CancellationToken, Task<IReadOnlyList<T>>> fetchAfter,
-        Func<IReadOnlyCollection<Guid>, CancellationToken, Task<IReadOnlySet<Guid>>> allowedResidents,
+        int maxResidents,
+        Func<Guid?, int, CancellationToken, Task<IReadOnlyList<Guid>>> residentsAfter,
+        Func<Guid, CancellationToken, Task<bool>> mayProvide,
+        Func<Guid, string?, int, CancellationToken, Task<IReadOnlyList<(T Row, string Position)>>> readAfter,
         CancellationToken cancellationToken)
-        where T : IPagedRow
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(pageSize);
-        ArgumentOutOfRangeException.ThrowIfLessThan(maxExamined, pageSize);
-        var page = new List<T>(pageSize);
-        var position = after;
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxResidents);
+        var page = new List<(Guid, T)>(pageSize);
         var examined = 0;
-        while (page.Count < pageSize && examined < maxExamined)
+        var position = after;
+
+        // Returns true when the page filled up inside this resident (they may have more rows).
+        async Task<bool> TakeAsync(Guid resident, string? within)
         {
-            var want = Math.Min(pageSize - page.Count, maxExamined - examined);
-            var batch = await fetchAfter(position, want, cancellationToken);
+            examined++;
+            position = new PagePosition(resident, null);
+            if (!await mayProvide(resident, cancellationToken))
+            {
+                return false;
+            }
+            var want = pageSize - page.Count;
+            var rows = await readAfter(resident, within, want, cancellationToken);
+            foreach (var (row, _) in rows)
+            {
+                page.Add((resident, row));
+            }
+            if (rows.Count < want)
+            {
+                return false;
+            }
+            position = new PagePosition(resident, rows[^1].Position);
+            return true;
+        }
+
+        if (after is { Within: not null } cut && await TakeAsync(cut.Resident, cut.Within))
+        {
+            return new AssembledPage<T>(page, position, true, examined);
+        }
+        while (examined < maxResidents)
+        {
+            var batch = await residentsAfter(position?.Resident, Math.Min(maxResidents - examined, 100), cancellationToken);
             if (batch.Count == 0)
             {
                 return new AssembledPage<T>(page, position, false, examined);
             }
-            var residents = batch.Select(r => r.ResidentId).Distinct().ToList();
-            var allowed = await allowedResidents(residents, cancellationToken);
-            foreach (var row in batch)
+            foreach (var resident in batch)
             {
-                if (allowed.Contains(row.ResidentId))
+                if (await TakeAsync(resident, null))
                 {
-                    page.Add(row);
+                    return new AssembledPage<T>(page, position, true, examined);
                 }
-            }
-            examined += batch.Count;
-            position = batch[^1].Position;
-            if (batch.Count < want)
-            {
-                return new AssembledPage<T>(page, position, false, examined);
+                if (page.Count == pageSize || examined >= maxResidents)
+                {
+                    return new AssembledPage<T>(page, position, true, examined);
+                }
             }
         }
         return new AssembledPage<T>(page, position, true, examined);

@@ -82,12 +82,12 @@ public abstract class AccessStoreTests<TFixture>(TFixture database) : StoreTestB
             new("2026-W46", ["Chuo", "30-39"], false, 12, 40, [new FieldSummary(3, 6.5, [1, 2, 3.5]), new FieldSummary(0, 0, [])]),
             new("2026-W46", ["Kita", "80-89"], true, 0, 0, null),
         ];
-        Assert.True(await Store.SaveReleaseAsync(grant, "2026-W46", cells, Now, CancellationToken.None));
-        Assert.False(await Store.SaveReleaseAsync(grant, "2026-W46", [cells[0] with { Records = 99 }], Now, CancellationToken.None));
+        Assert.True(await Store.SaveReleaseAsync(grant, "2026-W46", [.. cells.Select(c => ("steps.daily", c)), ("location.visit", cells[0])], Now, CancellationToken.None));
+        Assert.False(await Store.SaveReleaseAsync(grant, "2026-W46", [("steps.daily", cells[0] with { Records = 99 })], Now, CancellationToken.None));
         Assert.True(await Store.SaveReleaseAsync(grant, "2026-W47", [], Now, CancellationToken.None));
 
         Assert.Equal(["2026-W46", "2026-W47"], (await Store.ReleasedBucketsAsync(grant, CancellationToken.None)).Order());
-        var back = (await Store.CellsAsync(grant, CancellationToken.None)).OrderBy(c => c.Key[0]).ToList();
+        var back = (await Store.CellsAsync(grant, "steps.daily", CancellationToken.None)).OrderBy(c => c.Key[0]).ToList();
         Assert.Equal(2, back.Count);
         Assert.Equal(["Chuo", "30-39"], back[0].Key);
         Assert.Equal((false, 12, 40), (back[0].Suppressed, back[0].Residents, back[0].Records));
@@ -96,7 +96,9 @@ public abstract class AccessStoreTests<TFixture>(TFixture database) : StoreTestB
         Assert.Empty(back[0].Fields![1].Sorted);
         Assert.True(back[1].Suppressed);
         Assert.Null(back[1].Fields);
-        Assert.Empty(await Store.CellsAsync(Guid.NewGuid(), CancellationToken.None));
+        Assert.Single(await Store.CellsAsync(grant, "location.visit", CancellationToken.None));
+        Assert.Empty(await Store.CellsAsync(grant, "purchase.item", CancellationToken.None));
+        Assert.Empty(await Store.CellsAsync(Guid.NewGuid(), "steps.daily", CancellationToken.None));
     }
 
     [SkippableFact]

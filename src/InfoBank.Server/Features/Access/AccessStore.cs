@@ -104,13 +104,13 @@ public sealed class AccessStore(DbConnectionFactory db)
     private const string SelectReleased = "SELECT bucket FROM access_aggregate_releases WHERE grant_id = @grantId";
 
     private const string InsertCell = """
-        INSERT INTO access_aggregate_cells (grant_id, bucket, cell_key, suppressed, residents, records, summaries)
-        VALUES (@grantId, @Bucket, @CellKey, @Suppressed, @Residents, @Records, @Summaries)
+        INSERT INTO access_aggregate_cells (grant_id, bucket, category, cell_key, suppressed, residents, records, summaries)
+        VALUES (@grantId, @Bucket, @Category, @CellKey, @Suppressed, @Residents, @Records, @Summaries)
         """;
 
     private const string SelectCells = """
         SELECT bucket AS Bucket, cell_key AS CellKey, suppressed AS Suppressed, residents AS Residents, records AS Records, summaries AS Summaries
-        FROM access_aggregate_cells WHERE grant_id = @grantId
+        FROM access_aggregate_cells WHERE grant_id = @grantId AND category = @category
         """;
 
     private const string SelectAlerts = """
@@ -223,10 +223,10 @@ public sealed class AccessStore(DbConnectionFactory db)
     }
 
     /// <summary>
-    /// Freezes a bucket's cells. Returns false, storing nothing, when the bucket was already released
-    /// (by a concurrent request): a bucket is released exactly once.
+    /// Freezes a bucket's cells, for every approved category at once. Returns false, storing nothing,
+    /// when the bucket was already released (by a concurrent request): a bucket is released exactly once.
     /// </summary>
-    public async Task<bool> SaveReleaseAsync(Guid grantId, string bucket, IReadOnlyList<ReleasedCell> cells, DateTimeOffset at, CancellationToken cancellationToken)
+    public async Task<bool> SaveReleaseAsync(Guid grantId, string bucket, IReadOnlyList<(string Category, ReleasedCell Cell)> cells, DateTimeOffset at, CancellationToken cancellationToken)
     {
         await using var connection = await db.OpenAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
@@ -243,22 +243,23 @@ public sealed class AccessStore(DbConnectionFactory db)
             await connection.ExecuteAsync(new CommandDefinition(InsertCell, cells.Select(c => new
             {
                 grantId,
-                c.Bucket,
-                CellKey = CellKey(c.Key),
-                c.Suppressed,
-                c.Residents,
-                c.Records,
-                Summaries = c.Fields is null ? null : EncodeSummaries(c.Fields),
+                c.Cell.Bucket,
+                c.Category,
+                CellKey = CellKey(c.Cell.Key),
+                c.Cell.Suppressed,
+                c.Cell.Residents,
+                c.Cell.Records,
+                Summaries = c.Cell.Fields is null ? null : EncodeSummaries(c.Cell.Fields),
             }), transaction, cancellationToken: cancellationToken));
         }
         await transaction.CommitAsync(cancellationToken);
         return true;
     }
 
-    public async Task<IReadOnlyList<ReleasedCell>> CellsAsync(Guid grantId, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<ReleasedCell>> CellsAsync(Guid grantId, string category, CancellationToken cancellationToken)
     {
         await using var connection = await db.OpenAsync(cancellationToken);
-        var rows = await connection.QueryAsync<CellRow>(new CommandDefinition(SelectCells, new { grantId }, cancellationToken: cancellationToken));
+        var rows = await connection.QueryAsync<CellRow>(new CommandDefinition(SelectCells, new { grantId, category }, cancellationToken: cancellationToken));
         return [.. rows.Select(r => new ReleasedCell(r.Bucket, SplitKey(r.CellKey), r.Suppressed, r.Residents, r.Records, r.Summaries is null ? null : DecodeSummaries(r.Summaries)))];
     }
 

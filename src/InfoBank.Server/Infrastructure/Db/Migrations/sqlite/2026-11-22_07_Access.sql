@@ -43,16 +43,17 @@ CREATE TABLE access_aggregate_releases (
     PRIMARY KEY (grant_id, bucket)
 );
 
--- The frozen cells of a release: key values, suppression, and per-field summaries (binary).
+-- The frozen cells of a release, per approved category: key values, suppression, per-field summaries (binary).
 CREATE TABLE access_aggregate_cells (
     grant_id   TEXT NOT NULL,
     bucket     TEXT NOT NULL,
+    category   TEXT NOT NULL,
     cell_key   TEXT NOT NULL,
     suppressed INTEGER NOT NULL,
     residents  INTEGER NOT NULL,
     records    INTEGER NOT NULL,
     summaries  BLOB NULL,
-    PRIMARY KEY (grant_id, bucket, cell_key)
+    PRIMARY KEY (grant_id, bucket, category, cell_key)
 );
 
 -- Alerts for the committee; the key (grant, kind, day) makes the recurring job idempotent.

@@ -43,16 +43,17 @@ CREATE TABLE access_aggregate_releases (
     PRIMARY KEY (grant_id, bucket)
 );
 
--- The frozen cells of a release: key values, suppression, and per-field summaries (binary).
+-- The frozen cells of a release, per approved category: key values, suppression, per-field summaries (binary).
 CREATE TABLE access_aggregate_cells (
     grant_id   UNIQUEIDENTIFIER NOT NULL,
     bucket     NVARCHAR(16) NOT NULL,
-    cell_key   NVARCHAR(400) NOT NULL,
+    category   NVARCHAR(64) NOT NULL,
+    cell_key   NVARCHAR(300) NOT NULL,
     suppressed BIT NOT NULL,
     residents  INTEGER NOT NULL,
     records    INTEGER NOT NULL,
     summaries  VARBINARY(MAX) NULL,
-    PRIMARY KEY (grant_id, bucket, cell_key)
+    PRIMARY KEY (grant_id, bucket, category, cell_key)
 );
 
 -- Alerts for the committee; the key (grant, kind, day) makes the recurring job idempotent.
