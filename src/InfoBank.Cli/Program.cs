@@ -20,6 +20,7 @@ public static class InfoBankCli
         root.Options.Add(CliHost.ConnectionString);
         root.Subcommands.Add(MigrateCommand.Create());
         root.Subcommands.Add(AuditCommand.Create());
+        root.Subcommands.Add(AdminCommand.Create());
         return root;
     }
 }

@@ -1,5 +1,6 @@
 using InfoBank.Server.Features.Access;
 using InfoBank.Server.Features.Audit;
+using InfoBank.Server.Features.Custody;
 using InfoBank.Server.Features.Identity;
 using InfoBank.Server.Infrastructure;
 using InfoBank.Server.Infrastructure.Crypto;
@@ -37,7 +38,12 @@ public static class InfoBankHost
         services.AddDataProtection().SetApplicationName("InfoBank");
         services.AddSingleton<IConfigureOptions<KeyManagementOptions>>(provider =>
             new ConfigureOptions<KeyManagementOptions>(options =>
-                options.XmlRepository = new DbXmlRepository(provider.GetRequiredService<DbConnectionFactory>(), provider.GetRequiredService<TimeProvider>())));
+            {
+                options.XmlRepository = new DbXmlRepository(provider.GetRequiredService<DbConnectionFactory>(), provider.GetRequiredService<TimeProvider>());
+                // The key ring is encrypted under a master key kept outside the database (Custody:MasterKeyFile).
+                options.XmlEncryptor = new MasterKeyXmlEncryptor(provider.GetRequiredService<KeyRingMasterKey>);
+            }));
+        services.AddCustodyCore();
         return services;
     }
 
@@ -51,6 +57,7 @@ public static class InfoBankHost
         services.AddOpenApi("v1");
         services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
         services.AddInfoBankJobs(builder.Configuration);
+        services.AddCustodyFeature();
         services.AddIdentityFeature();
         services.AddAuditFeature();
         services.AddAccessFeature();

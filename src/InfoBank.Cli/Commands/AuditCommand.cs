@@ -13,6 +13,8 @@ internal static class AuditCommand
         var audit = new Command("audit", "Verify and export the tamper-evident audit log.");
         audit.Subcommands.Add(Verify());
         audit.Subcommands.Add(Export());
+        audit.Subcommands.Add(Record());
+        audit.Subcommands.Add(SignCheckpoint());
         return audit;
     }
 
@@ -154,6 +156,105 @@ internal static class AuditCommand
                 await exporter.WriteAsync(file, size, cancellationToken);
             }
             Console.WriteLine($"exported {size:N0} entries to {target.FullName}");
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command Record()
+    {
+        var kind = new Option<string>("--kind") { Description = "Entry kind, one of the known audit kinds (e.g. key.destroyed).", Required = true };
+        var actor = new Option<string>("--actor") { Description = "Who acted: operator:{name} or system.", Required = true };
+        var subject = new Option<string?>("--subject") { Description = "Pseudonymous subject reference, if the event concerns a resident." };
+        var purpose = new Option<string?>("--purpose") { Description = "Purpose code, where relevant." };
+        var payload = new Option<string?>("--payload") { Description = "Details as a JSON object (no personal data)." };
+        var count = new Option<int>("--count") { Description = "Record the entry this many times (drills and load tests).", DefaultValueFactory = _ => 1 };
+        var parallel = new Option<int>("--parallel") { Description = "Concurrent appenders when --count > 1.", DefaultValueFactory = _ => 1 };
+        var command = new Command("record", """
+            Record an event that happened outside the service (an offline key ceremony, a drill) in the
+            audit log, through the same group-commit writer the server uses. Prints each entry's sequence
+            number once it is durable.
+            """);
+        foreach (var option in new Option[] { kind, actor, subject, purpose, payload, count, parallel })
+        {
+            command.Options.Add(option);
+        }
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var kindValue = parse.GetValue(kind)!;
+            var actorValue = parse.GetValue(actor)!;
+            if (!KnownKinds.Contains(kindValue))
+            {
+                Console.Error.WriteLine($"error: --kind must be one of: {string.Join(", ", KnownKinds.Order(StringComparer.Ordinal))}");
+                return 2;
+            }
+            if (actorValue != "system" && !(actorValue.StartsWith("operator:", StringComparison.Ordinal) && actorValue.Length > 9))
+            {
+                Console.Error.WriteLine("error: --actor must be operator:{name} or system");
+                return 2;
+            }
+            System.Text.Json.JsonElement? details = null;
+            if (parse.GetValue(payload) is { } json)
+            {
+                try
+                {
+                    using var doc = System.Text.Json.JsonDocument.Parse(json);
+                    if (doc.RootElement.ValueKind != System.Text.Json.JsonValueKind.Object)
+                    {
+                        throw new System.Text.Json.JsonException();
+                    }
+                    details = doc.RootElement.Clone();
+                }
+                catch (System.Text.Json.JsonException)
+                {
+                    Console.Error.WriteLine("error: --payload must be a JSON object");
+                    return 2;
+                }
+            }
+            var total = parse.GetValue(count);
+            var workers = parse.GetValue(parallel);
+            if (total < 1 || workers < 1 || workers > 256)
+            {
+                Console.Error.WriteLine("error: --count must be at least 1 and --parallel between 1 and 256");
+                return 2;
+            }
+            using var host = CliHost.Build(parse, services => services.AddAuditLog());
+            var log = host.Services.GetRequiredService<IAuditLog>();
+            var draft = new AuditEntryDraft(kindValue, actorValue, parse.GetValue(subject), parse.GetValue(purpose), Payload: details);
+            var next = 0;
+            var output = TextWriter.Synchronized(Console.Out);
+            await Task.WhenAll(Enumerable.Range(0, Math.Min(workers, total)).Select(_ => Task.Run(async () =>
+            {
+                while (Interlocked.Increment(ref next) <= total)
+                {
+                    var appended = await log.AppendAsync(draft, cancellationToken);
+                    output.WriteLine($"recorded {appended.Sequence}");
+                }
+            }, cancellationToken)));
+            return 0;
+        });
+        return command;
+    }
+
+    private static readonly HashSet<string> KnownKinds = typeof(AuditKinds)
+        .GetFields(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Static)
+        .Where(f => f.IsLiteral)
+        .Select(f => (string)f.GetRawConstantValue()!)
+        .ToHashSet(StringComparer.Ordinal);
+
+    private static Command SignCheckpoint()
+    {
+        var command = new Command("checkpoint", "Sign a checkpoint of the current tree head now, if the log has grown (what the recurring job does every few seconds).");
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            using var host = CliHost.Build(parse, services => services.AddAuditLog());
+            var row = await host.Services.GetRequiredService<AuditCheckpointJob>().RunAsync(cancellationToken);
+            if (row is null)
+            {
+                Console.WriteLine("The log has not grown since the last checkpoint (or is empty); nothing to sign.");
+                return 0;
+            }
+            Console.Write(row.Note);
             return 0;
         });
         return command;

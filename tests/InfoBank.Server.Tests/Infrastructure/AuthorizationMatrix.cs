@@ -58,6 +58,12 @@ public static class AuthorizationMatrix
         new("POST", "/api/v1/admin/accounts/00000000-0000-0000-0000-000000000001/unlock", [Caller.Operator], HttpStatusCode.NotFound),
         new("GET", "/jobs", [Caller.Operator]),
 
+        // Custody: terms and inventory are public; /me is the resident's; deposits are data sources'.
+        new("GET", "/api/v1/custody/terms", Anyone),
+        new("GET", "/api/v1/inventory", Anyone),
+        new("GET", "/api/v1/me", [Caller.Resident]),
+        new("GET", "/api/v1/me/records", [Caller.Resident]),
+
         // Access: the resident's passbook; the committee's access log and alerts.
         new("GET", "/api/v1/me/passbook", [Caller.Resident]),
         new("GET", "/api/v1/committee/access-log", [Caller.Committee]),

@@ -9,7 +9,7 @@ namespace InfoBank.Server.Features.Identity;
 /// composition scale as data sources, and the three businesses. Passwords and secrets are
 /// generated here and go only into the notes file.
 /// </summary>
-internal sealed class IdentityDemoSeed(AccountService accounts, AccountStore store, ClientRegistry clients) : IDemoSeedPart
+internal sealed class IdentityDemoSeed(AccountService accounts, AccountStore store, IServiceScopeFactory scopes) : IDemoSeedPart
 {
     /// <summary>The public client for people signing in by hand during the demo.</summary>
     public const string PortalClientId = "infobank-portal";
@@ -39,6 +39,9 @@ internal sealed class IdentityDemoSeed(AccountService accounts, AccountStore sto
 
     public async Task SeedAsync(DemoSeedContext context, CancellationToken cancellationToken)
     {
+        // The seeder is a singleton; OpenIddict's stores (a DbContext) live in a scope of their own.
+        using var scope = scopes.CreateScope();
+        var clients = scope.ServiceProvider.GetRequiredService<ClientRegistry>();
         foreach (var person in People)
         {
             if (await store.FindByUsernameAsync(person.Username, cancellationToken) is not null)

@@ -126,7 +126,7 @@ public static class IdentitySetup
         services.AddRazorPages();
         services.AddSingleton<IApiModule, ConnectEndpoints>();
         services.AddSingleton<IApiModule, AdminApi>();
-        services.AddScoped<IDemoSeedPart, IdentityDemoSeed>();
+        services.AddSingleton<IDemoSeedPart, IdentityDemoSeed>();
         return services;
     }
 

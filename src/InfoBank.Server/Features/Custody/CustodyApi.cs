@@ -1,0 +1,272 @@
+using System.Security.Claims;
+using System.Text;
+using System.Text.Json;
+using Hangfire;
+using InfoBank.Core.Crypto;
+using InfoBank.Core.Custody;
+using InfoBank.Server.Features.Identity;
+using InfoBank.Server.Infrastructure;
+using InfoBank.Server.Infrastructure.Auth;
+using InfoBank.Server.Infrastructure.Errors;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+
+namespace InfoBank.Server.Features.Custody;
+
+public sealed record TermsResponse(string Version, string Hash, string Text);
+
+public sealed record EnrollmentRequest(string? TermsVersion, string? TermsHash, bool? Agree);
+
+public sealed record EnrollmentView(string Status, string? TermsVersion, string? TermsHash, DateTimeOffset? EnrolledAt, DateTimeOffset? ErasedAt);
+
+public sealed record SourceView(string ClientId, string? DisplayName, string ResidentRef, IReadOnlyList<string> Categories, DateTimeOffset LinkedAt, DateTimeOffset UpdatedAt);
+
+public sealed record ProfileResponse(Guid AccountId, EnrollmentView Enrollment, IReadOnlyList<SourceView> Sources);
+
+public sealed record LinkRequest(IReadOnlyList<string>? Categories);
+
+public sealed record RecordView(Guid Id, string Category, DateTimeOffset ObservedAt, DateTimeOffset StoredAt, string Source, string SourceRecordId, JsonElement Payload);
+
+public sealed record RecordsPage(IReadOnlyList<RecordView> Records, string? Next);
+
+public sealed record ErasureResponse(Guid ErasureId, DateTimeOffset ErasedAt, string Status, string Detail);
+
+public sealed record InventoryResponse(int Version, string ContentHash, IReadOnlyList<InventoryCategory> Categories);
+
+/// <summary>Custody's HTTP surface: enrolment, linked sources, deposits, reading, export and erasure.</summary>
+public sealed class CustodyApi(IOptions<CustodyOptions> options) : IApiModule
+{
+    public const int MaxPageSize = 1_000;
+
+    public void MapEndpoints(IEndpointRouteBuilder routes)
+    {
+        var open = routes.MapGroup("/api/v1").WithTags("Custody");
+        open.MapGet("/custody/terms", GetTerms).AllowAnonymous();
+        open.MapGet("/inventory", GetInventory).AllowAnonymous();
+
+        var me = routes.MapGroup("/api/v1/me").WithTags("Custody").RequireAuthorization(AuthPolicies.Resident);
+        me.MapGet("/", GetProfile);
+        me.MapPost("/enrollment", Enrol);
+        me.MapPut("/sources/{clientId}", LinkSource);
+        me.MapDelete("/sources/{clientId}", UnlinkSource);
+        me.MapGet("/records", ListRecords);
+        me.MapGet("/export", Export);
+        me.MapDelete("/", Erase);
+
+        routes.MapGroup("/api/v1/records").WithTags("Custody").RequireAuthorization(AuthPolicies.DataSource)
+            .MapPost("/", Deposit)
+            .WithRequestBodyLimit(options.Value.MaxBatchBytes);
+    }
+
+    public static Ok<TermsResponse> GetTerms() =>
+        TypedResults.Ok(new TermsResponse(CustodyTerms.Current.Version, CustodyTerms.Current.Hash, CustodyTerms.Current.Text));
+
+    public static Ok<InventoryResponse> GetInventory(DataInventory inventory) =>
+        TypedResults.Ok(new InventoryResponse(inventory.Version, inventory.ContentHash, inventory.Categories.Values.OrderBy(c => c.Name, StringComparer.Ordinal).ToList()));
+
+    public static async Task<Ok<ProfileResponse>> GetProfile(ClaimsPrincipal user, CustodyStore store, IClientDirectory clients, CancellationToken cancellationToken)
+    {
+        var residentId = user.AccountId();
+        var resident = await store.FindResidentAsync(residentId, cancellationToken);
+        var links = await store.ListLinksAsync(residentId, cancellationToken);
+        var sources = new List<SourceView>(links.Count);
+        foreach (var link in links)
+        {
+            sources.Add(await ViewAsync(link, clients, cancellationToken));
+        }
+        return TypedResults.Ok(new ProfileResponse(residentId, View(resident), sources));
+    }
+
+    public static async Task<Results<Ok<EnrollmentView>, Created<EnrollmentView>, ProblemHttpResult>> Enrol(
+        EnrollmentRequest request, ClaimsPrincipal user, ResidentCustodyService custody, CancellationToken cancellationToken)
+    {
+        var terms = CustodyTerms.Current;
+        var errors = new Dictionary<string, string[]>();
+        if (request.Agree is not true)
+        {
+            errors["agree"] = ["Enrolment needs your explicit agreement to the custody terms: send \"agree\": true."];
+        }
+        if (string.IsNullOrWhiteSpace(request.TermsVersion))
+        {
+            errors["termsVersion"] = ["The version of the terms you were shown is required."];
+        }
+        if (string.IsNullOrWhiteSpace(request.TermsHash))
+        {
+            errors["termsHash"] = ["The content hash of the terms you were shown is required."];
+        }
+        if (errors.Count > 0)
+        {
+            return Unprocessable("Enrolment refused", errors);
+        }
+        if (request.TermsVersion != terms.Version || request.TermsHash != terms.Hash)
+        {
+            return TypedResults.Problem(
+                title: "The custody terms have changed",
+                detail: $"You agreed to terms {request.TermsVersion} ({request.TermsHash}), but the current terms are {terms.Version} ({terms.Hash}). Read GET /api/v1/custody/terms and agree to those.",
+                statusCode: StatusCodes.Status409Conflict);
+        }
+        var (resident, newly) = await custody.EnrolAsync(user.AccountId(), terms, cancellationToken);
+        var view = View(resident);
+        return newly ? TypedResults.Created("/api/v1/me", view) : TypedResults.Ok(view);
+    }
+
+    public static async Task<Results<Ok<SourceView>, Created<SourceView>, ProblemHttpResult>> LinkSource(
+        string clientId, LinkRequest request, ClaimsPrincipal user, ResidentCustodyService custody, DataInventory inventory, CancellationToken cancellationToken)
+    {
+        var categories = request.Categories ?? [];
+        var errors = new Dictionary<string, string[]>();
+        if (categories.Count == 0)
+        {
+            errors["categories"] = ["Name at least one category this source may deposit."];
+        }
+        for (var i = 0; i < categories.Count; i++)
+        {
+            if (inventory.Find(categories[i] ?? "") is null)
+            {
+                errors[$"categories[{i}]"] = [$"Unknown category '{categories[i]}'; known: {string.Join(", ", inventory.Categories.Keys)}."];
+            }
+            else if (categories.Take(i).Contains(categories[i], StringComparer.Ordinal))
+            {
+                errors[$"categories[{i}]"] = ["The category is listed twice."];
+            }
+        }
+        if (errors.Count > 0)
+        {
+            return Unprocessable("Link refused", errors);
+        }
+        var (link, created, failure, client) = await custody.LinkAsync(user.AccountId(), clientId, categories, cancellationToken);
+        switch (failure)
+        {
+            case LinkFailure.NotEnrolled:
+                return TypedResults.Problem(title: "Not enrolled", detail: "Enrol first (POST /api/v1/me/enrollment): nothing can be linked or deposited before you agree to the custody terms.", statusCode: StatusCodes.Status409Conflict);
+            case LinkFailure.UnknownSource:
+                return TypedResults.Problem(title: "Unknown data source", detail: $"No registered client has the id '{clientId}'.", statusCode: StatusCodes.Status404NotFound);
+            case LinkFailure.NotADataSource:
+                return TypedResults.Problem(title: "Not a data source", detail: $"The client '{clientId}' is not registered as a data source, so it cannot deposit data.", statusCode: StatusCodes.Status422UnprocessableEntity);
+        }
+        var view = ToView(link!, client?.DisplayName);
+        return created ? TypedResults.Created($"/api/v1/me/sources/{Uri.EscapeDataString(clientId)}", view) : TypedResults.Ok(view);
+    }
+
+    public static async Task<Results<NoContent, ProblemHttpResult>> UnlinkSource(string clientId, ClaimsPrincipal user, ResidentCustodyService custody, CancellationToken cancellationToken) =>
+        await custody.UnlinkAsync(user.AccountId(), clientId, cancellationToken)
+            ? TypedResults.NoContent()
+            : TypedResults.Problem(title: "Not linked", detail: $"You have not linked the data source '{clientId}'.", statusCode: StatusCodes.Status404NotFound);
+
+    public static async Task<Results<Ok<RecordsPage>, ProblemHttpResult>> ListRecords(
+        ClaimsPrincipal user, RecordVault vault, DataInventory inventory, CancellationToken cancellationToken,
+        string? category = null, DateTimeOffset? from = null, DateTimeOffset? to = null, int? limit = null, string? cursor = null)
+    {
+        var errors = new Dictionary<string, string[]>();
+        if (category is not null && inventory.Find(category) is null)
+        {
+            errors["category"] = [$"Unknown category '{category}'; known: {string.Join(", ", inventory.Categories.Keys)}."];
+        }
+        if (limit is < 1 or > MaxPageSize)
+        {
+            errors["limit"] = [$"The page size must be between 1 and {MaxPageSize}."];
+        }
+        if (from is not null && to is not null && from > to)
+        {
+            errors["from"] = ["'from' is after 'to'."];
+        }
+        (DateTimeOffset ObservedAt, Guid Id)? after = null;
+        if (cursor is not null)
+        {
+            after = ParseCursor(cursor);
+            if (after is null)
+            {
+                errors["cursor"] = ["The cursor is not one this API returned."];
+            }
+        }
+        if (errors.Count > 0)
+        {
+            return TypedResults.Problem(new HttpValidationProblemDetails(errors) { Status = StatusCodes.Status400BadRequest, Title = "Invalid query" });
+        }
+        var size = limit ?? 100;
+        var page = await vault.ListAsync(user.AccountId(), new RecordQuery(category, from?.ToUniversalTime(), to?.ToUniversalTime(), after?.ObservedAt, after?.Id, size), cancellationToken);
+        var next = page.Count == size ? Cursor(page[^1]) : null;
+        return TypedResults.Ok(new RecordsPage(page.Select(ToView).ToList(), next));
+    }
+
+    public static PushStreamHttpResult Export(ClaimsPrincipal user, ResidentExporter exporter, TimeProvider time, CancellationToken cancellationToken)
+    {
+        var residentId = user.AccountId();
+        return TypedResults.Stream(
+            stream => exporter.WriteAsync(residentId, stream, cancellationToken),
+            "application/json",
+            $"infobank-export-{time.GetUtcNow():yyyyMMdd}.json");
+    }
+
+    public static async Task<Results<Ok<ErasureResponse>, ProblemHttpResult>> Erase(
+        ClaimsPrincipal user, ResidentCustodyService custody, IBackgroundJobClient jobs, CancellationToken cancellationToken)
+    {
+        var erasure = await custody.EraseAsync(user.AccountId(), cancellationToken);
+        if (erasure is null)
+        {
+            return TypedResults.Problem(title: "Not enrolled", detail: "There is nothing to erase: you are not enrolled (or already erased).", statusCode: StatusCodes.Status404NotFound);
+        }
+        jobs.Enqueue<CustodyJobs>(j => j.SweepErasureAsync(erasure.Id, CancellationToken.None));
+        return TypedResults.Ok(new ErasureResponse(
+            erasure.Id, erasure.ErasedAt, ResidentStatus.Erased,
+            "Your data keys were destroyed: nothing held about you can be decrypted any more. The remaining ciphertext is deleted in the background."));
+    }
+
+    public static async Task<Results<Ok<DepositResponse>, ProblemHttpResult>> Deposit(
+        DepositRequest request, ClaimsPrincipal user, DepositService deposits, CancellationToken cancellationToken)
+    {
+        var outcome = await deposits.DepositAsync(user.ClientId(), request, cancellationToken);
+        return outcome switch
+        {
+            DepositOutcome.Accepted accepted => TypedResults.Ok(accepted.Response),
+            DepositOutcome.TooManyRecords tooMany => TypedResults.Problem(
+                title: "Too many records",
+                detail: $"The batch has {tooMany.Count} records; at most {tooMany.Max} are accepted per request. Nothing was stored.",
+                statusCode: StatusCodes.Status413PayloadTooLarge),
+            DepositOutcome.Refused refused => Unprocessable(
+                $"The batch was refused; nothing was stored ({refused.Errors.Count} problem(s))", refused.Errors),
+            _ => throw new InvalidOperationException("Unknown deposit outcome."),
+        };
+    }
+
+    private static ProblemHttpResult Unprocessable(string title, IDictionary<string, string[]> errors) =>
+        TypedResults.Problem(new HttpValidationProblemDetails(errors)
+        {
+            Status = StatusCodes.Status422UnprocessableEntity,
+            Title = title,
+            Detail = string.Join(" ", errors.Take(5).Select(e => $"{e.Key}: {e.Value[0]}")) + (errors.Count > 5 ? " …" : ""),
+        });
+
+    private static EnrollmentView View(ResidentRow? resident) => resident is null
+        ? new EnrollmentView("not-enrolled", null, null, null, null)
+        : new EnrollmentView(resident.Status, resident.TermsVersion, resident.TermsHash, resident.EnrolledAt, resident.ErasedAt);
+
+    private static async Task<SourceView> ViewAsync(SourceLink link, IClientDirectory clients, CancellationToken cancellationToken) =>
+        ToView(link, (await clients.FindAsync(link.ClientId, cancellationToken))?.DisplayName);
+
+    private static SourceView ToView(SourceLink link, string? displayName) =>
+        new(link.ClientId, displayName, link.ResidentRef, link.Categories, link.LinkedAt, link.UpdatedAt);
+
+    private static RecordView ToView(OpenedRecord record)
+    {
+        using var payload = JsonDocument.Parse(record.Payload);
+        return new RecordView(record.Id, record.Category, record.ObservedAt, record.StoredAt, record.Source, record.SourceRecordId, payload.RootElement.Clone());
+    }
+
+    private static string Cursor(OpenedRecord last) =>
+        Base64Url.Encode(Encoding.UTF8.GetBytes($"{last.ObservedAt.UtcTicks}|{last.Id:N}"));
+
+    private static (DateTimeOffset, Guid)? ParseCursor(string cursor)
+    {
+        var bytes = Base64Url.TryDecode(cursor);
+        if (bytes is null)
+        {
+            return null;
+        }
+        var parts = Encoding.UTF8.GetString(bytes).Split('|');
+        return parts.Length == 2 && long.TryParse(parts[0], out var ticks) && ticks >= DateTimeOffset.MinValue.UtcTicks && ticks <= DateTimeOffset.MaxValue.UtcTicks
+            && Guid.TryParseExact(parts[1], "N", out var id)
+            ? (new DateTimeOffset(ticks, TimeSpan.Zero), id)
+            : null;
+    }
+}

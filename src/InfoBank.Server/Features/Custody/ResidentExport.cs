@@ -1,0 +1,98 @@
+using System.Text.Json;
+
+namespace InfoBank.Server.Features.Custody;
+
+/// <summary>
+/// A feature's part of a resident's export (consents, receipts, passbook, …). Each writes one JSON
+/// property of the export document; register implementations in DI and the export includes them.
+/// </summary>
+public interface IResidentExportSection
+{
+    /// <summary>The property name in the export document (for example <c>consents</c>).</summary>
+    string Name { get; }
+
+    /// <summary>Writes the section's value (an array or object) for the resident.</summary>
+    Task WriteAsync(Guid residentId, Utf8JsonWriter writer, CancellationToken cancellationToken);
+}
+
+/// <summary>Streams everything the bank holds about a resident as one JSON document, a page of records at a time.</summary>
+public sealed class ResidentExporter(CustodyStore store, RecordVault vault, IEnumerable<IResidentExportSection> sections, TimeProvider time)
+{
+    public async Task WriteAsync(Guid residentId, Stream output, CancellationToken cancellationToken)
+    {
+        await using var writer = new Utf8JsonWriter(output, new JsonWriterOptions { Indented = false });
+        var resident = await store.FindResidentAsync(residentId, cancellationToken);
+        writer.WriteStartObject();
+        writer.WriteString("exportedAt", time.GetUtcNow());
+        writer.WriteString("format", "infobank.export.v1");
+
+        writer.WritePropertyName("profile");
+        writer.WriteStartObject();
+        writer.WriteString("accountId", residentId);
+        writer.WriteString("status", resident?.Status ?? "not-enrolled");
+        if (resident is not null)
+        {
+            writer.WriteString("termsVersion", resident.TermsVersion);
+            writer.WriteString("termsHash", resident.TermsHash);
+            writer.WriteString("enrolledAt", resident.EnrolledAt);
+            if (resident.ErasedAt is { } erasedAt)
+            {
+                writer.WriteString("erasedAt", erasedAt);
+            }
+        }
+        writer.WriteEndObject();
+
+        writer.WritePropertyName("sources");
+        writer.WriteStartArray();
+        foreach (var link in await store.ListLinksAsync(residentId, cancellationToken))
+        {
+            writer.WriteStartObject();
+            writer.WriteString("clientId", link.ClientId);
+            writer.WriteString("residentRef", link.ResidentRef);
+            writer.WriteStartArray("categories");
+            foreach (var category in link.Categories)
+            {
+                writer.WriteStringValue(category);
+            }
+            writer.WriteEndArray();
+            writer.WriteString("linkedAt", link.LinkedAt);
+            writer.WriteEndObject();
+        }
+        writer.WriteEndArray();
+
+        writer.WritePropertyName("records");
+        writer.WriteStartArray();
+        var written = 0;
+        await foreach (var record in vault.ReadAllAsync(residentId, cancellationToken))
+        {
+            WriteRecord(writer, record);
+            if (++written % 500 == 0)
+            {
+                await writer.FlushAsync(cancellationToken);
+            }
+        }
+        writer.WriteEndArray();
+
+        foreach (var section in sections)
+        {
+            writer.WritePropertyName(section.Name);
+            await section.WriteAsync(residentId, writer, cancellationToken);
+        }
+        writer.WriteEndObject();
+        await writer.FlushAsync(cancellationToken);
+    }
+
+    internal static void WriteRecord(Utf8JsonWriter writer, OpenedRecord record)
+    {
+        writer.WriteStartObject();
+        writer.WriteString("id", record.Id);
+        writer.WriteString("category", record.Category);
+        writer.WriteString("observedAt", record.ObservedAt);
+        writer.WriteString("storedAt", record.StoredAt);
+        writer.WriteString("source", record.Source);
+        writer.WriteString("sourceRecordId", record.SourceRecordId);
+        writer.WritePropertyName("payload");
+        writer.WriteRawValue(record.Payload, skipInputValidation: true);
+        writer.WriteEndObject();
+    }
+}

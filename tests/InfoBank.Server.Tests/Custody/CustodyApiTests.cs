@@ -1,0 +1,343 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using Dapper;
+using InfoBank.Server.Features.Audit;
+using InfoBank.Server.Features.Custody;
+using InfoBank.Server.Features.Identity;
+using InfoBank.Server.Tests.Foundation;
+using InfoBank.Server.Tests.Infrastructure;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
+namespace InfoBank.Server.Tests.Custody;
+
+/// <summary>Custody over HTTP with real tokens: enrolment, links, deposits, reading, export, erasure, and every refusal.</summary>
+public sealed class CustodyApiTests(CustodyApiTests.Factory factory) : IClassFixture<CustodyApiTests.Factory>
+{
+    public const int MaxRecords = 50;
+    public const int MaxBytes = 64 * 1024;
+
+    public sealed class Factory : InfoBankFactory
+    {
+        protected override void ConfigureWebHost(IWebHostBuilder builder)
+        {
+            base.ConfigureWebHost(builder);
+            builder.UseSetting("Custody:MaxBatchRecords", MaxRecords.ToString());
+            builder.UseSetting("Custody:MaxBatchBytes", MaxBytes.ToString());
+            // Until the audit log implementation is registered, record what custody appends.
+            builder.ConfigureTestServices(services => services.TryAddSingleton<IAuditLog, RecordingAuditLog>());
+        }
+    }
+
+    private sealed record Resident(Guid Id, HttpClient Http);
+
+    private sealed record Source(string ClientId, HttpClient Http);
+
+    private async Task<Resident> ResidentAsync(bool enrol = true)
+    {
+        var (id, token) = await factory.SignInAsync(AccountKind.Resident);
+        var http = factory.CreateClientWithToken(token);
+        if (enrol)
+        {
+            var terms = await http.GetFromJsonAsync<JsonElement>("/api/v1/custody/terms");
+            var response = await http.PostAsJsonAsync("/api/v1/me/enrollment", new
+            {
+                termsVersion = terms.GetProperty("version").GetString(),
+                termsHash = terms.GetProperty("hash").GetString(),
+                agree = true,
+            });
+            Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        }
+        return new Resident(id, http);
+    }
+
+    private async Task<Source> SourceAsync()
+    {
+        var (clientId, token) = await factory.ClientTokenAsync(ClientKind.DataSource);
+        return new Source(clientId, factory.CreateClientWithToken(token));
+    }
+
+    private static async Task<string> LinkAsync(Resident resident, Source source, params string[] categories)
+    {
+        var response = await resident.Http.PutAsJsonAsync($"/api/v1/me/sources/{source.ClientId}", new { categories });
+        Assert.True(response.StatusCode is HttpStatusCode.Created or HttpStatusCode.OK, await response.Content.ReadAsStringAsync());
+        return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("residentRef").GetString()!;
+    }
+
+    private static object StepsRecord(string resident, string sourceRecordId, int steps, int daysAgo = 1, string category = "steps.daily") => new
+    {
+        resident,
+        category,
+        observedAt = DateTimeOffset.UtcNow.Date.AddDays(-daysAgo),
+        payload = new { steps },
+        sourceRecordId,
+    };
+
+    private static Task<HttpResponseMessage> DepositAsync(Source source, params object[] records) =>
+        source.Http.PostAsJsonAsync("/api/v1/records", new { records });
+
+    private async Task<long> StoredCountAsync(Guid residentId)
+    {
+        await using var connection = await factory.Connections.OpenAsync();
+        return await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM custody_records WHERE resident_id = @residentId", new { residentId });
+    }
+
+    private static async Task<JsonElement> RecordsAsync(Resident resident, string query = "")
+    {
+        var response = await resident.Http.GetAsync("/api/v1/me/records" + query);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        return await response.Content.ReadFromJsonAsync<JsonElement>();
+    }
+
+    [Fact]
+    public async Task Enrolment_records_the_terms_agreed_and_shows_on_the_profile()
+    {
+        var resident = await ResidentAsync(enrol: false);
+        var before = await resident.Http.GetFromJsonAsync<JsonElement>("/api/v1/me");
+        Assert.Equal("not-enrolled", before.GetProperty("enrollment").GetProperty("status").GetString());
+
+        var noAgreement = await resident.Http.PostAsJsonAsync("/api/v1/me/enrollment", new { termsVersion = CustodyTerms.Current.Version, termsHash = CustodyTerms.Current.Hash, agree = false });
+        var problem = await HostTests.AssertProblem(noAgreement, HttpStatusCode.UnprocessableEntity);
+        Assert.True(problem.GetProperty("errors").TryGetProperty("agree", out _));
+
+        var stale = await resident.Http.PostAsJsonAsync("/api/v1/me/enrollment", new { termsVersion = "2020-01", termsHash = "sha256:00", agree = true });
+        await HostTests.AssertProblem(stale, HttpStatusCode.Conflict);
+
+        var enrolled = await resident.Http.PostAsJsonAsync("/api/v1/me/enrollment", new { termsVersion = CustodyTerms.Current.Version, termsHash = CustodyTerms.Current.Hash, agree = true });
+        Assert.Equal(HttpStatusCode.Created, enrolled.StatusCode);
+        var again = await resident.Http.PostAsJsonAsync("/api/v1/me/enrollment", new { termsVersion = CustodyTerms.Current.Version, termsHash = CustodyTerms.Current.Hash, agree = true });
+        Assert.Equal(HttpStatusCode.OK, again.StatusCode);
+
+        var profile = await resident.Http.GetFromJsonAsync<JsonElement>("/api/v1/me");
+        Assert.Equal(resident.Id, profile.GetProperty("accountId").GetGuid());
+        var enrollment = profile.GetProperty("enrollment");
+        Assert.Equal("enrolled", enrollment.GetProperty("status").GetString());
+        Assert.Equal(CustodyTerms.Current.Hash, enrollment.GetProperty("termsHash").GetString());
+    }
+
+    [Fact]
+    public async Task Deposits_from_a_linked_source_are_stored_once_and_read_back_by_the_resident()
+    {
+        var resident = await ResidentAsync();
+        var source = await SourceAsync();
+        var reference = await LinkAsync(resident, source, "steps.daily", "body.composition");
+        Assert.StartsWith("rr_", reference);
+
+        var batch = new[]
+        {
+            StepsRecord(reference, "d1", 8000, 3),
+            StepsRecord(reference, "d2", 9500, 2),
+            new { resident = reference, category = "body.composition", observedAt = DateTimeOffset.UtcNow.AddDays(-1), payload = (object)new { weightKg = 61.2, muscleRatePercent = 31.5 }, sourceRecordId = "b1" },
+        };
+        var first = await DepositAsync(source, batch);
+        Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        var body = await first.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal(3, body.GetProperty("stored").GetInt32());
+        Assert.All(body.GetProperty("results").EnumerateArray(), r => Assert.Equal("stored", r.GetProperty("status").GetString()));
+
+        // A retried batch stores nothing twice and says so per record.
+        var retry = await DepositAsync(source, batch);
+        var retried = await retry.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal(0, retried.GetProperty("stored").GetInt32());
+        Assert.Equal(3, retried.GetProperty("duplicates").GetInt32());
+        Assert.All(retried.GetProperty("results").EnumerateArray(), r => Assert.Equal("duplicate", r.GetProperty("status").GetString()));
+        Assert.Equal(3, await StoredCountAsync(resident.Id));
+
+        var all = await RecordsAsync(resident);
+        var records = all.GetProperty("records").EnumerateArray().ToList();
+        Assert.Equal(["d1", "d2", "b1"], records.Select(r => r.GetProperty("sourceRecordId").GetString()));
+        Assert.Equal(8000, records[0].GetProperty("payload").GetProperty("steps").GetInt32());
+        Assert.Equal(source.ClientId, records[0].GetProperty("source").GetString());
+
+        var steps = await RecordsAsync(resident, "?category=steps.daily");
+        Assert.Equal(2, steps.GetProperty("records").GetArrayLength());
+
+        // Paging: one at a time, following the cursor.
+        var seen = new List<string>();
+        string? cursor = null;
+        do
+        {
+            var page = await RecordsAsync(resident, "?limit=1" + (cursor is null ? "" : $"&cursor={cursor}"));
+            seen.AddRange(page.GetProperty("records").EnumerateArray().Select(r => r.GetProperty("sourceRecordId").GetString()!));
+            cursor = page.GetProperty("next").ValueKind == JsonValueKind.String ? page.GetProperty("next").GetString() : null;
+        }
+        while (cursor is not null);
+        Assert.Equal(["d1", "d2", "b1"], seen);
+
+        // The raw table holds no plaintext.
+        await using var connection = await factory.Connections.OpenAsync();
+        var raw = await connection.QueryAsync<byte[]>("SELECT ciphertext FROM custody_records WHERE resident_id = @id", new { id = resident.Id });
+        Assert.All(raw, c => Assert.DoesNotContain("8000", Encoding.Latin1.GetString(c)));
+    }
+
+    [Fact]
+    public async Task Bad_deposits_are_refused_with_the_field_named_and_nothing_stored()
+    {
+        var resident = await ResidentAsync();
+        var source = await SourceAsync();
+        var reference = await LinkAsync(resident, source, "steps.daily");
+
+        async Task Refused(HttpResponseMessage response, string path, string fragment)
+        {
+            var problem = await HostTests.AssertProblem(response, HttpStatusCode.UnprocessableEntity);
+            var errors = problem.GetProperty("errors");
+            Assert.True(errors.TryGetProperty(path, out var messages), $"no error for {path}: {errors}");
+            Assert.Contains(fragment, messages[0].GetString());
+        }
+
+        // A good record next to each bad one: the whole batch is refused.
+        var good = StepsRecord(reference, "ok", 100);
+        await Refused(await DepositAsync(source, good, StepsRecord("rr_nobody", "x", 1)), "records[1].resident", "linked");
+        await Refused(await DepositAsync(source, good, StepsRecord(reference, "x", 1, category: "body.composition")), "records[1].category", "not authorised");
+        await Refused(await DepositAsync(source, good, StepsRecord(reference, "x", 1, category: "heart.rate")), "records[1].category", "Unknown category");
+        await Refused(await DepositAsync(source, good, StepsRecord(reference, "ok", 1)), "records[1].sourceRecordId", "Duplicate within the batch");
+        await Refused(await DepositAsync(source, good, StepsRecord(reference, "x", -5)), "records[1].payload.steps", "below the minimum");
+        await Refused(await DepositAsync(source, good, new { resident = reference, category = "steps.daily", observedAt = DateTimeOffset.UtcNow.AddDays(-1), payload = new { stpes = 1 }, sourceRecordId = "x" }), "records[1].payload.stpes", "Unknown field");
+        await Refused(await DepositAsync(source, good, new { resident = reference, category = "steps.daily", observedAt = DateTimeOffset.UtcNow.AddDays(-1), payload = new { steps = "many" }, sourceRecordId = "x" }), "records[1].payload.steps", "integer");
+        await Refused(await DepositAsync(source, good, new { resident = reference, category = "steps.daily", observedAt = DateTimeOffset.UtcNow.AddDays(2), payload = new { steps = 1 }, sourceRecordId = "x" }), "records[1].observedAt", "future");
+        await Refused(await DepositAsync(source, good, new { resident = reference, category = "steps.daily", observedAt = DateTimeOffset.UtcNow.AddDays(-4000), payload = new { steps = 1 }, sourceRecordId = "x" }), "records[1].observedAt", "retention");
+        await Refused(await DepositAsync(source, good, new { resident = reference, category = "steps.daily", observedAt = DateTimeOffset.UtcNow.AddDays(-1), payload = new[] { 1 }, sourceRecordId = "x" }), "records[1].payload", "JSON object");
+        await Refused(await source.Http.PostAsJsonAsync("/api/v1/records", new { records = Array.Empty<object>() }), "records", "no records");
+
+        var tooMany = Enumerable.Range(0, MaxRecords + 1).Select(i => StepsRecord(reference, $"m{i}", i)).ToArray();
+        var problem = await HostTests.AssertProblem(await DepositAsync(source, tooMany), HttpStatusCode.RequestEntityTooLarge);
+        Assert.Contains($"at most {MaxRecords}", problem.GetProperty("detail").GetString());
+
+        var big = new { records = new[] { new { resident = reference, category = "search.query", observedAt = DateTimeOffset.UtcNow, payload = new { query = new string('q', MaxBytes) }, sourceRecordId = "big" } } };
+        await HostTests.AssertProblem(await source.Http.PostAsJsonAsync("/api/v1/records", big), HttpStatusCode.RequestEntityTooLarge);
+
+        var malformed = await source.Http.PostAsync("/api/v1/records", new StringContent("{\"records\": [ {\"resident\": ", Encoding.UTF8, "application/json"));
+        await HostTests.AssertProblem(malformed, HttpStatusCode.BadRequest);
+
+        Assert.Equal(0, await StoredCountAsync(resident.Id));
+    }
+
+    [Fact]
+    public async Task A_source_cannot_deposit_for_residents_who_are_not_enrolled_or_with_another_sources_reference()
+    {
+        var notEnrolled = await ResidentAsync(enrol: false);
+        var source = await SourceAsync();
+        var link = await notEnrolled.Http.PutAsJsonAsync($"/api/v1/me/sources/{source.ClientId}", new { categories = new[] { "steps.daily" } });
+        await HostTests.AssertProblem(link, HttpStatusCode.Conflict);
+
+        var resident = await ResidentAsync();
+        var other = await SourceAsync();
+        var otherReference = await LinkAsync(resident, other, "steps.daily");
+        var response = await DepositAsync(source, StepsRecord(otherReference, "s1", 10));
+        await HostTests.AssertProblem(response, HttpStatusCode.UnprocessableEntity);
+        Assert.Equal(0, await StoredCountAsync(resident.Id));
+    }
+
+    [Fact]
+    public async Task Linking_checks_the_client_and_the_categories()
+    {
+        var resident = await ResidentAsync();
+        await HostTests.AssertProblem(await resident.Http.PutAsJsonAsync("/api/v1/me/sources/no-such-client", new { categories = new[] { "steps.daily" } }), HttpStatusCode.NotFound);
+        var (business, _) = await factory.ClientTokenAsync(ClientKind.Business);
+        await HostTests.AssertProblem(await resident.Http.PutAsJsonAsync($"/api/v1/me/sources/{business}", new { categories = new[] { "steps.daily" } }), HttpStatusCode.UnprocessableEntity);
+        var source = await SourceAsync();
+        var bad = await resident.Http.PutAsJsonAsync($"/api/v1/me/sources/{source.ClientId}", new { categories = new[] { "steps.daily", "dna.sequence" } });
+        var problem = await HostTests.AssertProblem(bad, HttpStatusCode.UnprocessableEntity);
+        Assert.True(problem.GetProperty("errors").TryGetProperty("categories[1]", out _));
+        await HostTests.AssertProblem(await resident.Http.PutAsJsonAsync($"/api/v1/me/sources/{source.ClientId}", new { categories = Array.Empty<string>() }), HttpStatusCode.UnprocessableEntity);
+
+        // Re-linking updates the categories and keeps the reference.
+        var first = await LinkAsync(resident, source, "steps.daily");
+        var second = await LinkAsync(resident, source, "steps.daily", "location.visit");
+        Assert.Equal(first, second);
+        var profile = await resident.Http.GetFromJsonAsync<JsonElement>("/api/v1/me");
+        var linked = Assert.Single(profile.GetProperty("sources").EnumerateArray());
+        Assert.Equal(["steps.daily", "location.visit"], linked.GetProperty("categories").EnumerateArray().Select(c => c.GetString()));
+    }
+
+    [Fact]
+    public async Task Unlinking_takes_effect_at_once()
+    {
+        var resident = await ResidentAsync();
+        var source = await SourceAsync();
+        var reference = await LinkAsync(resident, source, "steps.daily");
+        Assert.Equal(HttpStatusCode.OK, (await DepositAsync(source, StepsRecord(reference, "u1", 10))).StatusCode);
+
+        Assert.Equal(HttpStatusCode.NoContent, (await resident.Http.DeleteAsync($"/api/v1/me/sources/{source.ClientId}")).StatusCode);
+        await HostTests.AssertProblem(await resident.Http.DeleteAsync($"/api/v1/me/sources/{source.ClientId}"), HttpStatusCode.NotFound);
+        await HostTests.AssertProblem(await DepositAsync(source, StepsRecord(reference, "u2", 20)), HttpStatusCode.UnprocessableEntity);
+        Assert.Equal(1, await StoredCountAsync(resident.Id));
+    }
+
+    [Fact]
+    public async Task A_resident_reads_only_their_own_records_and_other_callers_are_refused()
+    {
+        var alice = await ResidentAsync();
+        var bob = await ResidentAsync();
+        var source = await SourceAsync();
+        var reference = await LinkAsync(alice, source, "steps.daily");
+        await DepositAsync(source, StepsRecord(reference, "a1", 4321));
+
+        Assert.Single(((await RecordsAsync(alice)).GetProperty("records")).EnumerateArray());
+        Assert.Empty(((await RecordsAsync(bob)).GetProperty("records")).EnumerateArray());
+        var bobExport = await bob.Http.GetStringAsync("/api/v1/me/export");
+        Assert.DoesNotContain("4321", bobExport);
+
+        Assert.Equal(HttpStatusCode.Forbidden, (await source.Http.GetAsync("/api/v1/me/records")).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await alice.Http.PostAsJsonAsync("/api/v1/records", new { records = new[] { StepsRecord(reference, "self", 1) } })).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await factory.CreateClient().GetAsync("/api/v1/me/records")).StatusCode);
+        await HostTests.AssertProblem(await alice.Http.GetAsync("/api/v1/me/records?cursor=not-a-cursor"), HttpStatusCode.BadRequest);
+        await HostTests.AssertProblem(await alice.Http.GetAsync("/api/v1/me/records?limit=0"), HttpStatusCode.BadRequest);
+    }
+
+    [Fact]
+    public async Task Export_is_one_json_document_with_profile_sources_and_records()
+    {
+        var resident = await ResidentAsync();
+        var source = await SourceAsync();
+        var reference = await LinkAsync(resident, source, "steps.daily");
+        await DepositAsync(source, Enumerable.Range(0, 30).Select(i => StepsRecord(reference, $"x{i}", 1000 + i, i + 1)).ToArray());
+
+        var response = await resident.Http.GetAsync("/api/v1/me/export");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
+        using var export = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        var root = export.RootElement;
+        Assert.Equal(resident.Id, root.GetProperty("profile").GetProperty("accountId").GetGuid());
+        Assert.Equal("enrolled", root.GetProperty("profile").GetProperty("status").GetString());
+        Assert.Equal(reference, root.GetProperty("sources")[0].GetProperty("residentRef").GetString());
+        Assert.Equal(30, root.GetProperty("records").GetArrayLength());
+        Assert.Equal(1029, root.GetProperty("records")[0].GetProperty("payload").GetProperty("steps").GetInt32());
+    }
+
+    [Fact]
+    public async Task Erasure_shreds_the_keys_at_once_refuses_further_deposits_and_the_sweep_deletes_the_rows()
+    {
+        var resident = await ResidentAsync();
+        var source = await SourceAsync();
+        var reference = await LinkAsync(resident, source, "steps.daily");
+        await DepositAsync(source, Enumerable.Range(0, 20).Select(i => StepsRecord(reference, $"e{i}", i, i + 1)).ToArray());
+
+        var erased = await resident.Http.DeleteAsync("/api/v1/me");
+        Assert.Equal(HttpStatusCode.OK, erased.StatusCode);
+        var erasureId = (await erased.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("erasureId").GetGuid();
+
+        // Rows are still there, but no key for them is: nothing can be decrypted even from a copy of the table.
+        await using (var connection = await factory.Connections.OpenAsync())
+        {
+            Assert.Equal(20, await StoredCountAsync(resident.Id));
+            Assert.Equal(0, await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM resident_keys WHERE resident_id = @id", new { id = resident.Id }));
+        }
+        var profile = await resident.Http.GetFromJsonAsync<JsonElement>("/api/v1/me");
+        Assert.Equal("erased", profile.GetProperty("enrollment").GetProperty("status").GetString());
+        Assert.Empty(profile.GetProperty("sources").EnumerateArray());
+        Assert.Empty((await RecordsAsync(resident)).GetProperty("records").EnumerateArray());
+        await HostTests.AssertProblem(await DepositAsync(source, StepsRecord(reference, "late", 1)), HttpStatusCode.UnprocessableEntity);
+        await HostTests.AssertProblem(await resident.Http.DeleteAsync("/api/v1/me"), HttpStatusCode.NotFound);
+
+        using (var scope = factory.Services.CreateScope())
+        {
+            await scope.ServiceProvider.GetRequiredService<CustodyJobs>().SweepErasureAsync(erasureId, default);
+        }
+        Assert.Equal(0, await StoredCountAsync(resident.Id));
+    }
+}
