@@ -33,6 +33,8 @@ public abstract class AccessStoreTests<TFixture>(TFixture database) : StoreTestB
         Assert.Equal(10, await Store.PointsTotalAsync(alice, CancellationToken.None));
         Assert.Equal(0, await Store.PointsTotalAsync(carol, CancellationToken.None));
         Assert.Equal([alice], await Store.RewardedInFetchAsync(entry.FetchId!.Value, CancellationToken.None));
+        Assert.Equal(3, await Store.ServedInFetchAsync(entry.FetchId!.Value, CancellationToken.None));
+        Assert.Equal(0, await Store.ServedInFetchAsync(Guid.NewGuid(), CancellationToken.None));
         Assert.Empty(await Store.PassbookAsync(alice, Now, 10, CancellationToken.None));
     }
 

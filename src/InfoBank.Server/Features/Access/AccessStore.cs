@@ -91,6 +91,8 @@ public sealed class AccessStore(DbConnectionFactory db)
         WHERE l.fetch_id = @fetchId AND p.points > 0
         """;
 
+    private const string SelectServedInFetch = "SELECT COALESCE(SUM(items), 0) FROM access_log WHERE fetch_id = @fetchId AND outcome = 'served'";
+
     private const string SelectPassbook = """
         SELECT p.access_id AS AccessId, p.at AS At, l.grant_id AS GrantId, l.recipient AS Recipient, l.kind AS Kind,
                l.data_items AS DataItems, l.purpose AS Purpose, l.approval AS Approval, p.records AS Records, p.points AS Points
@@ -167,6 +169,13 @@ public sealed class AccessStore(DbConnectionFactory db)
     {
         await using var connection = await db.OpenAsync(cancellationToken);
         return (await connection.QueryAsync<Guid>(new CommandDefinition(SelectPointsGiven, new { fetchId }, cancellationToken: cancellationToken))).ToHashSet();
+    }
+
+    /// <summary>How many records a fetch has served so far, by the log.</summary>
+    public async Task<int> ServedInFetchAsync(Guid fetchId, CancellationToken cancellationToken)
+    {
+        await using var connection = await db.OpenAsync(cancellationToken);
+        return (int)await connection.ExecuteScalarAsync<long>(new CommandDefinition(SelectServedInFetch, new { fetchId }, cancellationToken: cancellationToken));
     }
 
     public async Task<IReadOnlyList<PassbookRow>> PassbookAsync(Guid residentId, DateTimeOffset? before, int limit, CancellationToken cancellationToken)
