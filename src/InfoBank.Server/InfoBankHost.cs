@@ -1,5 +1,6 @@
 using InfoBank.Server.Features.Access;
 using InfoBank.Server.Features.Audit;
+using InfoBank.Server.Features.Consent;
 using InfoBank.Server.Features.Custody;
 using InfoBank.Server.Features.Identity;
 using InfoBank.Server.Infrastructure;
@@ -60,6 +61,7 @@ public static class InfoBankHost
         services.AddCustodyFeature();
         services.AddIdentityFeature();
         services.AddAuditFeature();
+        services.AddConsentFeature();
         services.AddAccessFeature();
         return builder;
     }

@@ -16,6 +16,7 @@ var context = new BenchContext { Quick = quick, WorkDirectory = work, PostgresAd
 IBenchmark[] benchmarks =
 [
     new BaselineInsertBenchmark(),
+    new ConsentDecisionBenchmark(),
     new AccessAggregateBenchmark(),
 ];
 

@@ -36,7 +36,10 @@ public sealed class CustodyHarness : IDisposable
     {
         Directory = Path.Combine(Path.GetTempPath(), "infobank-tests", Guid.NewGuid().ToString("N"));
         System.IO.Directory.CreateDirectory(Directory);
-        MasterKeyFile = masterKeyFile ?? Path.Combine(Directory, "keyring-master.key");
+        // One master key per database: the fixture's database (and its encrypted key ring) outlives
+        // each test's harness, so the key that encrypted it must too.
+        MasterKeyFile = masterKeyFile ?? Path.Combine(Path.GetTempPath(), "infobank-tests",
+            "master-" + Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(database.ConnectionString)))[..16] + ".key");
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
         {
             ["Database:Provider"] = database.Provider.ToString(),

@@ -128,7 +128,7 @@ public abstract class KeyRotationTests<TFixture> : StoreTestBase<TFixture>, IDis
 
         // Same database, another master key file: the KEK cannot be decrypted, so neither can the DEKs.
         var database = (DatabaseFixture)Database;
-        using var thief = new CustodyHarness(database);
+        using var thief = new CustodyHarness(database, Path.Combine(Path.GetTempPath(), "infobank-tests", $"thief-{Guid.NewGuid():N}.key"));
         await Assert.ThrowsAnyAsync<System.Security.Cryptography.CryptographicException>(() => thief.Keys.GetActiveAsync(resident));
     }
 }

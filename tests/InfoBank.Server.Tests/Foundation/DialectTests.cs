@@ -21,4 +21,11 @@ public sealed class DialectTests
     [InlineData(DatabaseProvider.SqlServer, "INSERT INTO t (a, b) SELECT @a, @b WHERE NOT EXISTS (SELECT 1 FROM t WITH (UPDLOCK, HOLDLOCK) WHERE a = @a)")]
     public void Insert_ignoring_duplicates(DatabaseProvider provider, string expected) =>
         Assert.Equal(expected, SqlDialect.For(provider).InsertIgnoringDuplicates("t", ["a", "b"], ["a"]));
+
+    [Theory]
+    [InlineData(DatabaseProvider.Sqlite, "c IN @xs")]
+    [InlineData(DatabaseProvider.Postgres, "c = ANY(@xs)")]
+    [InlineData(DatabaseProvider.SqlServer, "c IN @xs")]
+    public void In_list(DatabaseProvider provider, string expected) =>
+        Assert.Equal(expected, SqlDialect.For(provider).InList("c", "xs"));
 }

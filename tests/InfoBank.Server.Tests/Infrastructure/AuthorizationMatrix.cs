@@ -64,6 +64,13 @@ public static class AuthorizationMatrix
         new("GET", "/api/v1/me", [Caller.Resident]),
         new("GET", "/api/v1/me/records", [Caller.Resident]),
 
+        // Consent: signing keys and offers are public; consents belong to the resident.
+        new("GET", "/api/v1/keys", Anyone),
+        new("GET", "/api/v1/offers", Anyone),
+        new("GET", "/api/v1/me/consents", [Caller.Resident]),
+        new("DELETE", "/api/v1/me/consents/00000000-0000-0000-0000-000000000001", [Caller.Resident], HttpStatusCode.NotFound),
+        new("GET", "/api/v1/me/consents/00000000-0000-0000-0000-000000000001/receipt", [Caller.Resident], HttpStatusCode.NotFound),
+
         // Access: the resident's passbook; the committee's access log and alerts.
         new("GET", "/api/v1/me/passbook", [Caller.Resident]),
         new("GET", "/api/v1/committee/access-log", [Caller.Committee]),

@@ -91,10 +91,10 @@ public sealed class CustodyStore(DbConnectionFactory db, ResidentKeyRing keys, T
     private const string DeleteLink = "DELETE FROM source_links WHERE resident_id = @residentId AND client_id = @clientId";
 
     // Only enrolled residents: an erased resident has no links, but the join makes it explicit.
-    private const string SelectLinkedResidents = """
+    private string SelectLinkedResidents => $"""
         SELECT l.resident_ref AS ResidentRef, l.resident_id AS ResidentId, l.categories AS Categories
         FROM source_links l JOIN residents r ON r.account_id = l.resident_id
-        WHERE l.client_id = @clientId AND r.status = 'enrolled' AND l.resident_ref IN @refs
+        WHERE l.client_id = @clientId AND r.status = 'enrolled' AND {db.Dialect.InList("l.resident_ref", "refs")}
         """;
 
     private const string SelectForErasure = "SELECT status AS Status, last_key_version AS LastKeyVersion FROM residents WHERE account_id = @residentId";

@@ -17,6 +17,12 @@ public abstract class SqlDialect
     /// </summary>
     public abstract string InsertIgnoringDuplicates(string table, IReadOnlyList<string> columns, IReadOnlyList<string> conflictColumns);
 
+    /// <summary>
+    /// <c>column IN @list</c> for a list parameter. Dapper expands lists into one parameter per item,
+    /// except on Npgsql, where it sends a native array that only <c>= ANY(@list)</c> accepts.
+    /// </summary>
+    public virtual string InList(string column, string listParameter) => $"{column} IN @{listParameter}";
+
     public static SqlDialect For(DatabaseProvider provider) => provider switch
     {
         DatabaseProvider.Sqlite => SqliteDialect.Instance,
@@ -45,6 +51,8 @@ public sealed class PostgresDialect : SqlDialect
     public static readonly PostgresDialect Instance = new();
 
     public override DatabaseProvider Provider => DatabaseProvider.Postgres;
+
+    public override string InList(string column, string listParameter) => $"{column} = ANY(@{listParameter})";
 
     public override string Limit(string limitParameter) => $" LIMIT @{limitParameter}";
 

@@ -1,0 +1,115 @@
+namespace InfoBank.Core.Consent;
+
+/// <summary>Why a command was refused; <see cref="Kind"/> decides the HTTP status, <see cref="Message"/> tells the resident.</summary>
+public sealed record ConsentRefusal(ConsentRefusalKind Kind, string Message);
+
+public enum ConsentRefusalKind
+{
+    /// <summary>No such offer or consent for this resident (404: another resident's consent is not revealed).</summary>
+    NotFound,
+
+    /// <summary>The request conflicts with the current state (409): offer not open, outdated notice, already consented or ended.</summary>
+    Conflict,
+
+    /// <summary>The request is well-formed but not acceptable as consent (422): special-care items not named.</summary>
+    Unacceptable,
+}
+
+/// <summary>What a resident asks for when giving consent: the offer, the notice version they read, the special-care items they name.</summary>
+public sealed record GiveConsent(Guid OfferId, int NoticeVersion, string? NoticeHash, IReadOnlyList<string> ExplicitItems);
+
+/// <summary>
+/// The consent commands as pure functions from current state to the one event they append (or a
+/// refusal). The server runs them inside a transaction over freshly read state; the property tests
+/// run the very same functions against a reference model.
+/// </summary>
+public static class ConsentCommands
+{
+    /// <summary>
+    /// Consent to all items of an active offer at its current notice version. Refused when the offer
+    /// is unknown, not active, outside its window, the notice version is not the current one (the
+    /// resident must read the new notice), the resident already has an active consent to it, or the
+    /// offer involves special-care items and the resident did not name each of them.
+    /// </summary>
+    public static (ConsentEvent? Event, ConsentRefusal? Refusal) Give(
+        Guid subjectId, OfferTerms? offer, ConsentRecord? activeForOffer, GiveConsent request, Guid newConsentId, DateTimeOffset now)
+    {
+        if (offer is null)
+        {
+            return Refuse(ConsentRefusalKind.NotFound, $"There is no offer {request.OfferId}.");
+        }
+        if (offer.Status != OfferStatus.Active)
+        {
+            return Refuse(ConsentRefusalKind.Conflict, $"Offer {offer.OfferId} is {offer.Status.ToString().ToLowerInvariant()} and cannot be consented to.");
+        }
+        if (now < offer.Notice.ValidFrom || now >= offer.Notice.ValidUntil)
+        {
+            return Refuse(ConsentRefusalKind.Conflict,
+                $"Offer {offer.OfferId} is open from {NoticeCanonical.Time(offer.Notice.ValidFrom)} until {NoticeCanonical.Time(offer.Notice.ValidUntil)}, not now.");
+        }
+        if (request.NoticeVersion != offer.NoticeVersion)
+        {
+            return Refuse(ConsentRefusalKind.Conflict,
+                $"Notice version {request.NoticeVersion} of offer {offer.OfferId} is not current; read version {offer.NoticeVersion} and consent to it.");
+        }
+        if (request.NoticeHash is not null && !string.Equals(request.NoticeHash, offer.NoticeHash, StringComparison.Ordinal))
+        {
+            return Refuse(ConsentRefusalKind.Conflict,
+                $"The notice hash does not match version {offer.NoticeVersion} of offer {offer.OfferId} ({offer.NoticeHash}).");
+        }
+        if (activeForOffer is not null)
+        {
+            return Refuse(ConsentRefusalKind.Conflict, $"You already consented to offer {offer.OfferId} (consent {activeForOffer.ConsentId}).");
+        }
+        var unknownExplicit = request.ExplicitItems.Where(i => !offer.Notice.SpecialCareItems.Contains(i, StringComparer.Ordinal)).ToList();
+        if (unknownExplicit.Count > 0)
+        {
+            return Refuse(ConsentRefusalKind.Unacceptable,
+                $"Offer {offer.OfferId} has no special-care item(s) {string.Join(", ", unknownExplicit)}; name only the special-care items it lists.");
+        }
+        var unnamed = offer.Notice.SpecialCareItems.Where(i => !request.ExplicitItems.Contains(i, StringComparer.Ordinal)).ToList();
+        if (unnamed.Count > 0)
+        {
+            return Refuse(ConsentRefusalKind.Unacceptable,
+                $"Offer {offer.OfferId} includes special-care data; consent must name each such item explicitly: missing {string.Join(", ", unnamed)}.");
+        }
+        return (new ConsentEvent(newConsentId, subjectId, offer.OfferId, ConsentState.ConsentGiven, now, offer.NoticeVersion,
+            Actor(subjectId), NoticeCanonical.Normalise(offer.Notice.Items), NoticeCanonical.Normalise(request.ExplicitItems),
+            offer.Notice.ValidUntil), null);
+    }
+
+    /// <summary>The resident withdraws one of their own active consents. Someone else's consent is "not found".</summary>
+    public static (ConsentEvent? Event, ConsentRefusal? Refusal) Withdraw(Guid subjectId, ConsentRecord? consent, Guid consentId, DateTimeOffset now)
+    {
+        if (consent is null || consent.SubjectId != subjectId)
+        {
+            return Refuse(ConsentRefusalKind.NotFound, $"You have no consent {consentId}.");
+        }
+        if (!consent.IsActive)
+        {
+            return Refuse(ConsentRefusalKind.Conflict, $"Consent {consentId} is already {consent.State} and cannot be withdrawn.");
+        }
+        return (End(consent, ConsentState.ConsentWithdrawn, now, Actor(subjectId)), null);
+    }
+
+    /// <summary>The expiry job's step for one consent: an event when its validity has passed, else null (idempotent).</summary>
+    public static ConsentEvent? Expire(ConsentRecord consent, DateTimeOffset now) =>
+        consent.IsActive && now >= consent.ExpiresAt ? End(consent, ConsentState.ConsentExpired, now, SystemActor) : null;
+
+    /// <summary>The committee revoked the grant: every active consent to its offer ends.</summary>
+    public static ConsentEvent? Revoke(ConsentRecord consent, DateTimeOffset now, string actor) =>
+        consent.IsActive ? End(consent, ConsentState.ConsentRevoked, now, actor) : null;
+
+    /// <summary>The offer's notice changed: active consents to an older version end; the resident must consent again.</summary>
+    public static ConsentEvent? Invalidate(ConsentRecord consent, int newNoticeVersion, DateTimeOffset now, string actor) =>
+        consent.IsActive && consent.NoticeVersion != newNoticeVersion ? End(consent, ConsentState.ConsentInvalidated, now, actor) : null;
+
+    public const string SystemActor = "system";
+
+    public static string Actor(Guid subjectId) => $"resident:{subjectId}";
+
+    private static ConsentEvent End(ConsentRecord consent, ConsentState state, DateTimeOffset now, string actor) =>
+        new(consent.ConsentId, consent.SubjectId, consent.OfferId, state, now, consent.NoticeVersion, actor, [], [], null);
+
+    private static (ConsentEvent?, ConsentRefusal?) Refuse(ConsentRefusalKind kind, string message) => (null, new ConsentRefusal(kind, message));
+}

@@ -1,0 +1,439 @@
+using System.Data.Common;
+using System.Text.Json;
+using Dapper;
+using InfoBank.Core.Consent;
+using InfoBank.Server.Infrastructure.Db;
+using Microsoft.Data.SqlClient;
+using Microsoft.Data.Sqlite;
+using Npgsql;
+
+namespace InfoBank.Server.Features.Consent;
+
+/// <summary>
+/// The SQL of offers and the consent ledger. Every method takes the caller's connection and
+/// transaction, so a command reads the state and appends its event atomically. Nothing is cached:
+/// decisions read the projection fresh each time (the partial indexes keep that cheap).
+/// </summary>
+public sealed class ConsentStore(DbConnectionFactory db)
+{
+    internal static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
+    {
+        Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() },
+    };
+
+    private const string OfferColumns = """
+        o.offer_id AS OfferId, o.grant_id AS GrantId, o.status AS Status, o.notice_version AS NoticeVersion,
+        o.notice_hash AS NoticeHash, n.notice_json AS NoticeJson
+        """;
+
+    private const string SelectOffer = $"""
+        SELECT {OfferColumns}
+        FROM offers o JOIN offer_notices n ON n.offer_id = o.offer_id AND n.notice_version = o.notice_version
+        """;
+
+    private const string ConsentColumns = """
+        c.consent_id AS ConsentId, c.subject_id AS SubjectId, c.offer_id AS OfferId, c.notice_version AS NoticeVersion,
+        c.state AS State, c.items AS Items, c.explicit_items AS ExplicitItems, c.given_at AS GivenAt,
+        c.expires_at AS ExpiresAt, c.ended_at AS EndedAt, c.last_sequence AS LastSequence
+        """;
+
+    private const string EventColumns = """
+        sequence AS Sequence, consent_id AS ConsentId, subject_id AS SubjectId, offer_id AS OfferId, event_type AS EventType,
+        notice_version AS NoticeVersion, occurred_at AS OccurredAt, actor AS Actor, items AS Items,
+        explicit_items AS ExplicitItems, expires_at AS ExpiresAt
+        """;
+
+    private const string InsertOfferSql = """
+        INSERT INTO offers (offer_id, grant_id, status, notice_version, notice_hash, recipient_client_id, purpose_code, valid_until, created_at, updated_at)
+        VALUES (@OfferId, @GrantId, @Status, @NoticeVersion, @NoticeHash, @RecipientClientId, @PurposeCode, @ValidUntil, @Now, @Now)
+        """;
+
+    private const string UpdateOfferNoticeSql = """
+        UPDATE offers SET notice_version = @NoticeVersion, notice_hash = @NoticeHash, recipient_client_id = @RecipientClientId,
+            purpose_code = @PurposeCode, valid_until = @ValidUntil, updated_at = @Now
+        WHERE offer_id = @OfferId AND notice_version = @PreviousVersion
+        """;
+
+    private const string UpdateOfferStatusSql = """
+        UPDATE offers SET status = @Status, updated_at = @Now WHERE offer_id = @OfferId AND status = @PreviousStatus
+        """;
+
+    // Re-checks the offer under a row lock as part of a consent command, so a concurrent suspend,
+    // revoke or new notice version either waits for the command or makes it fail (no consent slips
+    // in to an offer that has just changed).
+    private const string TouchOpenOfferSql = """
+        UPDATE offers SET updated_at = updated_at WHERE offer_id = @OfferId AND status = 'Active' AND notice_version = @NoticeVersion
+        """;
+
+    private const string InsertNoticeSql = """
+        INSERT INTO offer_notices (offer_id, notice_version, notice_hash, notice_json, published_at)
+        VALUES (@OfferId, @NoticeVersion, @NoticeHash, @NoticeJson, @Now)
+        """;
+
+    private const string InsertEventColumns = """
+        INSERT INTO consent_events (consent_id, subject_id, offer_id, event_type, notice_version, occurred_at, actor, items, explicit_items, expires_at)
+        """;
+
+    private const string InsertEventValues = """
+        VALUES (@ConsentId, @SubjectId, @OfferId, @EventType, @NoticeVersion, @OccurredAt, @Actor, @Items, @ExplicitItems, @ExpiresAt)
+        """;
+
+    private const string InsertConsentSql = """
+        INSERT INTO consents (consent_id, subject_id, offer_id, notice_version, state, items, explicit_items, given_at, expires_at, ended_at, last_sequence)
+        VALUES (@ConsentId, @SubjectId, @OfferId, @NoticeVersion, @State, @Items, @ExplicitItems, @GivenAt, @ExpiresAt, NULL, @LastSequence)
+        """;
+
+    // Only an active consent changes state; zero rows means another command ended it first.
+    private const string EndConsentSql = """
+        UPDATE consents SET state = @State, ended_at = @EndedAt, last_sequence = @LastSequence
+        WHERE consent_id = @ConsentId AND state = 'ConsentGiven'
+        """;
+
+    private const string InsertOutboxSql = "INSERT INTO consent_audit_outbox (event_sequence) VALUES (@Sequence)";
+
+    public DbConnectionFactory Connections => db;
+
+    // ---- offers ----
+
+    public async Task<OfferTerms?> FindOfferAsync(DbConnection connection, DbTransaction? transaction, Guid offerId) =>
+        ToTerms(await connection.QuerySingleOrDefaultAsync<OfferRow>($"{SelectOffer} WHERE o.offer_id = @offerId", new { offerId }, transaction));
+
+    public async Task<OfferTerms?> FindOfferByGrantAsync(DbConnection connection, DbTransaction? transaction, Guid grantId) =>
+        ToTerms(await connection.QuerySingleOrDefaultAsync<OfferRow>($"{SelectOffer} WHERE o.grant_id = @grantId", new { grantId }, transaction));
+
+    /// <summary>Offers residents can consent to now: active and not past their window.</summary>
+    public async Task<IReadOnlyList<OfferTerms>> ListOpenOffersAsync(DbConnection connection, DateTimeOffset now)
+    {
+        var rows = await connection.QueryAsync<OfferRow>(
+            $"{SelectOffer} WHERE o.status = 'Active' AND o.valid_until > @now ORDER BY o.created_at, o.offer_id", new { now });
+        return rows.Select(r => ToTerms(r)!).ToList();
+    }
+
+    public async Task<Notice?> FindNoticeAsync(DbConnection connection, Guid offerId, int version)
+    {
+        var json = await connection.QuerySingleOrDefaultAsync<string>(
+            "SELECT notice_json FROM offer_notices WHERE offer_id = @offerId AND notice_version = @version", new { offerId, version });
+        return json is null ? null : JsonSerializer.Deserialize<Notice>(json, Json);
+    }
+
+    public async Task<IReadOnlyList<NoticeVersionRow>> ListNoticeVersionsAsync(DbConnection connection, Guid offerId) =>
+        (await connection.QueryAsync<NoticeVersionRow>(
+            "SELECT notice_version AS Version, notice_hash AS Hash, published_at AS PublishedAt FROM offer_notices WHERE offer_id = @offerId ORDER BY notice_version",
+            new { offerId })).ToList();
+
+    public async Task InsertOfferAsync(DbConnection connection, DbTransaction transaction, OfferTerms offer, DateTimeOffset now)
+    {
+        await connection.ExecuteAsync(InsertOfferSql, new
+        {
+            offer.OfferId,
+            offer.GrantId,
+            Status = offer.Status.ToString(),
+            offer.NoticeVersion,
+            offer.NoticeHash,
+            RecipientClientId = offer.Notice.Recipient.ClientId,
+            offer.Notice.PurposeCode,
+            offer.Notice.ValidUntil,
+            Now = now,
+        }, transaction);
+        await InsertNoticeAsync(connection, transaction, offer, now);
+    }
+
+    /// <summary>Moves the offer to a new notice version; false if another publish got there first.</summary>
+    public async Task<bool> UpdateOfferNoticeAsync(DbConnection connection, DbTransaction transaction, OfferTerms offer, int previousVersion, DateTimeOffset now)
+    {
+        var rows = await connection.ExecuteAsync(UpdateOfferNoticeSql, new
+        {
+            offer.OfferId,
+            offer.NoticeVersion,
+            offer.NoticeHash,
+            RecipientClientId = offer.Notice.Recipient.ClientId,
+            offer.Notice.PurposeCode,
+            offer.Notice.ValidUntil,
+            Now = now,
+            PreviousVersion = previousVersion,
+        }, transaction);
+        if (rows == 1)
+        {
+            await InsertNoticeAsync(connection, transaction, offer, now);
+        }
+        return rows == 1;
+    }
+
+    public async Task<bool> UpdateOfferStatusAsync(DbConnection connection, DbTransaction transaction, Guid offerId, OfferStatus previous, OfferStatus next, DateTimeOffset now) =>
+        await connection.ExecuteAsync(UpdateOfferStatusSql,
+            new { OfferId = offerId, Status = next.ToString(), PreviousStatus = previous.ToString(), Now = now }, transaction) == 1;
+
+    /// <summary>Locks the offer row and confirms it is still active at <paramref name="noticeVersion"/>.</summary>
+    public async Task<bool> LockOpenOfferAsync(DbConnection connection, DbTransaction transaction, Guid offerId, int noticeVersion) =>
+        await connection.ExecuteAsync(TouchOpenOfferSql, new { OfferId = offerId, NoticeVersion = noticeVersion }, transaction) == 1;
+
+    private static Task InsertNoticeAsync(DbConnection connection, DbTransaction transaction, OfferTerms offer, DateTimeOffset now) =>
+        connection.ExecuteAsync(InsertNoticeSql, new
+        {
+            offer.OfferId,
+            offer.NoticeVersion,
+            offer.NoticeHash,
+            NoticeJson = JsonSerializer.Serialize(offer.Notice, Json),
+            Now = now,
+        }, transaction);
+
+    // ---- consents (projection) ----
+
+    public async Task<ConsentRecord?> FindConsentAsync(DbConnection connection, DbTransaction? transaction, Guid consentId) =>
+        ToRecord(await connection.QuerySingleOrDefaultAsync<ConsentRow>(
+            $"SELECT {ConsentColumns} FROM consents c WHERE c.consent_id = @consentId", new { consentId }, transaction));
+
+    public async Task<ConsentRecord?> FindActiveConsentAsync(DbConnection connection, DbTransaction? transaction, Guid subjectId, Guid offerId) =>
+        ToRecord(await connection.QuerySingleOrDefaultAsync<ConsentRow>(
+            $"SELECT {ConsentColumns} FROM consents c WHERE c.subject_id = @subjectId AND c.offer_id = @offerId AND c.state = 'ConsentGiven'",
+            new { subjectId, offerId }, transaction));
+
+    public async Task<IReadOnlyList<ConsentRecord>> ListConsentsAsync(DbConnection connection, Guid subjectId) =>
+        (await connection.QueryAsync<ConsentRow>(
+            $"SELECT {ConsentColumns} FROM consents c WHERE c.subject_id = @subjectId ORDER BY c.given_at DESC, c.consent_id", new { subjectId }))
+        .Select(r => ToRecord(r)!).ToList();
+
+    public async Task<IReadOnlyList<ConsentRecord>> ListActiveForOfferAsync(DbConnection connection, DbTransaction transaction, Guid offerId) =>
+        (await connection.QueryAsync<ConsentRow>(
+            $"SELECT {ConsentColumns} FROM consents c WHERE c.offer_id = @offerId AND c.state = 'ConsentGiven' ORDER BY c.consent_id",
+            new { offerId }, transaction))
+        .Select(r => ToRecord(r)!).ToList();
+
+    public async Task<IReadOnlyList<ConsentRecord>> ListDueForExpiryAsync(DbConnection connection, DateTimeOffset now, int limit) =>
+        (await connection.QueryAsync<ConsentRow>(
+            $"SELECT {ConsentColumns} FROM consents c WHERE c.state = 'ConsentGiven' AND c.expires_at <= @now ORDER BY c.expires_at, c.consent_id{db.Dialect.Limit("limit")}",
+            new { now, limit }))
+        .Select(r => ToRecord(r)!).ToList();
+
+    /// <summary>
+    /// What the decision function needs for one resident and one recipient and purpose: their
+    /// consents to that recipient's offers for that purpose, with each offer's current terms.
+    /// </summary>
+    public async Task<IReadOnlyList<ConsentSnapshotEntry>> SnapshotAsync(DbConnection connection, Guid subjectId, string recipientClientId, string purposeCode)
+    {
+        var rows = await connection.QueryAsync<SnapshotRow>(
+            $"""
+            SELECT {ConsentColumns}, o.grant_id AS OfferGrantId, o.status AS OfferStatus, o.notice_version AS OfferNoticeVersion,
+                o.notice_hash AS OfferNoticeHash, n.notice_json AS OfferNoticeJson
+            FROM consents c
+            JOIN offers o ON o.offer_id = c.offer_id
+            JOIN offer_notices n ON n.offer_id = o.offer_id AND n.notice_version = o.notice_version
+            WHERE c.subject_id = @subjectId AND c.state = 'ConsentGiven'
+              AND o.recipient_client_id = @recipientClientId AND o.purpose_code = @purposeCode
+            """,
+            new { subjectId, recipientClientId, purposeCode });
+        return rows.Select(r => new ConsentSnapshotEntry(ToRecord(r)!, ToTerms(new OfferRow
+        {
+            OfferId = r.OfferId,
+            GrantId = r.OfferGrantId,
+            Status = r.OfferStatus,
+            NoticeVersion = r.OfferNoticeVersion,
+            NoticeHash = r.OfferNoticeHash,
+            NoticeJson = r.OfferNoticeJson,
+        })!)).ToList();
+    }
+
+    // ---- events ----
+
+    /// <summary>
+    /// Appends one event, updates the projection to <paramref name="next"/> and queues the event for
+    /// its audit entry, all in the caller's transaction. Returns the event's ledger sequence.
+    /// Throws <see cref="ConsentConflictException"/> when the projection changed underneath.
+    /// </summary>
+    public async Task<long> AppendAsync(DbConnection connection, DbTransaction transaction, ConsentEvent e, ConsentRecord next)
+    {
+        var insert = db.Provider == DatabaseProvider.SqlServer
+            ? $"{InsertEventColumns} OUTPUT INSERTED.sequence {InsertEventValues}"
+            : $"{InsertEventColumns} {InsertEventValues} RETURNING sequence";
+        long sequence;
+        try
+        {
+            sequence = await connection.ExecuteScalarAsync<long>(insert, new
+            {
+                e.ConsentId,
+                e.SubjectId,
+                e.OfferId,
+                EventType = e.Type.ToString(),
+                e.NoticeVersion,
+                OccurredAt = e.At,
+                e.Actor,
+                Items = JsonSerializer.Serialize(e.Items, Json),
+                ExplicitItems = JsonSerializer.Serialize(e.ExplicitItems, Json),
+                e.ExpiresAt,
+            }, transaction);
+
+            if (e.Type == ConsentState.ConsentGiven)
+            {
+                await connection.ExecuteAsync(InsertConsentSql, new
+                {
+                    next.ConsentId,
+                    next.SubjectId,
+                    next.OfferId,
+                    next.NoticeVersion,
+                    State = next.State.ToString(),
+                    Items = JsonSerializer.Serialize(next.Items, Json),
+                    ExplicitItems = JsonSerializer.Serialize(next.ExplicitItems, Json),
+                    next.GivenAt,
+                    next.ExpiresAt,
+                    LastSequence = sequence,
+                }, transaction);
+            }
+            else
+            {
+                var rows = await connection.ExecuteAsync(EndConsentSql, new
+                {
+                    next.ConsentId,
+                    State = next.State.ToString(),
+                    next.EndedAt,
+                    LastSequence = sequence,
+                }, transaction);
+                if (rows != 1)
+                {
+                    throw new ConsentConflictException($"Consent {e.ConsentId} changed while it was being updated; nothing was recorded.");
+                }
+            }
+        }
+        catch (DbException ex) when (IsUniqueViolation(ex))
+        {
+            throw new ConsentConflictException($"There is already an active consent to offer {e.OfferId} for this resident; nothing was recorded.");
+        }
+        await connection.ExecuteAsync(InsertOutboxSql, new { Sequence = sequence }, transaction);
+        return sequence;
+    }
+
+    public async Task<IReadOnlyList<ConsentEvent>> ListEventsAsync(DbConnection connection, Guid consentId) =>
+        (await connection.QueryAsync<EventRow>($"SELECT {EventColumns} FROM consent_events WHERE consent_id = @consentId ORDER BY sequence", new { consentId }))
+        .Select(ToEvent).ToList();
+
+    /// <summary>The whole ledger in order, for rebuilding the projection (tests and operators).</summary>
+    public async Task<IReadOnlyList<ConsentEvent>> ListAllEventsAsync(DbConnection connection) =>
+        (await connection.QueryAsync<EventRow>($"SELECT {EventColumns} FROM consent_events ORDER BY sequence")).Select(ToEvent).ToList();
+
+    public async Task<IReadOnlyList<ConsentRecord>> ListAllConsentsAsync(DbConnection connection) =>
+        (await connection.QueryAsync<ConsentRow>($"SELECT {ConsentColumns} FROM consents c ORDER BY c.consent_id")).Select(r => ToRecord(r)!).ToList();
+
+    // ---- audit links ----
+
+    public async Task<IReadOnlyList<long>> ListUnauditedAsync(DbConnection connection, DateTimeOffset olderThan, int limit) =>
+        (await connection.QueryAsync<long>(
+            $"""
+            SELECT b.event_sequence FROM consent_audit_outbox b JOIN consent_events e ON e.sequence = b.event_sequence
+            WHERE e.occurred_at < @olderThan ORDER BY b.event_sequence{db.Dialect.Limit("limit")}
+            """, new { olderThan, limit })).ToList();
+
+    public async Task<ConsentEvent?> FindEventAsync(DbConnection connection, long sequence)
+    {
+        var row = await connection.QuerySingleOrDefaultAsync<EventRow>($"SELECT {EventColumns} FROM consent_events WHERE sequence = @sequence", new { sequence });
+        return row is null ? null : ToEvent(row);
+    }
+
+    /// <summary>Records where an event's audit entry landed and takes it off the outbox; a repeat is a no-op.</summary>
+    public async Task LinkAuditAsync(long eventSequence, long auditSequence, CancellationToken cancellationToken)
+    {
+        await using var connection = await db.OpenAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var insert = db.Dialect.InsertIgnoringDuplicates("consent_event_audit", ["event_sequence", "audit_sequence"], ["event_sequence"]);
+        await connection.ExecuteAsync(insert, new { event_sequence = eventSequence, audit_sequence = auditSequence }, transaction);
+        await connection.ExecuteAsync("DELETE FROM consent_audit_outbox WHERE event_sequence = @eventSequence", new { eventSequence }, transaction);
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    public async Task<IReadOnlyDictionary<long, long>> AuditSequencesAsync(DbConnection connection, Guid consentId)
+    {
+        var rows = await connection.QueryAsync<(long EventSequence, long AuditSequence)>(
+            """
+            SELECT a.event_sequence, a.audit_sequence
+            FROM consent_event_audit a JOIN consent_events e ON e.sequence = a.event_sequence
+            WHERE e.consent_id = @consentId
+            """, new { consentId });
+        return rows.ToDictionary(r => r.EventSequence, r => r.AuditSequence);
+    }
+
+    // ---- mapping ----
+
+    internal static bool IsUniqueViolation(DbException exception) => exception switch
+    {
+        SqliteException sqlite => sqlite.SqliteErrorCode == 19 && sqlite.SqliteExtendedErrorCode is 2067 or 1555,
+        PostgresException postgres => postgres.SqlState == PostgresErrorCodes.UniqueViolation,
+        SqlException sql => sql.Number is 2601 or 2627,
+        _ => false,
+    };
+
+    private static OfferTerms? ToTerms(OfferRow? row) => row is null
+        ? null
+        : new OfferTerms(row.OfferId, row.GrantId, Enum.Parse<OfferStatus>(row.Status), row.NoticeVersion, row.NoticeHash,
+            JsonSerializer.Deserialize<Notice>(row.NoticeJson, Json)!);
+
+    private static ConsentRecord? ToRecord(ConsentRow? row) => row is null
+        ? null
+        : new ConsentRecord(row.ConsentId, row.SubjectId, row.OfferId, row.NoticeVersion, Items(row.Items), Items(row.ExplicitItems),
+            Enum.Parse<ConsentState>(row.State), row.GivenAt, row.ExpiresAt, row.EndedAt, row.LastSequence);
+
+    private static ConsentEvent ToEvent(EventRow row) =>
+        new(row.ConsentId, row.SubjectId, row.OfferId, Enum.Parse<ConsentState>(row.EventType), row.OccurredAt, row.NoticeVersion,
+            row.Actor, Items(row.Items), Items(row.ExplicitItems), row.ExpiresAt, row.Sequence);
+
+    private static IReadOnlyList<string> Items(string json) => JsonSerializer.Deserialize<string[]>(json, Json) ?? [];
+
+    // Dapper fills these by property name; SQLite hands back TEXT for ids and times, which the
+    // registered type handlers convert.
+    private sealed class OfferRow
+    {
+        public Guid OfferId { get; set; }
+        public Guid GrantId { get; set; }
+        public string Status { get; set; } = "";
+        public int NoticeVersion { get; set; }
+        public string NoticeHash { get; set; } = "";
+        public string NoticeJson { get; set; } = "";
+    }
+
+    private class ConsentRow
+    {
+        public Guid ConsentId { get; set; }
+        public Guid SubjectId { get; set; }
+        public Guid OfferId { get; set; }
+        public int NoticeVersion { get; set; }
+        public string State { get; set; } = "";
+        public string Items { get; set; } = "[]";
+        public string ExplicitItems { get; set; } = "[]";
+        public DateTimeOffset GivenAt { get; set; }
+        public DateTimeOffset ExpiresAt { get; set; }
+        public DateTimeOffset? EndedAt { get; set; }
+        public long LastSequence { get; set; }
+    }
+
+    private sealed class SnapshotRow : ConsentRow
+    {
+        public Guid OfferGrantId { get; set; }
+        public string OfferStatus { get; set; } = "";
+        public int OfferNoticeVersion { get; set; }
+        public string OfferNoticeHash { get; set; } = "";
+        public string OfferNoticeJson { get; set; } = "";
+    }
+
+    private sealed class EventRow
+    {
+        public long Sequence { get; set; }
+        public Guid ConsentId { get; set; }
+        public Guid SubjectId { get; set; }
+        public Guid OfferId { get; set; }
+        public string EventType { get; set; } = "";
+        public int NoticeVersion { get; set; }
+        public DateTimeOffset OccurredAt { get; set; }
+        public string Actor { get; set; } = "";
+        public string Items { get; set; } = "[]";
+        public string ExplicitItems { get; set; } = "[]";
+        public DateTimeOffset? ExpiresAt { get; set; }
+    }
+}
+
+/// <summary>One published version of an offer's notice.</summary>
+public sealed class NoticeVersionRow
+{
+    public int Version { get; set; }
+    public string Hash { get; set; } = "";
+    public DateTimeOffset PublishedAt { get; set; }
+}
+
+/// <summary>The ledger changed between reading and writing (a concurrent command won); nothing was recorded.</summary>
+public sealed class ConsentConflictException(string message) : Exception(message);

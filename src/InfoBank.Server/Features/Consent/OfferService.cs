@@ -1,0 +1,293 @@
+using System.Text.RegularExpressions;
+using InfoBank.Core.Consent;
+
+namespace InfoBank.Server.Features.Consent;
+
+/// <summary>
+/// An approved use of data to offer residents, as the committee's decision produces it. One offer
+/// per grant (<see cref="GrantId"/>). Everything here except <see cref="GrantId"/> is part of the
+/// notice residents read and consent to; see <see cref="Notice"/>.
+/// </summary>
+/// <param name="GrantId">The committee grant this offer implements; the key for republishing, suspending and revoking.</param>
+/// <param name="Recipient">The business (its OAuth client id, display name and country).</param>
+/// <param name="PurposeCode">A DPV purpose code from <see cref="Purposes"/>.</param>
+/// <param name="PurposeText">The purpose in plain language, Japanese and English.</param>
+/// <param name="Items">Data categories provided (for example <c>steps.daily</c>).</param>
+/// <param name="SpecialCareItems">Which of <paramref name="Items"/> are special-care data; must include every
+/// item in <see cref="DataCategories.SpecialCare"/>. Residents must name each in their consent.</param>
+/// <param name="Granularity">Record-level, or aggregates only.</param>
+/// <param name="ValidFrom">Start of the offer's window.</param>
+/// <param name="ValidUntil">End of the window; consents expire then.</param>
+/// <param name="RetentionDays">How long the recipient may keep what it receives.</param>
+/// <param name="BenefitPoints">Points a consenting resident receives.</param>
+/// <param name="BenefitText">The benefit in plain language.</param>
+/// <param name="WithdrawalMethod">How to withdraw, in plain language; a standard text when null.</param>
+public sealed record OfferDraft(
+    Guid GrantId,
+    Recipient Recipient,
+    string PurposeCode,
+    LocalizedText PurposeText,
+    IReadOnlyList<string> Items,
+    IReadOnlyList<string> SpecialCareItems,
+    Granularity Granularity,
+    DateTimeOffset ValidFrom,
+    DateTimeOffset ValidUntil,
+    int RetentionDays,
+    int BenefitPoints,
+    LocalizedText BenefitText,
+    LocalizedText? WithdrawalMethod = null);
+
+/// <summary>What <see cref="OfferService.PublishAsync"/> did.</summary>
+public enum PublishOutcome
+{
+    /// <summary>First publication for the grant: notice version 1.</summary>
+    Created,
+
+    /// <summary>The notice is identical to the current version: nothing changed (idempotent republish).</summary>
+    Unchanged,
+
+    /// <summary>The notice changed: a new version, and every active consent to an older one was invalidated.</summary>
+    NewNoticeVersion,
+}
+
+public sealed record PublishedOffer(OfferTerms Offer, PublishOutcome Outcome, int InvalidatedConsents);
+
+/// <summary>A draft that cannot become an offer; the message lists every problem.</summary>
+public sealed class OfferDraftException(string message) : ArgumentException(message);
+
+/// <summary>A status change the offer's current status does not allow (a revoked grant is final).</summary>
+public sealed class OfferStateException(string message) : InvalidOperationException(message);
+
+/// <summary>
+/// Offers residents can opt into, driven by the ethics committee's decisions. The applications
+/// feature calls <see cref="PublishAsync"/> when the committee approves a grant (and again when it
+/// changes the grant's terms), <see cref="SuspendForGrantAsync"/> / <see cref="ResumeForGrantAsync"/>
+/// when it suspends or lifts a suspension, and <see cref="RevokeForGrantAsync"/> when it revokes.
+/// All are idempotent: repeating a call changes nothing. Consent events they cause are recorded in
+/// the ledger and the audit log before they return.
+/// </summary>
+public sealed partial class OfferService(ConsentStore store, ConsentAuditor auditor, TimeProvider time, ILogger<OfferService> logger)
+{
+    /// <summary>The standard withdrawal text when a draft gives none (ISO/IEC 29184: say how to withdraw).</summary>
+    public static readonly LocalizedText StandardWithdrawal = new(
+        "マイページの「同意の管理」からいつでも撤回できます（API: DELETE /api/v1/me/consents/{id}）。撤回後の提供は行われません。",
+        "Withdraw at any time under \"My consents\" (API: DELETE /api/v1/me/consents/{id}); nothing is provided after withdrawal.");
+
+    [GeneratedRegex("^[a-z][a-z0-9_]*(\\.[a-z][a-z0-9_]*)+$")]
+    private static partial Regex ItemName();
+
+    /// <summary>
+    /// Publishes the offer for <see cref="OfferDraft.GrantId"/>. The first call creates it (notice
+    /// version 1, active). A later call with an identical notice changes nothing; with any change to
+    /// the notice it creates the next notice version and moves every active consent to
+    /// <see cref="ConsentState.ConsentInvalidated"/>, so residents must read the new notice and consent
+    /// again. The offer's status (active or suspended) is kept. Throws <see cref="OfferDraftException"/>
+    /// for an invalid draft and <see cref="OfferStateException"/> for a revoked grant.
+    /// </summary>
+    public async Task<PublishedOffer> PublishAsync(OfferDraft draft, string actor = ConsentCommands.SystemActor, CancellationToken cancellationToken = default)
+    {
+        var notice = Validate(draft);
+        var hash = NoticeCanonical.Hash(notice);
+        var now = time.GetUtcNow();
+
+        await using var connection = await store.Connections.OpenAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var existing = await store.FindOfferByGrantAsync(connection, transaction, draft.GrantId);
+        if (existing is null)
+        {
+            var created = new OfferTerms(Guid.CreateVersion7(now), draft.GrantId, OfferStatus.Active, 1, hash, notice);
+            await store.InsertOfferAsync(connection, transaction, created, now);
+            await transaction.CommitAsync(cancellationToken);
+            LogPublished(logger, created.OfferId, draft.GrantId, 1);
+            return new PublishedOffer(created, PublishOutcome.Created, 0);
+        }
+        if (existing.Status == OfferStatus.Revoked)
+        {
+            throw new OfferStateException($"The grant {draft.GrantId} was revoked; its offer {existing.OfferId} cannot be published again.");
+        }
+        if (existing.NoticeHash == hash)
+        {
+            return new PublishedOffer(existing, PublishOutcome.Unchanged, 0);
+        }
+
+        var next = existing with { NoticeVersion = existing.NoticeVersion + 1, NoticeHash = hash, Notice = notice };
+        if (!await store.UpdateOfferNoticeAsync(connection, transaction, next, existing.NoticeVersion, now))
+        {
+            throw new ConsentConflictException($"Offer {existing.OfferId} was republished concurrently; retry.");
+        }
+        var events = await EndAllAsync(connection, transaction, existing.OfferId, c => ConsentCommands.Invalidate(c, next.NoticeVersion, now, actor));
+        await transaction.CommitAsync(cancellationToken);
+        LogPublished(logger, next.OfferId, draft.GrantId, next.NoticeVersion);
+
+        // The invalidated consents were given to the previous version's notice.
+        await auditor.RecordManyAsync(events, next, _ => existing.NoticeHash, cancellationToken);
+        return new PublishedOffer(next, PublishOutcome.NewNoticeVersion, events.Count);
+    }
+
+    /// <summary>
+    /// The committee suspended the grant: no new consents and no access (the decision function denies)
+    /// while consents stay in place for when it resumes. Returns the offer, or null if the grant has no offer.
+    /// </summary>
+    public Task<OfferTerms?> SuspendForGrantAsync(Guid grantId, CancellationToken cancellationToken = default) =>
+        ChangeStatusAsync(grantId, OfferStatus.Active, OfferStatus.Suspended, cancellationToken);
+
+    /// <summary>The committee lifted a suspension. Returns the offer, or null if the grant has no offer.</summary>
+    public Task<OfferTerms?> ResumeForGrantAsync(Guid grantId, CancellationToken cancellationToken = default) =>
+        ChangeStatusAsync(grantId, OfferStatus.Suspended, OfferStatus.Active, cancellationToken);
+
+    /// <summary>
+    /// The committee revoked the grant: the offer is closed for good and every active consent to it
+    /// becomes <see cref="ConsentState.ConsentRevoked"/>. Returns the offer and how many consents
+    /// were revoked, or null if the grant has no offer.
+    /// </summary>
+    public async Task<(OfferTerms Offer, int RevokedConsents)?> RevokeForGrantAsync(Guid grantId, string actor = ConsentCommands.SystemActor, CancellationToken cancellationToken = default)
+    {
+        var now = time.GetUtcNow();
+        await using var connection = await store.Connections.OpenAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var offer = await store.FindOfferByGrantAsync(connection, transaction, grantId);
+        if (offer is null)
+        {
+            return null;
+        }
+        if (offer.Status == OfferStatus.Revoked)
+        {
+            return (offer, 0);
+        }
+        if (!await store.UpdateOfferStatusAsync(connection, transaction, offer.OfferId, offer.Status, OfferStatus.Revoked, now))
+        {
+            throw new ConsentConflictException($"Offer {offer.OfferId} changed status concurrently; retry.");
+        }
+        var revoked = offer with { Status = OfferStatus.Revoked };
+        var events = await EndAllAsync(connection, transaction, offer.OfferId, c => ConsentCommands.Revoke(c, now, actor));
+        await transaction.CommitAsync(cancellationToken);
+        LogStatus(logger, offer.OfferId, OfferStatus.Revoked);
+        await auditor.RecordManyAsync(events, revoked, _ => offer.NoticeHash, cancellationToken);
+        return (revoked, events.Count);
+    }
+
+    public async Task<OfferTerms?> FindByGrantAsync(Guid grantId, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await store.Connections.OpenAsync(cancellationToken);
+        return await store.FindOfferByGrantAsync(connection, null, grantId);
+    }
+
+    private async Task<OfferTerms?> ChangeStatusAsync(Guid grantId, OfferStatus from, OfferStatus to, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        await using var connection = await store.Connections.OpenAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var offer = await store.FindOfferByGrantAsync(connection, transaction, grantId);
+        if (offer is null || offer.Status == to)
+        {
+            return offer;
+        }
+        if (offer.Status != from)
+        {
+            throw new OfferStateException($"Offer {offer.OfferId} is {offer.Status.ToString().ToLowerInvariant()} and cannot become {to.ToString().ToLowerInvariant()}.");
+        }
+        if (!await store.UpdateOfferStatusAsync(connection, transaction, offer.OfferId, from, to, now))
+        {
+            throw new ConsentConflictException($"Offer {offer.OfferId} changed status concurrently; retry.");
+        }
+        await transaction.CommitAsync(cancellationToken);
+        LogStatus(logger, offer.OfferId, to);
+        return offer with { Status = to };
+    }
+
+    private async Task<List<ConsentEvent>> EndAllAsync(
+        System.Data.Common.DbConnection connection, System.Data.Common.DbTransaction transaction, Guid offerId, Func<ConsentRecord, ConsentEvent?> end)
+    {
+        var events = new List<ConsentEvent>();
+        foreach (var consent in await store.ListActiveForOfferAsync(connection, transaction, offerId))
+        {
+            if (end(consent) is not { } e)
+            {
+                continue;
+            }
+            var next = ConsentLedger.Apply(consent, e);
+            var sequence = await store.AppendAsync(connection, transaction, e, next);
+            events.Add(e with { Sequence = sequence });
+        }
+        return events;
+    }
+
+    /// <summary>Checks a draft and turns it into the notice residents will see.</summary>
+    public static Notice Validate(OfferDraft draft)
+    {
+        var problems = new List<string>();
+        if (draft.GrantId == Guid.Empty)
+        {
+            problems.Add("grantId is required.");
+        }
+        if (string.IsNullOrWhiteSpace(draft.Recipient.ClientId) || string.IsNullOrWhiteSpace(draft.Recipient.Name))
+        {
+            problems.Add("The recipient needs a client id and a name.");
+        }
+        if (draft.Recipient.Country is not { Length: 2 } country || !country.All(char.IsAsciiLetterUpper))
+        {
+            problems.Add("The recipient's country must be an ISO 3166-1 alpha-2 code such as JP.");
+        }
+        if (!Purposes.IsKnown(draft.PurposeCode))
+        {
+            problems.Add($"Unknown purpose code '{draft.PurposeCode}'; use one of {string.Join(", ", Purposes.Labels.Keys)}.");
+        }
+        RequireText(problems, "purposeText", draft.PurposeText);
+        RequireText(problems, "benefitText", draft.BenefitText);
+        if (draft.WithdrawalMethod is not null)
+        {
+            RequireText(problems, "withdrawalMethod", draft.WithdrawalMethod);
+        }
+        var items = NoticeCanonical.Normalise(draft.Items);
+        if (items.Count == 0)
+        {
+            problems.Add("An offer needs at least one data item.");
+        }
+        foreach (var item in items.Where(i => !ItemName().IsMatch(i)))
+        {
+            problems.Add($"'{item}' is not a data category name (like steps.daily).");
+        }
+        var specialCare = NoticeCanonical.Normalise(draft.SpecialCareItems);
+        foreach (var item in specialCare.Where(i => !items.Contains(i)))
+        {
+            problems.Add($"Special-care item '{item}' is not among the offer's items.");
+        }
+        foreach (var item in items.Where(i => DataCategories.SpecialCare.Contains(i) && !specialCare.Contains(i)))
+        {
+            problems.Add($"'{item}' is special-care data and must be listed in specialCareItems.");
+        }
+        if (draft.ValidUntil <= draft.ValidFrom)
+        {
+            problems.Add("validUntil must be after validFrom.");
+        }
+        if (draft.RetentionDays is < 1 or > 3650)
+        {
+            problems.Add("retentionDays must be between 1 and 3650.");
+        }
+        if (draft.BenefitPoints is < 0 or > 1_000_000)
+        {
+            problems.Add("benefitPoints must be between 0 and 1,000,000.");
+        }
+        if (problems.Count > 0)
+        {
+            throw new OfferDraftException(string.Join(" ", problems));
+        }
+        return new Notice(draft.Recipient, draft.PurposeCode, draft.PurposeText, items, specialCare, draft.Granularity,
+            draft.ValidFrom.ToUniversalTime(), draft.ValidUntil.ToUniversalTime(), draft.RetentionDays, draft.BenefitPoints,
+            draft.BenefitText, draft.WithdrawalMethod ?? StandardWithdrawal);
+    }
+
+    private static void RequireText(List<string> problems, string name, LocalizedText? text)
+    {
+        if (text is null || string.IsNullOrWhiteSpace(text.Ja) || string.IsNullOrWhiteSpace(text.En))
+        {
+            problems.Add($"{name} needs both Japanese and English text.");
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Offer {OfferId} for grant {GrantId} published at notice version {Version}")]
+    private static partial void LogPublished(ILogger logger, Guid offerId, Guid grantId, int version);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Offer {OfferId} is now {Status}")]
+    private static partial void LogStatus(ILogger logger, Guid offerId, OfferStatus status);
+}

@@ -1,0 +1,82 @@
+-- Offers: the approved uses of data residents can opt into, one per committee grant. The row holds
+-- the current notice version; every version's full notice is kept in offer_notices so receipts
+-- and "what changed" can cite older ones.
+CREATE TABLE offers (
+    offer_id            UUID NOT NULL PRIMARY KEY,
+    grant_id            UUID NOT NULL UNIQUE,
+    status              TEXT NOT NULL CHECK (status IN ('Active', 'Suspended', 'Revoked')),
+    notice_version      INTEGER NOT NULL,
+    notice_hash         TEXT NOT NULL,
+    recipient_client_id TEXT NOT NULL,
+    purpose_code        TEXT NOT NULL,
+    valid_until         TIMESTAMPTZ NOT NULL,
+    created_at          TIMESTAMPTZ NOT NULL,
+    updated_at          TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX ix_offers_recipient_purpose ON offers (recipient_client_id, purpose_code);
+
+CREATE TABLE offer_notices (
+    offer_id       UUID NOT NULL REFERENCES offers (offer_id),
+    notice_version INTEGER NOT NULL,
+    notice_hash    TEXT NOT NULL,
+    notice_json    TEXT NOT NULL,
+    published_at   TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (offer_id, notice_version)
+);
+
+-- The consent ledger: append-only events per (resident, offer). Items are JSON arrays of
+-- category names. The trigger is a deterrent against casual edits; the evidence is the audit log.
+CREATE TABLE consent_events (
+    sequence       BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    consent_id     UUID NOT NULL,
+    subject_id     UUID NOT NULL,
+    offer_id       UUID NOT NULL REFERENCES offers (offer_id),
+    event_type     TEXT NOT NULL,
+    notice_version INTEGER NOT NULL,
+    occurred_at    TIMESTAMPTZ NOT NULL,
+    actor          TEXT NOT NULL,
+    items          TEXT NOT NULL,
+    explicit_items TEXT NOT NULL,
+    expires_at     TIMESTAMPTZ NULL
+);
+CREATE INDEX ix_consent_events_consent ON consent_events (consent_id, sequence);
+CREATE INDEX ix_consent_events_subject ON consent_events (subject_id, offer_id, sequence);
+
+CREATE FUNCTION consent_events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'consent_events is append-only';
+END;
+$$;
+CREATE TRIGGER consent_events_no_change BEFORE UPDATE OR DELETE ON consent_events
+    FOR EACH ROW EXECUTE FUNCTION consent_events_append_only();
+CREATE TRIGGER consent_events_no_truncate BEFORE TRUNCATE ON consent_events
+    FOR EACH STATEMENT EXECUTE FUNCTION consent_events_append_only();
+
+-- Events waiting for their audit entry (a transactional outbox), and the audit sequence of each
+-- event once appended, which receipts cite.
+CREATE TABLE consent_audit_outbox (
+    event_sequence BIGINT NOT NULL PRIMARY KEY REFERENCES consent_events (sequence)
+);
+CREATE TABLE consent_event_audit (
+    event_sequence BIGINT NOT NULL PRIMARY KEY REFERENCES consent_events (sequence),
+    audit_sequence BIGINT NOT NULL
+);
+
+-- The current state of each consent: a projection of consent_events, rebuilt from them in tests.
+CREATE TABLE consents (
+    consent_id     UUID NOT NULL PRIMARY KEY,
+    subject_id     UUID NOT NULL,
+    offer_id       UUID NOT NULL REFERENCES offers (offer_id),
+    notice_version INTEGER NOT NULL,
+    state          TEXT NOT NULL,
+    items          TEXT NOT NULL,
+    explicit_items TEXT NOT NULL,
+    given_at       TIMESTAMPTZ NOT NULL,
+    expires_at     TIMESTAMPTZ NOT NULL,
+    ended_at       TIMESTAMPTZ NULL,
+    last_sequence  BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX ux_consents_active ON consents (subject_id, offer_id) WHERE state = 'ConsentGiven';
+CREATE INDEX ix_consents_subject ON consents (subject_id, offer_id);
+CREATE INDEX ix_consents_offer_active ON consents (offer_id) WHERE state = 'ConsentGiven';
+CREATE INDEX ix_consents_expiry ON consents (expires_at) WHERE state = 'ConsentGiven';

@@ -1,0 +1,211 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using InfoBank.Core.Consent;
+using InfoBank.Server.Features.Audit;
+using InfoBank.Server.Features.Consent;
+using InfoBank.Server.Features.Identity;
+using InfoBank.Server.Tests.Infrastructure;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
+namespace InfoBank.Server.Tests.Consent;
+
+/// <summary>The consent API over HTTP with real resident tokens.</summary>
+public sealed class ConsentApiTests(ConsentApiTests.Factory factory) : IClassFixture<ConsentApiTests.Factory>
+{
+    /// <summary>The server, with an in-memory audit log only where the audit feature is not wired in yet.</summary>
+    public sealed class Factory : InfoBankFactory
+    {
+        protected override void ConfigureWebHost(IWebHostBuilder builder)
+        {
+            base.ConfigureWebHost(builder);
+            builder.ConfigureTestServices(services => services.TryAddSingleton<IAuditLog, RecordingAuditLog>());
+        }
+    }
+
+    private OfferService Offers => factory.Services.GetRequiredService<OfferService>();
+
+    private ConsentDecisions Decisions => factory.Services.GetRequiredService<ConsentDecisions>();
+
+    private static OfferDraft Current(OfferDraft draft) =>
+        draft with { ValidFrom = DateTimeOffset.UtcNow.AddDays(-1), ValidUntil = DateTimeOffset.UtcNow.AddDays(30) };
+
+    private async Task<OfferTerms> PublishResearchAsync(string? recipient = null) =>
+        (await Offers.PublishAsync(Current(ConsentKit.ResearchDraft(recipient: recipient ?? "research-" + Guid.NewGuid().ToString("N")[..8])))).Offer;
+
+    private async Task<(Guid Resident, HttpClient Http)> ResidentAsync()
+    {
+        var (id, token) = await factory.SignInAsync(AccountKind.Resident);
+        return (id, factory.CreateClientWithToken(token));
+    }
+
+    private static object GiveBody(OfferTerms offer, params string[] named) =>
+        new { offerId = offer.OfferId, noticeVersion = offer.NoticeVersion, noticeHash = offer.NoticeHash, specialCareItems = named };
+
+    [Fact]
+    public async Task Offers_are_public_and_carry_the_notice()
+    {
+        var offer = await PublishResearchAsync();
+        using var anonymous = factory.CreateClient();
+        var response = await anonymous.GetAsync("/api/v1/offers");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        using var doc = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        var listed = doc.RootElement.EnumerateArray().Single(o => o.GetProperty("offerId").GetGuid() == offer.OfferId);
+        Assert.Equal(offer.NoticeHash, listed.GetProperty("noticeHash").GetString());
+        Assert.Equal(1, listed.GetProperty("noticeVersion").GetInt32());
+        Assert.Equal(Purposes.AcademicResearch, listed.GetProperty("purpose").GetProperty("code").GetString());
+        Assert.False(string.IsNullOrEmpty(listed.GetProperty("purpose").GetProperty("text").GetProperty("ja").GetString()));
+        Assert.True(listed.GetProperty("involvesSpecialCareData").GetBoolean());
+        Assert.Equal("RecordLevel", listed.GetProperty("granularity").GetString());
+        Assert.Equal(500, listed.GetProperty("benefit").GetProperty("points").GetInt32());
+        Assert.Equal(1095, listed.GetProperty("retentionDays").GetInt32());
+        Assert.Equal(offer.Notice.Recipient.ClientId, listed.GetProperty("recipient").GetProperty("clientId").GetString());
+
+        var single = await anonymous.GetAsync($"/api/v1/offers/{offer.OfferId}");
+        Assert.Equal(HttpStatusCode.OK, single.StatusCode);
+        await HostProblem(await anonymous.GetAsync($"/api/v1/offers/{Guid.NewGuid()}"), HttpStatusCode.NotFound);
+        await HostProblem(await anonymous.GetAsync($"/api/v1/offers/{offer.OfferId}?noticeVersion=7"), HttpStatusCode.NotFound);
+    }
+
+    [Fact]
+    public async Task Give_withdraw_and_receipts_over_http_take_effect_for_the_next_decision()
+    {
+        var offer = await PublishResearchAsync();
+        var (resident, http) = await ResidentAsync();
+        var question = ConsentKit.ResearchQuestion(resident) with { RecipientClientId = offer.Notice.Recipient.ClientId };
+        Assert.False((await Decisions.DecideAsync(question)).Allowed);
+
+        var given = await http.PostAsJsonAsync("/api/v1/me/consents", GiveBody(offer, DataCategories.BodyComposition));
+        Assert.Equal(HttpStatusCode.Created, given.StatusCode);
+        using var givenDoc = JsonDocument.Parse(await given.Content.ReadAsStringAsync());
+        var consent = givenDoc.RootElement.GetProperty("consent");
+        var consentId = consent.GetProperty("consentId").GetGuid();
+        Assert.Equal($"/api/v1/me/consents/{consentId}", given.Headers.Location!.ToString());
+        Assert.Equal("ConsentGiven", consent.GetProperty("state").GetString());
+        Assert.Equal([DataCategories.BodyComposition], consent.GetProperty("explicitlyConsentedItems").EnumerateArray().Select(e => e.GetString()));
+
+        var allowed = await Decisions.DecideAsync(question);
+        Assert.True(allowed.Allowed);
+        Assert.Equal(consentId, allowed.ConsentId);
+
+        var jwks = await factory.CreateClient().GetStringAsync("/api/v1/keys");
+        Assert.True(ReceiptVerificationTests.VerifyWithJwks(givenDoc.RootElement.GetProperty("receipt").GetProperty("jws").GetString()!, jwks, out _));
+
+        var receipt = await http.GetAsync($"/api/v1/me/consents/{consentId}/receipt");
+        Assert.Equal(HttpStatusCode.OK, receipt.StatusCode);
+        using (var receiptDoc = JsonDocument.Parse(await receipt.Content.ReadAsStringAsync()))
+        {
+            var jws = receiptDoc.RootElement.GetProperty("jws").GetString()!;
+            Assert.True(ReceiptVerificationTests.VerifyWithJwks(jws, jwks, out var payload));
+            using var signed = JsonDocument.Parse(payload);
+            var body = signed.RootElement;
+            // ISO/IEC TS 27560 fields.
+            foreach (var field in new[] { "recordId", "schemaVersion", "subject", "controller", "recipient", "purposes", "dataItems",
+                "legalBasis", "notice", "validity", "retention", "withdrawal", "events" })
+            {
+                Assert.True(body.TryGetProperty(field, out _), field);
+            }
+            Assert.Equal($"resident:{resident:D}", body.GetProperty("subject").GetProperty("reference").GetString());
+            Assert.Equal("dpv:ExplicitlyExpressedConsent", body.GetProperty("legalBasis").GetString());
+            Assert.Equal(offer.NoticeHash, body.GetProperty("notice").GetProperty("hash").GetString());
+            Assert.True(JsonElement.DeepEquals(receiptDoc.RootElement.GetProperty("receipt"), body));
+        }
+
+        var withdrawn = await http.DeleteAsync($"/api/v1/me/consents/{consentId}");
+        Assert.Equal(HttpStatusCode.OK, withdrawn.StatusCode);
+        // No cache serves the withdrawn consent: the very next decision denies.
+        Assert.False((await Decisions.DecideAsync(question)).Allowed);
+        using (var withdrawnDoc = JsonDocument.Parse(await withdrawn.Content.ReadAsStringAsync()))
+        {
+            Assert.Equal("ConsentWithdrawn", withdrawnDoc.RootElement.GetProperty("consent").GetProperty("state").GetString());
+            Assert.True(ReceiptVerificationTests.VerifyWithJwks(withdrawnDoc.RootElement.GetProperty("receipt").GetProperty("jws").GetString()!, jwks, out var payload));
+            using var signed = JsonDocument.Parse(payload);
+            Assert.Equal(["ConsentGiven", "ConsentWithdrawn"],
+                signed.RootElement.GetProperty("events").EnumerateArray().Select(e => e.GetProperty("type").GetString()));
+        }
+
+        var list = await http.GetFromJsonAsync<JsonElement>("/api/v1/me/consents");
+        Assert.Equal("ConsentWithdrawn", list.EnumerateArray().Single().GetProperty("state").GetString());
+    }
+
+    [Fact]
+    public async Task Bad_requests_are_clear_4xx_problems_and_leave_the_ledger_unchanged()
+    {
+        var offer = await PublishResearchAsync();
+        var (_, http) = await ResidentAsync();
+        var (_, other) = await ResidentAsync();
+        var created = await http.PostAsJsonAsync("/api/v1/me/consents", GiveBody(offer, DataCategories.BodyComposition));
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        var consentId = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("consent").GetProperty("consentId").GetGuid();
+        var before = await EventCountAsync();
+
+        async Task Expect(HttpResponseMessage response, HttpStatusCode status, string fragment)
+        {
+            var problem = await HostProblem(response, status);
+            var text = problem.GetRawText();
+            Assert.Contains(fragment, text, StringComparison.OrdinalIgnoreCase);
+            Assert.Equal(before, await EventCountAsync());
+        }
+
+        await Expect(await http.PostAsJsonAsync("/api/v1/me/consents", new { offerId = Guid.NewGuid(), noticeVersion = 1 }), HttpStatusCode.NotFound, "no offer");
+        await Expect(await http.PostAsJsonAsync("/api/v1/me/consents", GiveBody(offer, DataCategories.BodyComposition)), HttpStatusCode.Conflict, "already consented");
+        await Expect(await other.PostAsJsonAsync("/api/v1/me/consents", new { offerId = offer.OfferId, noticeVersion = 2, specialCareItems = new[] { DataCategories.BodyComposition } }), HttpStatusCode.Conflict, "not current");
+        await Expect(await other.PostAsJsonAsync("/api/v1/me/consents", new { offerId = offer.OfferId, noticeVersion = 1 }), HttpStatusCode.UnprocessableEntity, "special-care");
+        await Expect(await other.PostAsJsonAsync("/api/v1/me/consents", new { noticeVersion = 1 }), HttpStatusCode.BadRequest, "offerId");
+        await Expect(await other.PostAsJsonAsync("/api/v1/me/consents", new { offerId = offer.OfferId }), HttpStatusCode.BadRequest, "noticeVersion");
+        await Expect(await other.PostAsync("/api/v1/me/consents", new StringContent($"{{\"offerId\":\"{offer.OfferId}\",\"noticeVersion\":1,\"subjectId\":\"x\"}}", Encoding.UTF8, "application/json")), HttpStatusCode.BadRequest, "subjectId");
+        await Expect(await other.PostAsync("/api/v1/me/consents", new StringContent("{\"offerId\": 12", Encoding.UTF8, "application/json")), HttpStatusCode.BadRequest, "JSON");
+        await Expect(await other.DeleteAsync($"/api/v1/me/consents/{consentId}"), HttpStatusCode.NotFound, "no consent");
+        await Expect(await other.GetAsync($"/api/v1/me/consents/{consentId}/receipt"), HttpStatusCode.NotFound, "no consent");
+        await Expect(await other.GetAsync($"/api/v1/me/consents/{consentId}"), HttpStatusCode.NotFound, "no consent");
+
+        Assert.Equal(HttpStatusCode.OK, (await http.DeleteAsync($"/api/v1/me/consents/{consentId}")).StatusCode);
+        before = await EventCountAsync();
+        await Expect(await http.DeleteAsync($"/api/v1/me/consents/{consentId}"), HttpStatusCode.Conflict, "already ConsentWithdrawn");
+
+        await Offers.SuspendForGrantAsync(offer.GrantId);
+        await Expect(await other.PostAsJsonAsync("/api/v1/me/consents", GiveBody(offer, DataCategories.BodyComposition)), HttpStatusCode.Conflict, "suspended");
+        await Offers.RevokeForGrantAsync(offer.GrantId);
+        before = await EventCountAsync();
+        await Expect(await other.PostAsJsonAsync("/api/v1/me/consents", GiveBody(offer, DataCategories.BodyComposition)), HttpStatusCode.Conflict, "revoked");
+    }
+
+    [Fact]
+    public async Task After_a_notice_change_the_resident_sees_what_changed_and_consents_again()
+    {
+        var draft = Current(ConsentKit.ResearchDraft(recipient: "research-" + Guid.NewGuid().ToString("N")[..8]));
+        var offer = (await Offers.PublishAsync(draft)).Offer;
+        var (_, http) = await ResidentAsync();
+        Assert.Equal(HttpStatusCode.Created, (await http.PostAsJsonAsync("/api/v1/me/consents", GiveBody(offer, DataCategories.BodyComposition))).StatusCode);
+
+        var changed = (await Offers.PublishAsync(draft with { BenefitPoints = 800 })).Offer;
+        var list = await http.GetFromJsonAsync<JsonElement>("/api/v1/me/consents");
+        var old = list.EnumerateArray().Single();
+        Assert.Equal("ConsentInvalidated", old.GetProperty("state").GetString());
+        Assert.True(old.GetProperty("canConsentAgain").GetBoolean());
+        Assert.Equal(2, old.GetProperty("currentNoticeVersion").GetInt32());
+        var change = old.GetProperty("changesSinceConsent").EnumerateArray().Single();
+        Assert.Equal("benefit.points", change.GetProperty("field").GetString());
+        Assert.Equal("800", change.GetProperty("after").GetString());
+
+        // The old version's consent does not carry over: consenting to version 1 again is refused.
+        await HostProblem(await http.PostAsJsonAsync("/api/v1/me/consents", GiveBody(offer, DataCategories.BodyComposition)), HttpStatusCode.Conflict);
+        Assert.Equal(HttpStatusCode.Created, (await http.PostAsJsonAsync("/api/v1/me/consents", GiveBody(changed, DataCategories.BodyComposition))).StatusCode);
+        var history = await http.GetAsync($"/api/v1/offers/{offer.OfferId}?noticeVersion=1");
+        Assert.Equal(HttpStatusCode.OK, history.StatusCode);
+        Assert.Equal(500, (await history.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("benefit").GetProperty("points").GetInt32());
+    }
+
+    private async Task<int> EventCountAsync()
+    {
+        await using var connection = await factory.Connections.OpenAsync();
+        return (await factory.Services.GetRequiredService<ConsentStore>().ListAllEventsAsync(connection)).Count;
+    }
+
+    private static Task<JsonElement> HostProblem(HttpResponseMessage response, HttpStatusCode status) =>
+        Foundation.HostTests.AssertProblem(response, status);
+}

@@ -1,0 +1,265 @@
+using System.Data.Common;
+using Dapper;
+using InfoBank.Core.Consent;
+using InfoBank.Server.Features.Consent;
+using InfoBank.Server.Tests.Infrastructure;
+
+namespace InfoBank.Server.Tests.Consent;
+
+/// <summary>The ledger, offers, decisions and the expiry job over a real database, once per provider.</summary>
+public abstract class ConsentLedgerTests<TFixture> : StoreTestBase<TFixture>, IDisposable
+    where TFixture : DatabaseFixture
+{
+    private readonly string _keys = Path.Combine(Path.GetTempPath(), "infobank-consent-keys-" + Guid.NewGuid().ToString("N"));
+    private readonly ConsentKit _kit;
+
+    protected ConsentLedgerTests(TFixture database)
+        : base(database)
+    {
+        _kit = new ConsentKit(database.Connections, _keys);
+    }
+
+    public void Dispose()
+    {
+        if (Directory.Exists(_keys))
+        {
+            Directory.Delete(_keys, recursive: true);
+        }
+    }
+
+    [SkippableFact]
+    public async Task Given_consent_allows_exactly_its_items_and_withdrawal_denies_the_next_request()
+    {
+        var offer = (await _kit.Offers.PublishAsync(ConsentKit.ResearchDraft())).Offer;
+        var subject = Guid.NewGuid();
+        var view = await _kit.GiveAsync(subject, offer);
+        Assert.Equal(ConsentState.ConsentGiven, view.Consent.State);
+
+        var allowed = await _kit.Decisions.DecideAsync(ConsentKit.ResearchQuestion(subject, DataCategories.BodyComposition, DataCategories.StepsDaily));
+        Assert.True(allowed.Allowed, string.Join(" ", allowed.Reasons));
+        Assert.Equal(view.Consent.ConsentId, allowed.ConsentId);
+        Assert.False((await _kit.Decisions.DecideAsync(ConsentKit.ResearchQuestion(subject, DataCategories.LocationVisit))).Allowed);
+        Assert.False((await _kit.Decisions.DecideAsync(ConsentKit.ResearchQuestion(Guid.NewGuid()))).Allowed);
+        Assert.False((await _kit.Decisions.DecideAsync(ConsentKit.ResearchQuestion(subject) with { RecipientClientId = "someone-else" })).Allowed);
+
+        var (withdrawn, refusal) = await _kit.Consents.WithdrawAsync(subject, view.Consent.ConsentId, CancellationToken.None);
+        Assert.Null(refusal);
+        Assert.Equal(ConsentState.ConsentWithdrawn, withdrawn!.Consent.State);
+        var denied = await _kit.Decisions.DecideAsync(ConsentKit.ResearchQuestion(subject));
+        Assert.False(denied.Allowed);
+        Assert.Null(denied.ConsentId);
+        await AssertProjectionMatchesRebuild();
+    }
+
+    [SkippableFact]
+    public async Task Bad_commands_are_refused_and_leave_the_ledger_unchanged()
+    {
+        var offer = (await _kit.Offers.PublishAsync(ConsentKit.ResearchDraft())).Offer;
+        var subject = Guid.NewGuid();
+        var other = Guid.NewGuid();
+        var view = await _kit.GiveAsync(subject, offer);
+        var before = await _kit.EventCountAsync();
+
+        async Task Refused(Task<(ConsentView? View, ConsentRefusal? Refusal)> command, ConsentRefusalKind kind, string fragment)
+        {
+            var (result, refusal) = await command;
+            Assert.Null(result);
+            Assert.Equal(kind, refusal!.Kind);
+            Assert.Contains(fragment, refusal.Message, StringComparison.OrdinalIgnoreCase);
+            Assert.Equal(before, await _kit.EventCountAsync());
+        }
+
+        GiveConsent Give(Guid offerId, int version, params string[] named) => new(offerId, version, null, named);
+        await Refused(_kit.Consents.GiveAsync(subject, Give(Guid.NewGuid(), 1), default), ConsentRefusalKind.NotFound, "no offer");
+        await Refused(_kit.Consents.GiveAsync(subject, Give(offer.OfferId, 1, DataCategories.BodyComposition), default), ConsentRefusalKind.Conflict, "already consented");
+        await Refused(_kit.Consents.GiveAsync(other, Give(offer.OfferId, 2, DataCategories.BodyComposition), default), ConsentRefusalKind.Conflict, "not current");
+        await Refused(_kit.Consents.GiveAsync(other, Give(offer.OfferId, 1), default), ConsentRefusalKind.Unacceptable, "special-care");
+        await Refused(_kit.Consents.GiveAsync(other, new GiveConsent(offer.OfferId, 1, "sha-256:00", [DataCategories.BodyComposition]), default), ConsentRefusalKind.Conflict, "hash");
+        await Refused(_kit.Consents.WithdrawAsync(other, view.Consent.ConsentId, default), ConsentRefusalKind.NotFound, "no consent");
+        await Refused(_kit.Consents.WithdrawAsync(subject, Guid.NewGuid(), default), ConsentRefusalKind.NotFound, "no consent");
+
+        await _kit.Offers.SuspendForGrantAsync(offer.GrantId);
+        await Refused(_kit.Consents.GiveAsync(other, Give(offer.OfferId, 1, DataCategories.BodyComposition), default), ConsentRefusalKind.Conflict, "suspended");
+
+        var withdrawn = await _kit.Consents.WithdrawAsync(subject, view.Consent.ConsentId, default);
+        Assert.NotNull(withdrawn.View);
+        before = await _kit.EventCountAsync();
+        await Refused(_kit.Consents.WithdrawAsync(subject, view.Consent.ConsentId, default), ConsentRefusalKind.Conflict, "already ConsentWithdrawn");
+
+        await _kit.Offers.RevokeForGrantAsync(offer.GrantId);
+        before = await _kit.EventCountAsync();
+        await Refused(_kit.Consents.GiveAsync(other, Give(offer.OfferId, 1, DataCategories.BodyComposition), default), ConsentRefusalKind.Conflict, "revoked");
+    }
+
+    [SkippableFact]
+    public async Task Suspension_denies_until_resumed_and_revocation_ends_consents_for_good()
+    {
+        var offer = (await _kit.Offers.PublishAsync(ConsentKit.ResearchDraft())).Offer;
+        var subject = Guid.NewGuid();
+        var view = await _kit.GiveAsync(subject, offer);
+
+        await _kit.Offers.SuspendForGrantAsync(offer.GrantId);
+        var suspended = await _kit.Decisions.DecideAsync(ConsentKit.ResearchQuestion(subject));
+        Assert.False(suspended.Allowed);
+        Assert.Contains(suspended.Reasons, r => r.Contains("suspended", StringComparison.Ordinal));
+        await _kit.Offers.ResumeForGrantAsync(offer.GrantId);
+        Assert.True((await _kit.Decisions.DecideAsync(ConsentKit.ResearchQuestion(subject))).Allowed);
+
+        var revoked = await _kit.Offers.RevokeForGrantAsync(offer.GrantId, "committee:chair");
+        Assert.Equal(1, revoked!.Value.RevokedConsents);
+        Assert.Equal(0, (await _kit.Offers.RevokeForGrantAsync(offer.GrantId))!.Value.RevokedConsents);
+        Assert.False((await _kit.Decisions.DecideAsync(ConsentKit.ResearchQuestion(subject))).Allowed);
+        var listed = Assert.Single(await _kit.Consents.ListAsync(subject, default));
+        Assert.Equal(ConsentState.ConsentRevoked, listed.Consent.State);
+        await Assert.ThrowsAsync<OfferStateException>(() => _kit.Offers.PublishAsync(ConsentKit.ResearchDraft(offer.GrantId)));
+        await Assert.ThrowsAsync<OfferStateException>(() => _kit.Offers.ResumeForGrantAsync(offer.GrantId));
+        Assert.Null(await _kit.Offers.SuspendForGrantAsync(Guid.NewGuid()));
+        Assert.Contains(_kit.Audit.Entries, e => e.Entry.Kind == "consent.revoked" && e.Entry.Actor == "committee:chair");
+        await AssertProjectionMatchesRebuild();
+        _ = view;
+    }
+
+    [SkippableFact]
+    public async Task A_new_notice_version_invalidates_consent_and_shows_what_changed()
+    {
+        var draft = ConsentKit.ResearchDraft();
+        var first = await _kit.Offers.PublishAsync(draft);
+        Assert.Equal(PublishOutcome.Created, first.Outcome);
+        Assert.Equal(PublishOutcome.Unchanged, (await _kit.Offers.PublishAsync(draft)).Outcome);
+        var subject = Guid.NewGuid();
+        await _kit.GiveAsync(subject, first.Offer);
+
+        var changed = await _kit.Offers.PublishAsync(draft with { RetentionDays = 1825, Items = [.. draft.Items, DataCategories.LocationVisit] });
+        Assert.Equal(PublishOutcome.NewNoticeVersion, changed.Outcome);
+        Assert.Equal(2, changed.Offer.NoticeVersion);
+        Assert.Equal(1, changed.InvalidatedConsents);
+        Assert.False((await _kit.Decisions.DecideAsync(ConsentKit.ResearchQuestion(subject))).Allowed);
+
+        var old = Assert.Single(await _kit.Consents.ListAsync(subject, default));
+        Assert.Equal(ConsentState.ConsentInvalidated, old.Consent.State);
+        Assert.Equal(1, old.Consent.NoticeVersion);
+        Assert.Equal(first.Offer.NoticeHash, old.NoticeHash);
+        Assert.Equal(["items", "retentionDays"], old.ChangesSinceConsent.Select(c => c.Field));
+
+        // Consent does not carry over: the resident consents again, to version 2.
+        var again = await _kit.GiveAsync(subject, changed.Offer);
+        Assert.Equal(2, again.Consent.NoticeVersion);
+        Assert.True((await _kit.Decisions.DecideAsync(ConsentKit.ResearchQuestion(subject, DataCategories.LocationVisit))).Allowed);
+        await AssertProjectionMatchesRebuild();
+    }
+
+    [SkippableFact]
+    public async Task Expiry_denies_at_once_and_the_job_records_it_idempotently()
+    {
+        var offer = (await _kit.Offers.PublishAsync(ConsentKit.ResearchDraft())).Offer;
+        var subject = Guid.NewGuid();
+        await _kit.GiveAsync(subject, offer);
+        Assert.Equal(0, await _kit.Consents.ExpireDueAsync(default));
+
+        _kit.Clock.Now = offer.Notice.ValidUntil;
+        var decision = await _kit.Decisions.DecideAsync(ConsentKit.ResearchQuestion(subject));
+        Assert.False(decision.Allowed);
+        Assert.Contains(decision.Reasons, r => r.Contains("expired", StringComparison.Ordinal));
+
+        // Other tests share this database, so the first run may expire their consents too.
+        Assert.True(await _kit.Consents.ExpireDueAsync(default) >= 1);
+        Assert.Equal(0, await _kit.Consents.ExpireDueAsync(default));
+        Assert.Equal(ConsentState.ConsentExpired, Assert.Single(await _kit.Consents.ListAsync(subject, default)).Consent.State);
+        Assert.Single(_kit.Audit.Entries, e => e.Entry.Kind == "consent.expired" && e.Entry.SubjectRef == subject.ToString("D"));
+        await AssertProjectionMatchesRebuild();
+    }
+
+    [SkippableFact]
+    public async Task Every_event_is_audited_and_an_interrupted_audit_is_completed_by_the_job()
+    {
+        var offer = (await _kit.Offers.PublishAsync(ConsentKit.ResearchDraft())).Offer;
+        var subject = Guid.NewGuid();
+        var view = await _kit.GiveAsync(subject, offer);
+        var given = Assert.Single(_kit.Audit.Entries, e => e.Entry.SubjectRef == subject.ToString("D"));
+        Assert.Equal("consent.given", given.Entry.Kind);
+        Assert.Equal(subject.ToString("D"), given.Entry.SubjectRef);
+        Assert.Equal(offer.GrantId, given.Entry.GrantId);
+
+        _kit.Audit.Fail = true;
+        await Assert.ThrowsAsync<IOException>(() => _kit.Consents.WithdrawAsync(subject, view.Consent.ConsentId, default));
+        _kit.Audit.Fail = false;
+        // The withdrawal itself is recorded: the ledger never loses a committed event.
+        Assert.False((await _kit.Decisions.DecideAsync(ConsentKit.ResearchQuestion(subject))).Allowed);
+
+        _kit.Clock.Advance(TimeSpan.FromMinutes(5));
+        await _kit.Consents.ExpireDueAsync(default);
+        Assert.Single(_kit.Audit.Entries, e => e.Entry.Kind == "consent.withdrawn" && e.Entry.SubjectRef == subject.ToString("D"));
+        await _kit.Consents.ExpireDueAsync(default);
+        Assert.Equal(2, _kit.Audit.Entries.Count(e => e.Entry.SubjectRef == subject.ToString("D")));
+
+        var receipt = await _kit.Consents.ReceiptAsync(subject, view.Consent.ConsentId, default);
+        var events = receipt!.Receipt.GetProperty("events").EnumerateArray().ToList();
+        Assert.Equal(["ConsentGiven", "ConsentWithdrawn"], events.Select(e => e.GetProperty("type").GetString()));
+        Assert.All(events, e => Assert.Equal(System.Text.Json.JsonValueKind.Number, e.GetProperty("auditSequence").ValueKind));
+    }
+
+    [SkippableFact]
+    public async Task The_event_table_refuses_updates_and_deletes()
+    {
+        var offer = (await _kit.Offers.PublishAsync(ConsentKit.ResearchDraft())).Offer;
+        await _kit.GiveAsync(Guid.NewGuid(), offer);
+        var before = await _kit.EventCountAsync();
+        await using var connection = await _kit.Connections.OpenAsync();
+        await Assert.ThrowsAnyAsync<DbException>(() => connection.ExecuteAsync("UPDATE consent_events SET actor = 'someone'"));
+        await Assert.ThrowsAnyAsync<DbException>(() => connection.ExecuteAsync("DELETE FROM consent_events"));
+        Assert.Equal(before, await _kit.EventCountAsync());
+        Assert.Empty(await connection.QueryAsync<string>("SELECT actor FROM consent_events WHERE actor = 'someone'"));
+    }
+
+    [SkippableFact]
+    public async Task Concurrent_gives_to_one_offer_record_one_consent()
+    {
+        var offer = (await _kit.Offers.PublishAsync(ConsentKit.FitnessDraft())).Offer;
+        var subject = Guid.NewGuid();
+        var before = await _kit.EventCountAsync();
+        var results = await Task.WhenAll(Enumerable.Range(0, 8).Select(async _ =>
+        {
+            try
+            {
+                return (await _kit.Consents.GiveAsync(subject, new GiveConsent(offer.OfferId, 1, null, []), default)).View is not null;
+            }
+            catch (ConsentConflictException)
+            {
+                return false;
+            }
+        }));
+        Assert.Equal(1, results.Count(ok => ok));
+        Assert.Equal(before + 1, await _kit.EventCountAsync());
+    }
+
+    [SkippableFact]
+    public async Task Invalid_drafts_are_refused_with_every_problem_named()
+    {
+        var draft = ConsentKit.ResearchDraft() with { SpecialCareItems = [], PurposeCode = "dpv:Gossip", RetentionDays = 0 };
+        var error = await Assert.ThrowsAsync<OfferDraftException>(() => _kit.Offers.PublishAsync(draft));
+        Assert.Contains("dpv:Gossip", error.Message);
+        Assert.Contains("body.composition", error.Message);
+        Assert.Contains("retentionDays", error.Message);
+    }
+
+    private async Task AssertProjectionMatchesRebuild()
+    {
+        await using var connection = await _kit.Connections.OpenAsync();
+        var rebuilt = ConsentLedger.Project(await _kit.Store.ListAllEventsAsync(connection));
+        var stored = await _kit.Store.ListAllConsentsAsync(connection);
+        Assert.Equal(rebuilt.Count, stored.Count);
+        foreach (var record in stored)
+        {
+            var expected = rebuilt[record.ConsentId];
+            Assert.Equal(expected with { Items = [], ExplicitItems = [] }, record with { Items = [], ExplicitItems = [] });
+            Assert.Equal(expected.Items, record.Items);
+            Assert.Equal(expected.ExplicitItems, record.ExplicitItems);
+        }
+    }
+}
+
+public sealed class SqliteConsentLedgerTests(SqliteFixture database) : ConsentLedgerTests<SqliteFixture>(database);
+
+public sealed class PostgresConsentLedgerTests(PostgresFixture database) : ConsentLedgerTests<PostgresFixture>(database);
+
+public sealed class SqlServerConsentLedgerTests(SqlServerFixture database) : ConsentLedgerTests<SqlServerFixture>(database);

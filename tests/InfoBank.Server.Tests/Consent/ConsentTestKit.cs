@@ -1,0 +1,127 @@
+using System.Collections.Concurrent;
+using InfoBank.Core.Consent;
+using InfoBank.Server.Features.Audit;
+using InfoBank.Server.Features.Consent;
+using InfoBank.Server.Infrastructure.Crypto;
+using InfoBank.Server.Infrastructure.Db;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+
+namespace InfoBank.Server.Tests.Consent;
+
+/// <summary>A clock the test moves by hand, for expiry.</summary>
+public sealed class ManualClock(DateTimeOffset start) : TimeProvider
+{
+    public DateTimeOffset Now { get; set; } = start;
+
+    public override DateTimeOffset GetUtcNow() => Now;
+
+    public void Advance(TimeSpan by) => Now += by;
+}
+
+/// <summary>
+/// Records audit appends in memory with increasing sequences, standing in for the audit log's
+/// implementation (which lives in the audit feature) in tests of the consent services alone.
+/// </summary>
+public sealed class RecordingAuditLog : IAuditLog
+{
+    private long _sequence;
+
+    public ConcurrentQueue<(AuditEntryDraft Entry, long Sequence)> Entries { get; } = new();
+
+    public bool Fail { get; set; }
+
+    public Task<AuditAppended> AppendAsync(AuditEntryDraft entry, CancellationToken cancellationToken = default)
+    {
+        if (Fail)
+        {
+            throw new IOException("audit log unavailable");
+        }
+        var sequence = Interlocked.Increment(ref _sequence) - 1;
+        Entries.Enqueue((entry, sequence));
+        return Task.FromResult(new AuditAppended(sequence, DateTimeOffset.UtcNow, new byte[32]));
+    }
+}
+
+/// <summary>The consent services wired by hand over one test database.</summary>
+public sealed class ConsentKit
+{
+    public static readonly DateTimeOffset Start = new(2026, 11, 22, 9, 0, 0, TimeSpan.Zero);
+
+    public ConsentKit(DbConnectionFactory connections, string keyDirectory)
+    {
+        Connections = connections;
+        Store = new ConsentStore(connections);
+        var auditor = new ConsentAuditor(Store, Audit);
+        Keys = new SigningKeyStore(Options.Create(new SigningOptions { KeyDirectory = keyDirectory }), Clock, NullLogger<SigningKeyStore>.Instance);
+        var receipts = new ConsentReceipts(Keys, Options.Create(new ConsentOptions()));
+        Consents = new ConsentService(Store, auditor, receipts, Clock, NullLogger<ConsentService>.Instance);
+        Offers = new OfferService(Store, auditor, Clock, NullLogger<OfferService>.Instance);
+        Decisions = new ConsentDecisions(Store, Clock);
+        Auditor = auditor;
+    }
+
+    public ManualClock Clock { get; } = new(Start);
+
+    public RecordingAuditLog Audit { get; } = new();
+
+    public DbConnectionFactory Connections { get; }
+
+    public ConsentStore Store { get; }
+
+    public SigningKeyStore Keys { get; }
+
+    public ConsentService Consents { get; }
+
+    public OfferService Offers { get; }
+
+    public ConsentDecisions Decisions { get; }
+
+    public ConsentAuditor Auditor { get; }
+
+    public static OfferDraft ResearchDraft(Guid? grantId = null, string recipient = "hokkaido-health-research") => new(
+        grantId ?? Guid.NewGuid(),
+        new Recipient(recipient, "Hokkaido Health Research Institute", "JP"),
+        Purposes.AcademicResearch,
+        new("歩数と体組成の研究", "Research on steps and body composition"),
+        [DataCategories.BodyComposition, DataCategories.StepsDaily],
+        [DataCategories.BodyComposition],
+        Granularity.RecordLevel,
+        Start.AddDays(-10),
+        Start.AddDays(30),
+        1095,
+        500,
+        new("500ポイント", "500 points"));
+
+    public static OfferDraft FitnessDraft(Guid? grantId = null) => new(
+        grantId ?? Guid.NewGuid(),
+        new Recipient("sapporo-fitness", "Sapporo Fit Club", "JP"),
+        Purposes.ServiceOptimisation,
+        new("歩数の集計", "Aggregate step counts"),
+        [DataCategories.StepsDaily],
+        [],
+        Granularity.AggregateOnly,
+        Start.AddDays(-10),
+        Start.AddDays(60),
+        180,
+        100,
+        new("100ポイント", "100 points"));
+
+    public static DecisionRequest ResearchQuestion(Guid subject, params string[] items) =>
+        new("hokkaido-health-research", subject, Purposes.AcademicResearch,
+            items.Length > 0 ? items : [DataCategories.BodyComposition], Granularity.RecordLevel);
+
+    public async Task<ConsentView> GiveAsync(Guid subject, OfferTerms offer)
+    {
+        var (view, refusal) = await Consents.GiveAsync(subject,
+            new GiveConsent(offer.OfferId, offer.NoticeVersion, offer.NoticeHash, offer.Notice.SpecialCareItems), CancellationToken.None);
+        Assert.True(view is not null, refusal?.Message);
+        return view!;
+    }
+
+    public async Task<int> EventCountAsync()
+    {
+        await using var connection = await Connections.OpenAsync();
+        return (await Store.ListAllEventsAsync(connection)).Count;
+    }
+}
