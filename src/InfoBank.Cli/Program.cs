@@ -19,6 +19,8 @@ public static class InfoBankCli
         root.Options.Add(CliHost.Provider);
         root.Options.Add(CliHost.ConnectionString);
         root.Subcommands.Add(MigrateCommand.Create());
+        root.Subcommands.Add(RuleCommands.Pia());
+        root.Subcommands.Add(RuleCommands.Policy());
         root.Subcommands.Add(AuditCommand.Create());
         root.Subcommands.Add(AdminCommand.Create());
         return root;

@@ -1,4 +1,5 @@
 using InfoBank.Server.Features.Access;
+using InfoBank.Server.Features.Applications;
 using InfoBank.Server.Features.Audit;
 using InfoBank.Server.Features.Consent;
 using InfoBank.Server.Features.Custody;
@@ -62,6 +63,7 @@ public static class InfoBankHost
         services.AddIdentityFeature();
         services.AddAuditFeature();
         services.AddConsentFeature();
+        services.AddApplicationsFeature();
         services.AddAccessFeature();
         return builder;
     }

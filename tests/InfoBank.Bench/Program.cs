@@ -17,6 +17,7 @@ IBenchmark[] benchmarks =
 [
     new BaselineInsertBenchmark(),
     new ConsentDecisionBenchmark(),
+    new AssessmentBenchmark(),
     new AccessAggregateBenchmark(),
 ];
 

@@ -71,6 +71,12 @@ public static class AuthorizationMatrix
         new("DELETE", "/api/v1/me/consents/00000000-0000-0000-0000-000000000001", [Caller.Resident], HttpStatusCode.NotFound),
         new("GET", "/api/v1/me/consents/00000000-0000-0000-0000-000000000001/receipt", [Caller.Resident], HttpStatusCode.NotFound),
 
+        // Applications: businesses apply; the committee reviews, decides and stops grants.
+        new("GET", "/api/v1/applications", [Caller.Business]),
+        new("GET", "/api/v1/applications/00000000-0000-0000-0000-000000000001", [Caller.Business], HttpStatusCode.NotFound),
+        new("GET", "/api/v1/committee/applications", [Caller.Committee]),
+        new("POST", "/api/v1/committee/grants/00000000-0000-0000-0000-000000000001/revoke", [Caller.Committee], HttpStatusCode.NotFound, "{\"reason\":\"probe\"}"),
+
         // Access: the resident's passbook; the committee's access log and alerts.
         new("GET", "/api/v1/me/passbook", [Caller.Resident]),
         new("GET", "/api/v1/committee/access-log", [Caller.Committee]),

@@ -1,0 +1,493 @@
+using System.Data.Common;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using InfoBank.Core.Applications;
+using InfoBank.Core.Pia;
+using InfoBank.Core.Policy;
+using InfoBank.Server.Features.Audit;
+
+namespace InfoBank.Server.Features.Applications;
+
+public enum ResultKind
+{
+    Ok,
+    NotFound,
+    Invalid,
+    Refused,
+}
+
+/// <summary>What a workflow step produced: a value, or why not (mapped to 404 / 400 / 403 / 409 by the API).</summary>
+public sealed record StepResult<T>(ResultKind Kind, T? Value, string? Message = null, RefusalKind? Refusal = null, Dictionary<string, string[]>? Errors = null)
+{
+    public static StepResult<T> Ok(T value) => new(ResultKind.Ok, value);
+
+    public static StepResult<T> NotFound(string message) => new(ResultKind.NotFound, default, message);
+
+    public static StepResult<T> Invalid(Dictionary<string, string[]> errors) => new(ResultKind.Invalid, default, "The request is not valid.", null, errors);
+
+    public static StepResult<T> Refused(RefusalKind kind, string message) => new(ResultKind.Refused, default, message, kind);
+}
+
+/// <summary>Who is acting: a business client, or a committee account with its role.</summary>
+public sealed record Actor(string Ref, string? ClientId = null, Guid? MemberId = null, string? Role = null)
+{
+    public static Actor Business(string clientId) => new($"client:{clientId}", ClientId: clientId);
+
+    public static Actor Committee(Guid memberId, string role) => new($"committee:{memberId}", MemberId: memberId, Role: role);
+
+    public static readonly Actor System = new("system");
+}
+
+/// <summary>
+/// Runs the application workflow: each step asks the pure state machine in Core, writes the new
+/// state and its events in one transaction (a guarded status update, so racing steps cannot both
+/// win), then records the step in the audit log with the rule-file hash before answering.
+/// </summary>
+public sealed class ApplicationService(ApplicationStore store, RuleCatalogProvider rules, IAuditLog audit, TimeProvider clock)
+{
+    internal static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+
+    private static string Status(ApplicationStatus s) => ApplicationWorkflow.Name(s);
+
+    public async Task<StepResult<ApplicationView>> CreateAsync(string owner, ApplicationSpec? spec, CancellationToken ct)
+    {
+        var errors = Validate(spec);
+        if (errors.Count > 0)
+        {
+            return StepResult<ApplicationView>.Invalid(errors);
+        }
+        var now = clock.GetUtcNow();
+        var row = new ApplicationRow
+        {
+            Id = Guid.CreateVersion7(now),
+            OwnerClientId = owner,
+            Status = Status(ApplicationStatus.Draft),
+            Version = 0,
+            SpecJson = JsonSerializer.Serialize(spec, Json),
+            CreatedAt = now,
+            UpdatedAt = now,
+        };
+        await using (var c = await store.OpenAsync(ct))
+        await using (var tx = await c.BeginTransactionAsync(ct))
+        {
+            await ApplicationStore.InsertApplicationAsync(c, tx, row, ct);
+            await Event(c, tx, row.Id, 0, "application.created", Actor.Business(owner), null, now, ct);
+            await tx.CommitAsync(ct);
+        }
+        return StepResult<ApplicationView>.Ok(await BusinessViewAsync(row, ct));
+    }
+
+    public async Task<StepResult<ApplicationView>> UpdateDraftAsync(string owner, Guid id, ApplicationSpec? spec, CancellationToken ct)
+    {
+        var row = await store.FindAsync(id, ct);
+        if (row is null || row.OwnerClientId != owner)
+        {
+            return NotFound<ApplicationView>();
+        }
+        var step = ApplicationWorkflow.Apply(ApplicationWorkflow.Parse(row.Status), new EditDraft());
+        if (!step.Allowed)
+        {
+            return StepResult<ApplicationView>.Refused(step.Kind!.Value, step.Refusal!);
+        }
+        var errors = Validate(spec);
+        if (errors.Count > 0)
+        {
+            return StepResult<ApplicationView>.Invalid(errors);
+        }
+        var now = clock.GetUtcNow();
+        await using (var c = await store.OpenAsync(ct))
+        await using (var tx = await c.BeginTransactionAsync(ct))
+        {
+            if (!await ApplicationStore.UpdateDraftAsync(c, tx, id, row.Status, Status(step.To!.Value), JsonSerializer.Serialize(spec, Json), now, ct))
+            {
+                return Raced<ApplicationView>();
+            }
+            foreach (var kind in step.Events)
+            {
+                await Event(c, tx, id, row.Version, kind, Actor.Business(owner), null, now, ct);
+            }
+            await tx.CommitAsync(ct);
+        }
+        return StepResult<ApplicationView>.Ok(await BusinessViewAsync((await store.FindAsync(id, ct))!, ct));
+    }
+
+    /// <summary>
+    /// Freezes the draft as a new version, runs the PIA and the committee policies on it, and moves it
+    /// to review — or back to the business when a blocker fires or the policy denies it.
+    /// </summary>
+    public async Task<StepResult<ApplicationView>> SubmitAsync(string owner, Guid id, CancellationToken ct)
+    {
+        var row = await store.FindAsync(id, ct);
+        if (row is null || row.OwnerClientId != owner)
+        {
+            return NotFound<ApplicationView>();
+        }
+        var submit = ApplicationWorkflow.Apply(ApplicationWorkflow.Parse(row.Status), new SubmitApplication());
+        if (!submit.Allowed)
+        {
+            return StepResult<ApplicationView>.Refused(submit.Kind!.Value, submit.Refusal!);
+        }
+        var spec = JsonSerializer.Deserialize<ApplicationSpec>(row.SpecJson, Json)!;
+        // The rule files may have changed since the draft was saved (a field renamed in the inventory).
+        var errors = Validate(spec);
+        if (errors.Count > 0)
+        {
+            return StepResult<ApplicationView>.Invalid(errors);
+        }
+        var catalog = rules.Catalog;
+        var assessment = catalog.Assess(spec);
+        var assess = ApplicationWorkflow.Apply(submit.To!.Value, new RecordAssessment(assessment.Blocked));
+        var version = row.Version + 1;
+        var now = clock.GetUtcNow();
+        var actor = Actor.Business(owner);
+        var specHash = "sha256:" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(row.SpecJson)));
+        await using (var c = await store.OpenAsync(ct))
+        await using (var tx = await c.BeginTransactionAsync(ct))
+        {
+            if (!await ApplicationStore.UpdateStatusAsync(c, tx, id, row.Status, Status(submit.To!.Value), version, now, ct))
+            {
+                return Raced<ApplicationView>();
+            }
+            await ApplicationStore.InsertVersionAsync(c, tx, new VersionRow
+            {
+                ApplicationId = id,
+                Version = version,
+                SpecJson = row.SpecJson,
+                SpecHash = specHash,
+                SubmittedAt = now,
+                PiaJson = JsonSerializer.Serialize(assessment.Pia, Json),
+                PolicyJson = JsonSerializer.Serialize(assessment.Policy, Json),
+                RuleHash = catalog.Hash,
+            }, ct);
+            foreach (var kind in submit.Events)
+            {
+                await Event(c, tx, id, version, kind, actor, new { specHash }, now, ct);
+            }
+            await ApplicationStore.UpdateStatusAsync(c, tx, id, Status(submit.To!.Value), Status(assess.To!.Value), version, now, ct);
+            var summary = AssessmentSummary(assessment);
+            foreach (var kind in assess.Events)
+            {
+                await Event(c, tx, id, version, kind, Actor.System, summary, now, ct);
+            }
+            await tx.CommitAsync(ct);
+        }
+        await audit.AppendAsync(new AuditEntryDraft(AuditKinds.ApplicationSubmitted, actor.Ref, Purpose: spec.Purpose.Code, PolicyHash: catalog.Hash,
+            Payload: new { applicationId = id, version, specHash }), ct);
+        await audit.AppendAsync(new AuditEntryDraft(AuditKinds.ApplicationAssessed, Actor.System.Ref, Purpose: spec.Purpose.Code, PolicyHash: catalog.Hash,
+            Payload: new { applicationId = id, version, status = Status(assess.To!.Value), assessment = AssessmentSummary(assessment) }), ct);
+        return StepResult<ApplicationView>.Ok(await BusinessViewAsync((await store.FindAsync(id, ct))!, ct));
+    }
+
+    public async Task<StepResult<ApplicationView>> GetForOwnerAsync(string owner, Guid id, CancellationToken ct)
+    {
+        var row = await store.FindAsync(id, ct);
+        return row is null || row.OwnerClientId != owner ? NotFound<ApplicationView>() : StepResult<ApplicationView>.Ok(await BusinessViewAsync(row, ct));
+    }
+
+    public async Task<IReadOnlyList<ApplicationSummary>> ListForOwnerAsync(string owner, CancellationToken ct) =>
+        (await store.ListByOwnerAsync(owner, ct))
+            .Select(r => new ApplicationSummary(r.Id, r.Status, r.Version, JsonSerializer.Deserialize<ApplicationSpec>(r.SpecJson, Json)!.Purpose.Code, r.UpdatedAt))
+            .ToList();
+
+    public async Task<IReadOnlyList<CommitteeApplicationSummary>> ListForCommitteeAsync(string? status, CancellationToken ct)
+    {
+        var result = new List<CommitteeApplicationSummary>();
+        foreach (var r in await store.ListByStatusAsync(status, ct))
+        {
+            var version = r.Version > 0 ? await store.FindVersionAsync(r.Id, r.Version, ct) : null;
+            var votes = r.Version > 0 ? (await store.VotesAsync(r.Id, r.Version, ct)).Count : 0;
+            result.Add(new CommitteeApplicationSummary(r.Id, r.OwnerClientId, r.Status, r.Version,
+                JsonSerializer.Deserialize<ApplicationSpec>(r.SpecJson, Json)!.Purpose.Code,
+                version is null ? null : JsonSerializer.Deserialize<PiaReport>(version.PiaJson, Json)!.Outcome,
+                version is null ? null : JsonSerializer.Deserialize<PolicyDecision>(version.PolicyJson, Json)!.Decision,
+                votes, r.UpdatedAt));
+        }
+        return result;
+    }
+
+    public async Task<StepResult<CommitteeApplicationView>> GetForCommitteeAsync(Guid id, CancellationToken ct)
+    {
+        var row = await store.FindAsync(id, ct);
+        return row is null ? NotFound<CommitteeApplicationView>() : StepResult<CommitteeApplicationView>.Ok(await CommitteeViewAsync(row, ct));
+    }
+
+    public async Task<StepResult<CommitteeApplicationView>> VoteAsync(Actor member, Guid id, VoteRequest? request, CancellationToken ct)
+    {
+        if (request is null)
+        {
+            return StepResult<CommitteeApplicationView>.Invalid(new() { ["vote"] = ["a vote (approve, approve_with_conditions or reject) and a reason are required"] });
+        }
+        var row = await store.FindAsync(id, ct);
+        if (row is null)
+        {
+            return NotFound<CommitteeApplicationView>();
+        }
+        var governance = rules.Catalog.Policies.Governance;
+        var now = clock.GetUtcNow();
+        var vote = new CommitteeVote(member.MemberId!.Value, member.Role!, request.Vote ?? "", request.Reason ?? "",
+            (request.Conditions ?? []).Select(c => c?.Trim() ?? "").Where(c => c.Length > 0).ToList(), now);
+        if (vote.Reason.Length > 2000 || vote.Conditions.Count > 20 || vote.Conditions.Any(c => c.Length > 500))
+        {
+            return StepResult<CommitteeApplicationView>.Invalid(new() { ["reason"] = ["a reason is at most 2000 characters; at most 20 conditions of 500 characters each"] });
+        }
+        await using (var c = await store.OpenAsync(ct))
+        await using (var tx = await c.BeginTransactionAsync(ct))
+        {
+            var existing = (await ApplicationStore.VotesAsync(c, tx, id, row.Version, ct)).Select(ToVote).ToList();
+            var step = ApplicationWorkflow.Apply(ApplicationWorkflow.Parse(row.Status), new CastVote(vote, existing, governance));
+            if (!step.Allowed)
+            {
+                return StepResult<CommitteeApplicationView>.Refused(step.Kind!.Value, step.Refusal!);
+            }
+            var inserted = await store.InsertVoteAsync(c, tx, new VoteRow
+            {
+                ApplicationId = id,
+                Version = row.Version,
+                MemberId = vote.MemberId,
+                Role = vote.Role,
+                Choice = vote.Choice,
+                Reason = vote.Reason,
+                ConditionsJson = JsonSerializer.Serialize(vote.Conditions, Json),
+                CastAt = now,
+            }, ct);
+            if (!inserted)
+            {
+                return StepResult<CommitteeApplicationView>.Refused(RefusalKind.Duplicate, "this member has already voted on this version");
+            }
+            await Event(c, tx, id, row.Version, "committee.vote", member, new { role = vote.Role, vote = vote.Choice }, now, ct);
+            await tx.CommitAsync(ct);
+        }
+        await audit.AppendAsync(new AuditEntryDraft(AuditKinds.CommitteeVote, member.Ref, PolicyHash: rules.Catalog.Hash,
+            Payload: new { applicationId = id, version = row.Version, role = vote.Role, vote = vote.Choice, reason = vote.Reason, conditions = vote.Conditions }), ct);
+        return StepResult<CommitteeApplicationView>.Ok(await CommitteeViewAsync((await store.FindAsync(id, ct))!, ct));
+    }
+
+    /// <summary>Tallies the votes under the policy's quorum; approval creates the time-limited grant in the same transaction.</summary>
+    public async Task<StepResult<CommitteeApplicationView>> DecideAsync(Actor member, Guid id, DecisionRequest? request, CancellationToken ct)
+    {
+        var row = await store.FindAsync(id, ct);
+        if (row is null)
+        {
+            return NotFound<CommitteeApplicationView>();
+        }
+        var note = request?.Note?.Trim();
+        if (note is { Length: > 2000 })
+        {
+            return StepResult<CommitteeApplicationView>.Invalid(new() { ["note"] = ["a note is at most 2000 characters"] });
+        }
+        var catalog = rules.Catalog;
+        var governance = catalog.Policies.Governance;
+        var now = clock.GetUtcNow();
+        Guid? grantId = null;
+        Transition<ApplicationStatus> step;
+        var version = row.Version > 0 ? await store.FindVersionAsync(id, row.Version, ct) : null;
+        // The decision is judged under the rules the version was assessed with; the hash says which.
+        var ruleHash = version?.RuleHash ?? catalog.Hash;
+        await using (var c = await store.OpenAsync(ct))
+        await using (var tx = await c.BeginTransactionAsync(ct))
+        {
+            var votes = (await ApplicationStore.VotesAsync(c, tx, id, row.Version, ct)).Select(ToVote).ToList();
+            step = ApplicationWorkflow.Apply(ApplicationWorkflow.Parse(row.Status), new DecideApplication(member.Role!, votes, governance));
+            if (!step.Allowed)
+            {
+                return StepResult<CommitteeApplicationView>.Refused(step.Kind!.Value, step.Refusal!);
+            }
+            if (!await ApplicationStore.UpdateStatusAsync(c, tx, id, row.Status, Status(step.To!.Value), row.Version, now, ct))
+            {
+                return Raced<CommitteeApplicationView>();
+            }
+            var outcome = step.Decision!;
+            await ApplicationStore.InsertDecisionAsync(c, tx, new DecisionRow
+            {
+                ApplicationId = id,
+                Version = row.Version,
+                Outcome = outcome.Approved ? "approved" : "rejected",
+                DecisionJson = JsonSerializer.Serialize(new StoredDecision(outcome, note, member.Role!), Json),
+                DecidedBy = member.Ref,
+                DecidedAt = now,
+                RuleHash = ruleHash,
+            }, ct);
+            if (outcome.Approved)
+            {
+                var spec = JsonSerializer.Deserialize<ApplicationSpec>(version!.SpecJson, Json)!;
+                var days = Math.Min(spec.ValidityDays, governance.MaxGrantDays);
+                grantId = Guid.CreateVersion7(now);
+                await ApplicationStore.InsertGrantAsync(c, tx, new GrantRow
+                {
+                    Id = grantId.Value,
+                    ApplicationId = id,
+                    Version = row.Version,
+                    RecipientClientId = row.OwnerClientId,
+                    Status = GrantWorkflow.Name(GrantStatus.Active),
+                    ValidFrom = now,
+                    ValidUntil = now.AddDays(days),
+                    PurposeCode = spec.Purpose.Code,
+                    DataJson = JsonSerializer.Serialize(spec.Data, Json),
+                    OutputKind = spec.Output.Kind,
+                    MinGroupSize = spec.Output.K,
+                    FetchFrequency = spec.Fetch.Frequency,
+                    MaxRecordsPerFetch = spec.Fetch.MaxRecordsPerFetch,
+                    RetentionDays = spec.RetentionDays,
+                    BenefitPoints = spec.Benefit.Points,
+                    ConditionsJson = JsonSerializer.Serialize(outcome.Conditions, Json),
+                    PolicyHash = ruleHash,
+                    CreatedAt = now,
+                    UpdatedAt = now,
+                }, ct);
+            }
+            foreach (var kind in step.Events)
+            {
+                await Event(c, tx, id, row.Version, kind, member, new { grantId, outcome.Approvals, outcome.Rejections, outcome.Conditions }, now, ct);
+            }
+            await tx.CommitAsync(ct);
+        }
+        await audit.AppendAsync(new AuditEntryDraft(AuditKinds.CommitteeDecision, member.Ref, GrantId: grantId, PolicyHash: ruleHash,
+            Payload: new { applicationId = id, version = row.Version, outcome = Status(step.To!.Value), step.Decision!.Approvals, step.Decision.Rejections, step.Decision.ChairBrokeTie, step.Decision.Conditions }), ct);
+        return StepResult<CommitteeApplicationView>.Ok(await CommitteeViewAsync((await store.FindAsync(id, ct))!, ct));
+    }
+
+    public Task<StepResult<GrantView>> SuspendGrantAsync(Actor member, Guid grantId, GrantActionRequest? request, CancellationToken ct) =>
+        ChangeGrantAsync(member, grantId, request, new SuspendGrant(member.Role!, rules.Catalog.Policies.Governance), AuditKinds.GrantSuspended, ct);
+
+    public Task<StepResult<GrantView>> ReinstateGrantAsync(Actor member, Guid grantId, GrantActionRequest? request, CancellationToken ct) =>
+        ChangeGrantAsync(member, grantId, request, new ReinstateGrant(member.Role!, rules.Catalog.Policies.Governance), null, ct);
+
+    public Task<StepResult<GrantView>> RevokeGrantAsync(Actor member, Guid grantId, GrantActionRequest? request, CancellationToken ct) =>
+        ChangeGrantAsync(member, grantId, request, new RevokeGrant(member.Role!, rules.Catalog.Policies.Governance), AuditKinds.GrantRevoked, ct);
+
+    /// <summary>Expires grants whose validity has ended (run by the recurring job; idempotent).</summary>
+    public async Task<int> ExpireDueGrantsAsync(CancellationToken ct)
+    {
+        var now = clock.GetUtcNow();
+        var expired = 0;
+        foreach (var grant in await store.GrantsDueToExpireAsync(now, ct))
+        {
+            var result = await ChangeGrantAsync(Actor.System, grant.Id, new GrantActionRequest("validity period ended"), new ExpireGrant(), null, ct);
+            expired += result.Kind == ResultKind.Ok ? 1 : 0;
+        }
+        return expired;
+    }
+
+    private async Task<StepResult<GrantView>> ChangeGrantAsync(Actor actor, Guid grantId, GrantActionRequest? request, GrantCommand command, string? auditKind, CancellationToken ct)
+    {
+        var reason = request?.Reason?.Trim();
+        if (string.IsNullOrEmpty(reason) || reason.Length > 2000)
+        {
+            return StepResult<GrantView>.Invalid(new() { ["reason"] = ["a reason (at most 2000 characters) is required"] });
+        }
+        var grant = await store.FindGrantAsync(grantId, ct);
+        if (grant is null)
+        {
+            return StepResult<GrantView>.NotFound($"No grant {grantId}.");
+        }
+        var step = GrantWorkflow.Apply(GrantWorkflow.Parse(grant.Status), command);
+        if (!step.Allowed)
+        {
+            return StepResult<GrantView>.Refused(step.Kind!.Value, step.Refusal!);
+        }
+        var now = clock.GetUtcNow();
+        await using (var c = await store.OpenAsync(ct))
+        await using (var tx = await c.BeginTransactionAsync(ct))
+        {
+            if (!await ApplicationStore.UpdateGrantStatusAsync(c, tx, grantId, grant.Status, GrantWorkflow.Name(step.To!.Value), reason, now, ct))
+            {
+                return StepResult<GrantView>.Refused(RefusalKind.WrongState, "the grant changed while this request was handled; read it again");
+            }
+            foreach (var kind in step.Events)
+            {
+                await Event(c, tx, grant.ApplicationId, grant.Version, kind, actor, new { grantId, reason }, now, ct);
+            }
+            await tx.CommitAsync(ct);
+        }
+        if (auditKind is not null)
+        {
+            await audit.AppendAsync(new AuditEntryDraft(auditKind, actor.Ref, Purpose: grant.PurposeCode, GrantId: grantId, PolicyHash: grant.PolicyHash,
+                Payload: new { applicationId = grant.ApplicationId, reason }), ct);
+        }
+        return StepResult<GrantView>.Ok(ToGrantView((await store.FindGrantAsync(grantId, ct))!));
+    }
+
+    public async Task<GrantView?> FindGrantAsync(Guid grantId, CancellationToken ct) =>
+        await store.FindGrantAsync(grantId, ct) is { } g ? ToGrantView(g) : null;
+
+    private Dictionary<string, string[]> Validate(ApplicationSpec? spec) =>
+        ApplicationSpecValidation.Validate(spec, rules.Catalog.Inventory, rules.Catalog.Purposes);
+
+    private static object AssessmentSummary(InfoBank.Core.Rules.Assessment a) => new
+    {
+        pia = a.Pia.Outcome,
+        piaRules = a.Pia.FiredRuleIds.ToList(),
+        policy = a.Policy.Decision,
+        policyRules = a.Policy.MatchedRuleIds,
+        fullAssessment = a.Pia.FullAssessmentRequired,
+    };
+
+    private static Task Event(DbConnection c, DbTransaction tx, Guid id, int version, string kind, Actor actor, object? payload, DateTimeOffset now, CancellationToken ct) =>
+        ApplicationStore.InsertEventAsync(c, tx, new EventRow
+        {
+            ApplicationId = id,
+            Version = version,
+            Kind = kind,
+            Actor = actor.Ref,
+            OccurredAt = now,
+            PayloadJson = payload is null ? null : JsonSerializer.Serialize(payload, Json),
+        }, ct);
+
+    private static CommitteeVote ToVote(VoteRow v) =>
+        new(v.MemberId, v.Role, v.Choice, v.Reason, JsonSerializer.Deserialize<List<string>>(v.ConditionsJson, Json)!, v.CastAt);
+
+    private static StepResult<T> NotFound<T>() => StepResult<T>.NotFound("No such application.");
+
+    private static StepResult<T> Raced<T>() =>
+        StepResult<T>.Refused(RefusalKind.WrongState, "the application changed while this request was handled; read it again");
+
+    private sealed record StoredDecision(DecisionOutcome Outcome, string? Note, string DeciderRole);
+
+    private async Task<(AssessmentView?, IReadOnlyList<VoteRow>, DecisionView?, GrantView?)> DetailsAsync(ApplicationRow row, bool withMemberIds, CancellationToken ct)
+    {
+        if (row.Version == 0)
+        {
+            return (null, [], null, null);
+        }
+        var version = await store.FindVersionAsync(row.Id, row.Version, ct);
+        var assessment = version is null ? null : new AssessmentView(version.Version, version.SubmittedAt, version.SpecHash,
+            JsonSerializer.Deserialize<PiaReport>(version.PiaJson, Json)!, JsonSerializer.Deserialize<PolicyDecision>(version.PolicyJson, Json)!, version.RuleHash);
+        var votes = await store.VotesAsync(row.Id, row.Version, ct);
+        var decisionRow = await store.FindDecisionAsync(row.Id, row.Version, ct);
+        DecisionView? decision = null;
+        if (decisionRow is not null)
+        {
+            var stored = JsonSerializer.Deserialize<StoredDecision>(decisionRow.DecisionJson, Json)!;
+            decision = new DecisionView(decisionRow.Outcome, stored.Outcome.Conditions, stored.Outcome.Approvals, stored.Outcome.Rejections,
+                stored.Outcome.ChairBrokeTie, stored.Note, votes.Select(v => ToVoteView(v, withMemberIds)).ToList(), decisionRow.DecidedAt, decisionRow.RuleHash);
+        }
+        var grant = await store.FindGrantForApplicationAsync(row.Id, ct);
+        return (assessment, votes, decision, grant is null ? null : ToGrantView(grant));
+    }
+
+    private async Task<ApplicationView> BusinessViewAsync(ApplicationRow row, CancellationToken ct)
+    {
+        // Member identities stay inside the committee; the business sees each vote's role and reason.
+        var (assessment, _, decision, grant) = await DetailsAsync(row, withMemberIds: false, ct);
+        return new ApplicationView(row.Id, row.Status, row.Version, row.CreatedAt, row.UpdatedAt,
+            JsonSerializer.Deserialize<ApplicationSpec>(row.SpecJson, Json)!, assessment, decision, grant);
+    }
+
+    private async Task<CommitteeApplicationView> CommitteeViewAsync(ApplicationRow row, CancellationToken ct)
+    {
+        var (assessment, votes, decision, grant) = await DetailsAsync(row, withMemberIds: true, ct);
+        var events = (await store.EventsAsync(row.Id, ct))
+            .Select(e => new EventView(e.Version, e.Kind, e.Actor, e.OccurredAt, e.PayloadJson is null ? null : JsonSerializer.Deserialize<JsonElement>(e.PayloadJson)))
+            .ToList();
+        return new CommitteeApplicationView(row.Id, row.OwnerClientId, row.Status, row.Version, row.CreatedAt, row.UpdatedAt,
+            JsonSerializer.Deserialize<ApplicationSpec>(row.SpecJson, Json)!, assessment, votes.Select(v => ToVoteView(v, true)).ToList(), decision, grant, events);
+    }
+
+    private static VoteView ToVoteView(VoteRow v, bool withMemberId) =>
+        new(withMemberId ? v.MemberId : null, v.Role, v.Choice, v.Reason, JsonSerializer.Deserialize<List<string>>(v.ConditionsJson, Json)!, v.CastAt);
+
+    internal static GrantView ToGrantView(GrantRow g) => new(g.Id, g.ApplicationId, g.RecipientClientId, g.Status, g.ValidFrom, g.ValidUntil, g.PurposeCode,
+        JsonSerializer.Deserialize<List<DataRequest>>(g.DataJson, Json)!, g.OutputKind, g.MinGroupSize, g.FetchFrequency, g.MaxRecordsPerFetch,
+        g.RetentionDays, g.BenefitPoints, JsonSerializer.Deserialize<List<string>>(g.ConditionsJson, Json)!, g.PolicyHash, g.StatusReason);
+}

@@ -1,0 +1,349 @@
+using System.Data.Common;
+using Dapper;
+using InfoBank.Server.Infrastructure.Db;
+
+namespace InfoBank.Server.Features.Applications;
+
+public sealed class ApplicationRow
+{
+    public Guid Id { get; set; }
+
+    public string OwnerClientId { get; set; } = "";
+
+    public string Status { get; set; } = "";
+
+    public int Version { get; set; }
+
+    public string SpecJson { get; set; } = "";
+
+    public DateTimeOffset CreatedAt { get; set; }
+
+    public DateTimeOffset UpdatedAt { get; set; }
+}
+
+public sealed class VersionRow
+{
+    public Guid ApplicationId { get; set; }
+
+    public int Version { get; set; }
+
+    public string SpecJson { get; set; } = "";
+
+    public string SpecHash { get; set; } = "";
+
+    public DateTimeOffset SubmittedAt { get; set; }
+
+    public string PiaJson { get; set; } = "";
+
+    public string PolicyJson { get; set; } = "";
+
+    public string RuleHash { get; set; } = "";
+}
+
+public sealed class EventRow
+{
+    public Guid ApplicationId { get; set; }
+
+    public int Version { get; set; }
+
+    public string Kind { get; set; } = "";
+
+    public string Actor { get; set; } = "";
+
+    public DateTimeOffset OccurredAt { get; set; }
+
+    public string? PayloadJson { get; set; }
+}
+
+public sealed class VoteRow
+{
+    public Guid ApplicationId { get; set; }
+
+    public int Version { get; set; }
+
+    public Guid MemberId { get; set; }
+
+    public string Role { get; set; } = "";
+
+    public string Choice { get; set; } = "";
+
+    public string Reason { get; set; } = "";
+
+    public string ConditionsJson { get; set; } = "[]";
+
+    public DateTimeOffset CastAt { get; set; }
+}
+
+public sealed class DecisionRow
+{
+    public Guid ApplicationId { get; set; }
+
+    public int Version { get; set; }
+
+    public string Outcome { get; set; } = "";
+
+    public string DecisionJson { get; set; } = "";
+
+    public string DecidedBy { get; set; } = "";
+
+    public DateTimeOffset DecidedAt { get; set; }
+
+    public string RuleHash { get; set; } = "";
+}
+
+public sealed class GrantRow
+{
+    public Guid Id { get; set; }
+
+    public Guid ApplicationId { get; set; }
+
+    public int Version { get; set; }
+
+    public string RecipientClientId { get; set; } = "";
+
+    public string Status { get; set; } = "";
+
+    public DateTimeOffset ValidFrom { get; set; }
+
+    public DateTimeOffset ValidUntil { get; set; }
+
+    public string PurposeCode { get; set; } = "";
+
+    public string DataJson { get; set; } = "";
+
+    public string OutputKind { get; set; } = "";
+
+    public int? MinGroupSize { get; set; }
+
+    public string FetchFrequency { get; set; } = "";
+
+    public int? MaxRecordsPerFetch { get; set; }
+
+    public int RetentionDays { get; set; }
+
+    public int BenefitPoints { get; set; }
+
+    public string ConditionsJson { get; set; } = "[]";
+
+    public string PolicyHash { get; set; } = "";
+
+    public string? StatusReason { get; set; }
+
+    public DateTimeOffset CreatedAt { get; set; }
+
+    public DateTimeOffset UpdatedAt { get; set; }
+}
+
+/// <summary>
+/// Applications, versions, events, votes, decisions and grants. Every status change is a guarded
+/// UPDATE (<c>WHERE status = @from</c>) inside the caller's transaction, so two racing steps cannot
+/// both succeed: the loser sees zero rows and reports a conflict.
+/// </summary>
+public sealed class ApplicationStore(DbConnectionFactory db)
+{
+    private const string AppColumns =
+        "id AS Id, owner_client_id AS OwnerClientId, status AS Status, version AS Version, spec_json AS SpecJson, created_at AS CreatedAt, updated_at AS UpdatedAt";
+
+    private const string InsertApplicationSql = """
+        INSERT INTO applications (id, owner_client_id, status, version, spec_json, created_at, updated_at)
+        VALUES (@Id, @OwnerClientId, @Status, @Version, @SpecJson, @CreatedAt, @UpdatedAt)
+        """;
+
+    private const string SelectApplicationSql = $"SELECT {AppColumns} FROM applications WHERE id = @id";
+
+    private const string SelectByOwnerSql = $"SELECT {AppColumns} FROM applications WHERE owner_client_id = @owner ORDER BY created_at DESC, id";
+
+    private const string SelectByStatusSql = $"SELECT {AppColumns} FROM applications WHERE status = @status ORDER BY updated_at, id";
+
+    private const string SelectAllSql = $"SELECT {AppColumns} FROM applications ORDER BY updated_at, id";
+
+    private const string UpdateDraftSql = """
+        UPDATE applications SET spec_json = @spec, status = @to, updated_at = @now
+        WHERE id = @id AND status = @from
+        """;
+
+    private const string UpdateStatusSql = """
+        UPDATE applications SET status = @to, version = @version, updated_at = @now
+        WHERE id = @id AND status = @from
+        """;
+
+    private const string InsertVersionSql = """
+        INSERT INTO application_versions (application_id, version, spec_json, spec_hash, submitted_at, pia_json, policy_json, rule_hash)
+        VALUES (@ApplicationId, @Version, @SpecJson, @SpecHash, @SubmittedAt, @PiaJson, @PolicyJson, @RuleHash)
+        """;
+
+    private const string SelectVersionSql = """
+        SELECT application_id AS ApplicationId, version AS Version, spec_json AS SpecJson, spec_hash AS SpecHash,
+               submitted_at AS SubmittedAt, pia_json AS PiaJson, policy_json AS PolicyJson, rule_hash AS RuleHash
+        FROM application_versions WHERE application_id = @id AND version = @version
+        """;
+
+    private const string InsertEventSql = """
+        INSERT INTO application_events (application_id, version, kind, actor, occurred_at, payload_json)
+        VALUES (@ApplicationId, @Version, @Kind, @Actor, @OccurredAt, @PayloadJson)
+        """;
+
+    private const string SelectEventsSql = """
+        SELECT application_id AS ApplicationId, version AS Version, kind AS Kind, actor AS Actor, occurred_at AS OccurredAt, payload_json AS PayloadJson
+        FROM application_events WHERE application_id = @id ORDER BY id
+        """;
+
+    private const string VoteColumns =
+        "application_id AS ApplicationId, version AS Version, member_id AS MemberId, role AS Role, choice AS Choice, reason AS Reason, conditions_json AS ConditionsJson, cast_at AS CastAt";
+
+    private const string SelectVotesSql = $"SELECT {VoteColumns} FROM committee_votes WHERE application_id = @id AND version = @version ORDER BY cast_at, member_id";
+
+    private const string InsertDecisionSql = """
+        INSERT INTO committee_decisions (application_id, version, outcome, decision_json, decided_by, decided_at, rule_hash)
+        VALUES (@ApplicationId, @Version, @Outcome, @DecisionJson, @DecidedBy, @DecidedAt, @RuleHash)
+        """;
+
+    private const string SelectDecisionSql = """
+        SELECT application_id AS ApplicationId, version AS Version, outcome AS Outcome, decision_json AS DecisionJson,
+               decided_by AS DecidedBy, decided_at AS DecidedAt, rule_hash AS RuleHash
+        FROM committee_decisions WHERE application_id = @id AND version = @version
+        """;
+
+    private const string GrantColumns = """
+        id AS Id, application_id AS ApplicationId, version AS Version, recipient_client_id AS RecipientClientId, status AS Status,
+        valid_from AS ValidFrom, valid_until AS ValidUntil, purpose_code AS PurposeCode, data_json AS DataJson, output_kind AS OutputKind,
+        min_group_size AS MinGroupSize, fetch_frequency AS FetchFrequency, max_records_per_fetch AS MaxRecordsPerFetch,
+        retention_days AS RetentionDays, benefit_points AS BenefitPoints, conditions_json AS ConditionsJson, policy_hash AS PolicyHash,
+        status_reason AS StatusReason, created_at AS CreatedAt, updated_at AS UpdatedAt
+        """;
+
+    private const string InsertGrantSql = """
+        INSERT INTO grants (id, application_id, version, recipient_client_id, status, valid_from, valid_until, purpose_code, data_json,
+                            output_kind, min_group_size, fetch_frequency, max_records_per_fetch, retention_days, benefit_points,
+                            conditions_json, policy_hash, status_reason, created_at, updated_at)
+        VALUES (@Id, @ApplicationId, @Version, @RecipientClientId, @Status, @ValidFrom, @ValidUntil, @PurposeCode, @DataJson,
+                @OutputKind, @MinGroupSize, @FetchFrequency, @MaxRecordsPerFetch, @RetentionDays, @BenefitPoints,
+                @ConditionsJson, @PolicyHash, @StatusReason, @CreatedAt, @UpdatedAt)
+        """;
+
+    private const string SelectGrantSql = $"SELECT {GrantColumns} FROM grants WHERE id = @id";
+
+    private const string SelectGrantByApplicationSql = $"SELECT {GrantColumns} FROM grants WHERE application_id = @id";
+
+    private const string SelectGrantsDueSql = $"SELECT {GrantColumns} FROM grants WHERE status IN ('active', 'suspended') AND valid_until <= @now ORDER BY valid_until, id";
+
+    private const string UpdateGrantStatusSql = """
+        UPDATE grants SET status = @to, status_reason = @reason, updated_at = @now
+        WHERE id = @id AND status = @from
+        """;
+
+    private static readonly string[] VoteInsertColumns = ["application_id", "version", "member_id", "role", "choice", "reason", "conditions_json", "cast_at"];
+
+    public Task<DbConnection> OpenAsync(CancellationToken cancellationToken) => db.OpenAsync(cancellationToken);
+
+    public static Task InsertApplicationAsync(DbConnection c, DbTransaction tx, ApplicationRow row, CancellationToken ct) =>
+        c.ExecuteAsync(new CommandDefinition(InsertApplicationSql, row, tx, cancellationToken: ct));
+
+    public async Task<ApplicationRow?> FindAsync(Guid id, CancellationToken ct)
+    {
+        await using var c = await db.OpenAsync(ct);
+        return await FindAsync(c, null, id, ct);
+    }
+
+    public static Task<ApplicationRow?> FindAsync(DbConnection c, DbTransaction? tx, Guid id, CancellationToken ct) =>
+        c.QuerySingleOrDefaultAsync<ApplicationRow>(new CommandDefinition(SelectApplicationSql, new { id }, tx, cancellationToken: ct));
+
+    public async Task<IReadOnlyList<ApplicationRow>> ListByOwnerAsync(string owner, CancellationToken ct)
+    {
+        await using var c = await db.OpenAsync(ct);
+        return (await c.QueryAsync<ApplicationRow>(new CommandDefinition(SelectByOwnerSql, new { owner }, cancellationToken: ct))).ToList();
+    }
+
+    public async Task<IReadOnlyList<ApplicationRow>> ListByStatusAsync(string? status, CancellationToken ct)
+    {
+        await using var c = await db.OpenAsync(ct);
+        var sql = status is null ? SelectAllSql : SelectByStatusSql;
+        return (await c.QueryAsync<ApplicationRow>(new CommandDefinition(sql, new { status }, cancellationToken: ct))).ToList();
+    }
+
+    public static async Task<bool> UpdateDraftAsync(DbConnection c, DbTransaction tx, Guid id, string from, string to, string spec, DateTimeOffset now, CancellationToken ct) =>
+        await c.ExecuteAsync(new CommandDefinition(UpdateDraftSql, new { id, from, to, spec, now }, tx, cancellationToken: ct)) == 1;
+
+    public static async Task<bool> UpdateStatusAsync(DbConnection c, DbTransaction tx, Guid id, string from, string to, int version, DateTimeOffset now, CancellationToken ct) =>
+        await c.ExecuteAsync(new CommandDefinition(UpdateStatusSql, new { id, from, to, version, now }, tx, cancellationToken: ct)) == 1;
+
+    public static Task InsertVersionAsync(DbConnection c, DbTransaction tx, VersionRow row, CancellationToken ct) =>
+        c.ExecuteAsync(new CommandDefinition(InsertVersionSql, row, tx, cancellationToken: ct));
+
+    public async Task<VersionRow?> FindVersionAsync(Guid id, int version, CancellationToken ct)
+    {
+        await using var c = await db.OpenAsync(ct);
+        return await c.QuerySingleOrDefaultAsync<VersionRow>(new CommandDefinition(SelectVersionSql, new { id, version }, cancellationToken: ct));
+    }
+
+    public static Task InsertEventAsync(DbConnection c, DbTransaction tx, EventRow row, CancellationToken ct) =>
+        c.ExecuteAsync(new CommandDefinition(InsertEventSql, row, tx, cancellationToken: ct));
+
+    public async Task<IReadOnlyList<EventRow>> EventsAsync(Guid id, CancellationToken ct)
+    {
+        await using var c = await db.OpenAsync(ct);
+        return (await c.QueryAsync<EventRow>(new CommandDefinition(SelectEventsSql, new { id }, cancellationToken: ct))).ToList();
+    }
+
+    public static async Task<IReadOnlyList<VoteRow>> VotesAsync(DbConnection c, DbTransaction? tx, Guid id, int version, CancellationToken ct) =>
+        (await c.QueryAsync<VoteRow>(new CommandDefinition(SelectVotesSql, new { id, version }, tx, cancellationToken: ct))).ToList();
+
+    public async Task<IReadOnlyList<VoteRow>> VotesAsync(Guid id, int version, CancellationToken ct)
+    {
+        await using var c = await db.OpenAsync(ct);
+        return await VotesAsync(c, null, id, version, ct);
+    }
+
+    /// <summary>Inserts a vote unless this member already voted on this version; false when they had.</summary>
+    public async Task<bool> InsertVoteAsync(DbConnection c, DbTransaction tx, VoteRow row, CancellationToken ct)
+    {
+        var sql = db.Dialect.InsertIgnoringDuplicates("committee_votes", VoteInsertColumns, ["application_id", "version", "member_id"]);
+        return await c.ExecuteAsync(new CommandDefinition(sql, new
+        {
+            application_id = row.ApplicationId,
+            version = row.Version,
+            member_id = row.MemberId,
+            role = row.Role,
+            choice = row.Choice,
+            reason = row.Reason,
+            conditions_json = row.ConditionsJson,
+            cast_at = row.CastAt,
+        }, tx, cancellationToken: ct)) == 1;
+    }
+
+    public static Task InsertDecisionAsync(DbConnection c, DbTransaction tx, DecisionRow row, CancellationToken ct) =>
+        c.ExecuteAsync(new CommandDefinition(InsertDecisionSql, row, tx, cancellationToken: ct));
+
+    public async Task<DecisionRow?> FindDecisionAsync(Guid id, int version, CancellationToken ct)
+    {
+        await using var c = await db.OpenAsync(ct);
+        return await c.QuerySingleOrDefaultAsync<DecisionRow>(new CommandDefinition(SelectDecisionSql, new { id, version }, cancellationToken: ct));
+    }
+
+    public static Task InsertGrantAsync(DbConnection c, DbTransaction tx, GrantRow row, CancellationToken ct) =>
+        c.ExecuteAsync(new CommandDefinition(InsertGrantSql, row, tx, cancellationToken: ct));
+
+    public async Task<GrantRow?> FindGrantAsync(Guid id, CancellationToken ct)
+    {
+        await using var c = await db.OpenAsync(ct);
+        return await c.QuerySingleOrDefaultAsync<GrantRow>(new CommandDefinition(SelectGrantSql, new { id }, cancellationToken: ct));
+    }
+
+    public static Task<GrantRow?> FindGrantAsync(DbConnection c, DbTransaction? tx, Guid id, CancellationToken ct) =>
+        c.QuerySingleOrDefaultAsync<GrantRow>(new CommandDefinition(SelectGrantSql, new { id }, tx, cancellationToken: ct));
+
+    public async Task<GrantRow?> FindGrantForApplicationAsync(Guid applicationId, CancellationToken ct)
+    {
+        await using var c = await db.OpenAsync(ct);
+        return await c.QuerySingleOrDefaultAsync<GrantRow>(new CommandDefinition(SelectGrantByApplicationSql, new { id = applicationId }, cancellationToken: ct));
+    }
+
+    public async Task<IReadOnlyList<GrantRow>> GrantsDueToExpireAsync(DateTimeOffset now, CancellationToken ct)
+    {
+        await using var c = await db.OpenAsync(ct);
+        return (await c.QueryAsync<GrantRow>(new CommandDefinition(SelectGrantsDueSql, new { now }, cancellationToken: ct))).ToList();
+    }
+
+    public static async Task<bool> UpdateGrantStatusAsync(DbConnection c, DbTransaction tx, Guid id, string from, string to, string? reason, DateTimeOffset now, CancellationToken ct) =>
+        await c.ExecuteAsync(new CommandDefinition(UpdateGrantStatusSql, new { id, from, to, reason, now }, tx, cancellationToken: ct)) == 1;
+}
