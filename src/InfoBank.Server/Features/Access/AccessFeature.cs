@@ -1,5 +1,6 @@
 using InfoBank.Core.Access;
 using InfoBank.Server.Infrastructure;
+using InfoBank.Server.Infrastructure.Jobs;
 using Microsoft.Extensions.Options;
 
 namespace InfoBank.Server.Features.Access;
@@ -17,7 +18,11 @@ public static class AccessFeature
             return new PageCursors(provider.GetRequiredService<AccessKeys>().CursorKey, TimeSpan.FromMinutes(options.CursorMinutes), TimeSpan.FromHours(options.FetchHours));
         });
         services.AddSingleton<AccessStore>();
+        services.AddScoped<GrantAccessService>();
+        services.AddTransient<AccessAlertJob>();
+        services.AddSingleton<IRecurringJobSetup, AccessAlertJobSetup>();
         services.AddSingleton<IApiModule, AccessApi>();
+        services.AddSingleton<IApiModule, GrantAccessApi>();
         return services;
     }
 }

@@ -91,6 +91,14 @@ public sealed class AccessStore(DbConnectionFactory db)
         WHERE l.fetch_id = @fetchId AND p.points > 0
         """;
 
+    // Candidates only: residents with a consent in the ConsentGiven state to this grant's offer. The
+    // consent decision function still decides each of them, on every page.
+    private const string SelectConsentingResidents = """
+        SELECT DISTINCT c.subject_id FROM consents c JOIN offers o ON o.offer_id = c.offer_id
+        WHERE o.grant_id = @grantId AND c.state = 'ConsentGiven' AND (@after IS NULL OR c.subject_id > @after)
+        ORDER BY c.subject_id
+        """;
+
     private const string SelectServedInFetch = "SELECT COALESCE(SUM(items), 0) FROM access_log WHERE fetch_id = @fetchId AND outcome = 'served'";
 
     private const string SelectPassbook = """
@@ -169,6 +177,14 @@ public sealed class AccessStore(DbConnectionFactory db)
     {
         await using var connection = await db.OpenAsync(cancellationToken);
         return (await connection.QueryAsync<Guid>(new CommandDefinition(SelectPointsGiven, new { fetchId }, cancellationToken: cancellationToken))).ToHashSet();
+    }
+
+    /// <summary>Residents, after <paramref name="after"/> in id order, who hold an active consent to the grant's offer.</summary>
+    public async Task<IReadOnlyList<Guid>> ConsentingResidentsAsync(Guid grantId, Guid? after, int limit, CancellationToken cancellationToken)
+    {
+        await using var connection = await db.OpenAsync(cancellationToken);
+        return [.. await connection.QueryAsync<Guid>(new CommandDefinition(SelectConsentingResidents + db.Dialect.Limit("limit"),
+            new { grantId, after, limit }, cancellationToken: cancellationToken))];
     }
 
     /// <summary>How many records a fetch has served so far, by the log.</summary>
