@@ -143,6 +143,9 @@ public sealed class BrokeredAccessHttpTests(BrokeredAccessHttpTests.Factory fact
         Assert.All(firstRecords, r => Assert.Equal(["steps"], r.GetProperty("data").EnumerateObject().Select(p => p.Name)));
         Assert.DoesNotContain(residents, r => first.GetRawText().Contains(r.Id.ToString(), StringComparison.OrdinalIgnoreCase));
         var next = first.GetProperty("next").GetString()!;
+        var tampered = next[..10] + (next[10] == 'A' ? 'B' : 'A') + next[11..];
+        var refused = await JsonOf(await business.GetAsync($"/api/v1/grants/{grantId}/records?pageSize=2&cursor={tampered}"), HttpStatusCode.BadRequest);
+        Assert.Contains("failed authentication", refused.GetProperty("errors").GetProperty("cursor")[0].GetString());
 
         // Which resident was on the first page? The one whose passbook now has a line.
         Person? seen = null;
