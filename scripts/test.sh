@@ -34,7 +34,19 @@ for project in tests/*/*.Tests.csproj; do
   dotnet test "$project" --no-build -c Release --logger "trx;LogFileName=$name.trx" --results-directory "$results/$name" || test_status=$?
 done
 
+step "OIDC end to end (openid-client, a third-party library, against a real Kestrel server)"
+oidc_log="$results/oidc-client.tap"
+oidc_status=0
+bash tests/oidc-client/run.sh Release >"$oidc_log" 2>&1 || oidc_status=$?
+grep -E '^(ok|not ok) ' "$oidc_log" || true
+if [ "$oidc_status" -ne 0 ]; then cat "$oidc_log"; fi
+
 passed=0; failed=0; skipped=0
+# node's TAP summary lines ("# pass N", "# fail N") count with the .NET tests.
+oidc_pass=$(sed -n 's/^# pass \([0-9]*\)$/\1/p' "$oidc_log" | tail -n 1)
+oidc_fail=$(sed -n 's/^# fail \([0-9]*\)$/\1/p' "$oidc_log" | tail -n 1)
+passed=$((passed + ${oidc_pass:-0})); failed=$((failed + ${oidc_fail:-0}))
+if [ "$oidc_status" -ne 0 ] && [ "${oidc_fail:-0}" -eq 0 ]; then failed=$((failed + 1)); echo "the OIDC end-to-end check failed to run (exit $oidc_status)"; fi
 for trx in "$results"/*/*.trx; do
   [ -f "$trx" ] || continue
   counters=$(grep -o '<Counters [^>]*>' "$trx" | head -n 1)

@@ -22,6 +22,7 @@ public static class InfoBankCli
         root.Subcommands.Add(RuleCommands.Pia());
         root.Subcommands.Add(RuleCommands.Policy());
         root.Subcommands.Add(AuditCommand.Create());
+        root.Subcommands.Add(KeysCommand.Create());
         root.Subcommands.Add(AdminCommand.Create());
         return root;
     }

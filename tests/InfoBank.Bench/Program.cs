@@ -16,7 +16,11 @@ var context = new BenchContext { Quick = quick, WorkDirectory = work, PostgresAd
 IBenchmark[] benchmarks =
 [
     new BaselineInsertBenchmark(),
+    new AuditBenchmark(),
+    new DepositBenchmark(),
+    new ErasureBenchmark(),
     new ConsentDecisionBenchmark(),
+    new ConsentHttpBenchmark(),
     new AssessmentBenchmark(),
     new AccessAggregateBenchmark(),
 ];

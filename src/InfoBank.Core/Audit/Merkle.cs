@@ -20,10 +20,18 @@ public static class Merkle
     /// <summary>RFC 9162 leaf hash: SHA-256(0x00 ‖ <paramref name="leafData"/>).</summary>
     public static byte[] LeafHash(ReadOnlySpan<byte> leafData)
     {
-        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        sha.AppendData([0x00]);
-        sha.AppendData(leafData);
-        return sha.GetHashAndReset();
+        // One-shot hashing over a pooled copy is several times cheaper than an IncrementalHash per leaf.
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(leafData.Length + 1);
+        try
+        {
+            buffer[0] = 0x00;
+            leafData.CopyTo(buffer.AsSpan(1));
+            return SHA256.HashData(buffer.AsSpan(0, leafData.Length + 1));
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        }
     }
 
     /// <summary>RFC 9162 interior node hash: SHA-256(0x01 ‖ <paramref name="left"/> ‖ <paramref name="right"/>).</summary>

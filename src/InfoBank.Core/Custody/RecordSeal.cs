@@ -46,6 +46,22 @@ public static class RecordSeal
         return SealCore(key, RecordFormat, aad, plaintext);
     }
 
+    /// <summary>
+    /// Seals with an <see cref="AesGcm"/> already keyed with the resident's key, so a batch of one
+    /// resident's records sets the key schedule up once (not thread-safe: one instance per thread).
+    /// </summary>
+    public static byte[] Seal(AesGcm keyed, in RecordBinding binding, ReadOnlySpan<byte> plaintext)
+    {
+        Span<byte> aad = stackalloc byte[AadLength(binding.Category)];
+        WriteRecordAad(aad, binding);
+        var output = new byte[Overhead + plaintext.Length];
+        output[0] = RecordFormat;
+        var nonce = output.AsSpan(1, NonceSize);
+        RandomNumberGenerator.Fill(nonce);
+        keyed.Encrypt(nonce, plaintext, output.AsSpan(1 + NonceSize, plaintext.Length), output.AsSpan(1 + NonceSize + plaintext.Length, TagSize), aad);
+        return output;
+    }
+
     /// <summary>Opens a sealed record; throws <see cref="SealAuthenticationException"/> if it was altered or bound elsewhere.</summary>
     public static byte[] Open(ReadOnlySpan<byte> key, in RecordBinding binding, ReadOnlySpan<byte> sealedValue)
     {

@@ -22,6 +22,16 @@ public sealed class RecordSealTests
     }
 
     [Fact]
+    public void Sealing_with_a_keyed_instance_opens_with_the_key()
+    {
+        using var aes = new System.Security.Cryptography.AesGcm(Key, RecordSeal.TagSize);
+        var first = RecordSeal.Seal(aes, Binding, Plain);
+        var second = RecordSeal.Seal(aes, Binding with { RecordId = Guid.NewGuid() }, Plain);
+        Assert.Equal(Plain, RecordSeal.Open(Key, Binding, first));
+        Assert.Throws<SealAuthenticationException>(() => RecordSeal.Open(Key, Binding, second));
+    }
+
+    [Fact]
     public void Sealing_twice_gives_different_ciphertexts()
     {
         Assert.NotEqual(RecordSeal.Seal(Key, Binding, Plain), RecordSeal.Seal(Key, Binding, Plain));

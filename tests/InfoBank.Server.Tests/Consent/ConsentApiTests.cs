@@ -3,30 +3,16 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using InfoBank.Core.Consent;
-using InfoBank.Server.Features.Audit;
 using InfoBank.Server.Features.Consent;
 using InfoBank.Server.Features.Identity;
 using InfoBank.Server.Tests.Infrastructure;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace InfoBank.Server.Tests.Consent;
 
 /// <summary>The consent API over HTTP with real resident tokens.</summary>
-public sealed class ConsentApiTests(ConsentApiTests.Factory factory) : IClassFixture<ConsentApiTests.Factory>
+public sealed class ConsentApiTests(InfoBankFactory factory) : IClassFixture<InfoBankFactory>
 {
-    /// <summary>The server, with an in-memory audit log only where the audit feature is not wired in yet.</summary>
-    public sealed class Factory : InfoBankFactory
-    {
-        protected override void ConfigureWebHost(IWebHostBuilder builder)
-        {
-            base.ConfigureWebHost(builder);
-            builder.ConfigureTestServices(services => services.TryAddSingleton<IAuditLog, RecordingAuditLog>());
-        }
-    }
-
     private OfferService Offers => factory.Services.GetRequiredService<OfferService>();
 
     private ConsentDecisions Decisions => factory.Services.GetRequiredService<ConsentDecisions>();
@@ -124,12 +110,20 @@ public sealed class ConsentApiTests(ConsentApiTests.Factory factory) : IClassFix
             Assert.Equal("ConsentWithdrawn", withdrawnDoc.RootElement.GetProperty("consent").GetProperty("state").GetString());
             Assert.True(ReceiptVerificationTests.VerifyWithJwks(withdrawnDoc.RootElement.GetProperty("receipt").GetProperty("jws").GetString()!, jwks, out var payload));
             using var signed = JsonDocument.Parse(payload);
-            Assert.Equal(["ConsentGiven", "ConsentWithdrawn"],
-                signed.RootElement.GetProperty("events").EnumerateArray().Select(e => e.GetProperty("type").GetString()));
+            var events = signed.RootElement.GetProperty("events").EnumerateArray().ToList();
+            Assert.Equal(["ConsentGiven", "ConsentWithdrawn"], events.Select(e => e.GetProperty("type").GetString()));
+            // Each event names where it landed in the audit log, so an auditor can find its entry.
+            Assert.All(events, e => Assert.Equal(JsonValueKind.Number, e.GetProperty("auditSequence").ValueKind));
         }
 
         var list = await http.GetFromJsonAsync<JsonElement>("/api/v1/me/consents");
         Assert.Equal("ConsentWithdrawn", list.EnumerateArray().Single().GetProperty("state").GetString());
+
+        // The resident's full export carries the consent and its history.
+        var export = await http.GetFromJsonAsync<JsonElement>("/api/v1/me/export");
+        var exported = export.GetProperty("consents").EnumerateArray().Single();
+        Assert.Equal(consentId, exported.GetProperty("consentId").GetGuid());
+        Assert.Equal(2, exported.GetProperty("events").GetArrayLength());
     }
 
     [Fact]

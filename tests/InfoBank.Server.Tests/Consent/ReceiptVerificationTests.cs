@@ -1,12 +1,8 @@
 using System.Text;
 using System.Text.Json;
-using InfoBank.Server.Features.Audit;
 using InfoBank.Server.Features.Consent;
 using InfoBank.Server.Tests.Infrastructure;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 using Org.BouncyCastle.Crypto.Parameters;
 using Org.BouncyCastle.Crypto.Signers;
 
@@ -16,18 +12,8 @@ namespace InfoBank.Server.Tests.Consent;
 /// A receipt verifies with nothing but the published JWKS and a generic Ed25519 implementation
 /// (BouncyCastle directly, none of our types), and a single changed byte makes it fail.
 /// </summary>
-public sealed class ReceiptVerificationTests(ReceiptVerificationTests.Factory factory) : IClassFixture<ReceiptVerificationTests.Factory>
+public sealed class ReceiptVerificationTests(InfoBankFactory factory) : IClassFixture<InfoBankFactory>
 {
-    /// <summary>The server, with an in-memory audit log only where the audit feature is not wired in yet.</summary>
-    public sealed class Factory : InfoBankFactory
-    {
-        protected override void ConfigureWebHost(IWebHostBuilder builder)
-        {
-            base.ConfigureWebHost(builder);
-            builder.ConfigureTestServices(services => services.TryAddSingleton<IAuditLog, RecordingAuditLog>());
-        }
-    }
-
     [Fact]
     public async Task Receipt_verifies_with_the_published_jwks_only_and_a_changed_byte_fails()
     {

@@ -77,6 +77,13 @@ public static class AuthorizationMatrix
         new("GET", "/api/v1/committee/applications", [Caller.Committee]),
         new("POST", "/api/v1/committee/grants/00000000-0000-0000-0000-000000000001/revoke", [Caller.Committee], HttpStatusCode.NotFound, "{\"reason\":\"probe\"}"),
 
+        // Audit: the auditor's read-only trail; the checkpoint keys are public.
+        new("GET", "/api/v1/audit/keys", Anyone),
+        new("GET", "/api/v1/audit/checkpoints", [Caller.Auditor]),
+        new("GET", "/api/v1/audit/entries", [Caller.Auditor]),
+        new("GET", "/api/v1/audit/export?upto=0", [Caller.Auditor]),
+        new("GET", "/api/v1/me/audit/proofs/0", [Caller.Resident], HttpStatusCode.NotFound),
+
         // Access: the resident's passbook; the committee's access log and alerts.
         new("GET", "/api/v1/me/passbook", [Caller.Resident]),
         new("GET", "/api/v1/committee/access-log", [Caller.Committee]),

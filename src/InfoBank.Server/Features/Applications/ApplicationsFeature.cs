@@ -1,5 +1,6 @@
 using Hangfire;
 using InfoBank.Server.Infrastructure;
+using InfoBank.Server.Infrastructure.Demo;
 using InfoBank.Server.Infrastructure.Jobs;
 
 namespace InfoBank.Server.Features.Applications;
@@ -15,6 +16,7 @@ public static class ApplicationsFeature
         services.AddSingleton<IApiModule, ApplicationsApi>();
         services.AddHostedService<RuleFilesStartupCheck>();
         services.AddSingleton<IRecurringJobSetup, GrantExpiryJob>();
+        services.AddSingleton<IDemoSeedPart, ApplicationsDemoSeed>();
         return services;
     }
 

@@ -18,12 +18,14 @@ public sealed class RuleFilesOptions
 /// </summary>
 public sealed class RuleCatalogProvider(IOptions<RuleFilesOptions> options, IHostEnvironment environment)
 {
-    private readonly Lazy<RuleCatalog> _catalog = new(() => Load(options.Value, environment.ContentRootPath), LazyThreadSafetyMode.ExecutionAndPublication);
+    private readonly Lazy<RuleCatalog> _catalog = new(
+        () => RuleCatalog.Load(Resolve(options.Value.PiaDirectory, "pia", environment.ContentRootPath), Resolve(options.Value.PoliciesDirectory, "policies", environment.ContentRootPath)),
+        LazyThreadSafetyMode.ExecutionAndPublication);
 
     public RuleCatalog Catalog => _catalog.Value;
 
-    public static RuleCatalog Load(RuleFilesOptions options, string contentRoot) =>
-        RuleCatalog.Load(Resolve(options.PiaDirectory, "pia", contentRoot), Resolve(options.PoliciesDirectory, "policies", contentRoot));
+    /// <summary>The PIA folder in use (the demo reads its example applications from <c>examples/</c> there).</summary>
+    public string PiaDirectory => Resolve(options.Value.PiaDirectory, "pia", environment.ContentRootPath);
 
     private static string Resolve(string? configured, string folder, string contentRoot)
     {

@@ -1,8 +1,8 @@
+using System.Security.Claims;
 using InfoBank.Core.Audit;
 using InfoBank.Server.Infrastructure;
 using InfoBank.Server.Infrastructure.Auth;
 using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.AspNetCore.Mvc;
 
 namespace InfoBank.Server.Features.Audit;
 
@@ -15,6 +15,10 @@ public sealed class AuditApi : IApiModule
     {
         // Public so anyone holding a checkpoint can check its signature; the same keys are in the JWKS at /api/v1/keys.
         routes.MapGet("/api/v1/audit/keys", GetKeys).WithTags("Audit").AllowAnonymous();
+
+        // A resident checks that an entry about them (e.g. the one their consent receipt names) is in the signed log.
+        routes.MapGet("/api/v1/me/audit/proofs/{sequence:long}", GetMyInclusionProof)
+            .WithTags("Audit").RequireAuthorization(AuthPolicies.Resident);
 
         var api = routes.MapGroup("/api/v1/audit").WithTags("Audit").RequireAuthorization(AuthPolicies.Auditor);
         api.MapGet("/entries", GetEntries);
@@ -57,11 +61,11 @@ public sealed class AuditApi : IApiModule
         return TypedResults.Ok(new AuditEntriesPage(rows.Select(AuditEntryView.From).ToList(), next));
     }
 
-    public static async Task<Results<Ok<AuditEntryView>, NotFound<ProblemDetails>>> GetEntry(
+    public static async Task<Results<Ok<AuditEntryView>, ProblemHttpResult>> GetEntry(
         AuditStore store, long sequence, CancellationToken cancellationToken) =>
         await store.EntryAsync(sequence, cancellationToken) is { } row
             ? TypedResults.Ok(AuditEntryView.From(row))
-            : TypedResults.NotFound(Problem($"The audit log has no entry {sequence}."));
+            : Problem($"The audit log has no entry {sequence}.");
 
     public static async Task<Results<Ok<List<CheckpointView>>, ValidationProblem>> GetCheckpoints(
         AuditStore store, long? from, int? limit, CancellationToken cancellationToken)
@@ -76,13 +80,13 @@ public sealed class AuditApi : IApiModule
         return TypedResults.Ok(rows.Select(CheckpointView.From).ToList());
     }
 
-    public static async Task<Results<Ok<CheckpointView>, NotFound<ProblemDetails>>> GetLatestCheckpoint(
+    public static async Task<Results<Ok<CheckpointView>, ProblemHttpResult>> GetLatestCheckpoint(
         AuditStore store, CancellationToken cancellationToken) =>
         await store.LatestCheckpointAsync(cancellationToken) is { } row
             ? TypedResults.Ok(CheckpointView.From(row))
-            : TypedResults.NotFound(Problem("No checkpoint has been signed yet; the log may be empty."));
+            : Problem("No checkpoint has been signed yet; the log may be empty.");
 
-    public static async Task<Results<Ok<InclusionProofView>, NotFound<ProblemDetails>, Conflict<ProblemDetails>, ValidationProblem>> GetInclusionProof(
+    public static async Task<Results<Ok<InclusionProofView>, ProblemHttpResult, ValidationProblem>> GetInclusionProof(
         AuditStore store, AuditProofs proofs, long? sequence, long? size, CancellationToken cancellationToken)
     {
         if (sequence is not { } seq || seq < 0 || size <= 0)
@@ -94,7 +98,7 @@ public sealed class AuditApi : IApiModule
         var row = await store.EntryAsync(seq, cancellationToken);
         if (row is null)
         {
-            return TypedResults.NotFound(Problem($"The audit log has no entry {seq}."));
+            return Problem($"The audit log has no entry {seq}.");
         }
         CheckpointRow? checkpoint;
         if (size is { } requested)
@@ -102,7 +106,7 @@ public sealed class AuditApi : IApiModule
             checkpoint = await store.CheckpointAsync(requested, cancellationToken);
             if (checkpoint is null)
             {
-                return TypedResults.NotFound(Problem($"No checkpoint was signed at tree size {requested}; list them at /api/v1/audit/checkpoints."));
+                return Problem($"No checkpoint was signed at tree size {requested}; list them at /api/v1/audit/checkpoints.");
             }
         }
         else
@@ -111,13 +115,34 @@ public sealed class AuditApi : IApiModule
         }
         if (checkpoint is null || checkpoint.TreeSize <= seq)
         {
-            return TypedResults.Conflict(Problem($"Entry {seq} is not yet covered by a signed checkpoint; checkpoints are signed every few seconds.", StatusCodes.Status409Conflict));
+            return Problem($"Entry {seq} is not yet covered by a signed checkpoint; checkpoints are signed every few seconds.", StatusCodes.Status409Conflict);
         }
         var proof = await proofs.InclusionAsync(seq, checkpoint.TreeSize, cancellationToken);
         return TypedResults.Ok(new InclusionProofView(seq, checkpoint.TreeSize, row.LeafHash, checkpoint.RootHash, proof, checkpoint.Note));
     }
 
-    public static async Task<Results<Ok<ConsistencyProofView>, NotFound<ProblemDetails>, ValidationProblem>> GetConsistencyProof(
+    public static async Task<Results<Ok<ResidentProofView>, ProblemHttpResult>> GetMyInclusionProof(
+        AuditStore store, AuditProofs proofs, ClaimsPrincipal user, long sequence, CancellationToken cancellationToken)
+    {
+        var accountId = user.AccountId().ToString("D");
+        var row = await store.EntryAsync(sequence, cancellationToken);
+        // Someone else's entry answers exactly like a missing one, so sequence numbers reveal nothing.
+        if (row is null || (row.Actor != $"resident:{accountId}" && row.SubjectRef != accountId))
+        {
+            return Problem($"You have no audit entry {sequence}.");
+        }
+        var checkpoint = await store.CheckpointCoveringAsync(sequence, cancellationToken);
+        var latest = await store.LatestCheckpointAsync(cancellationToken);
+        if (checkpoint is null || latest is null)
+        {
+            return Problem($"Entry {sequence} is not yet covered by a signed checkpoint; checkpoints are signed every few seconds.", StatusCodes.Status409Conflict);
+        }
+        // Proven against the latest checkpoint, so it also shows the entry is still there today.
+        var proof = await proofs.InclusionAsync(sequence, latest.TreeSize, cancellationToken);
+        return TypedResults.Ok(new ResidentProofView(AuditEntryView.From(row), latest.TreeSize, latest.RootHash, proof, latest.Note, checkpoint.TreeSize));
+    }
+
+    public static async Task<Results<Ok<ConsistencyProofView>, ProblemHttpResult, ValidationProblem>> GetConsistencyProof(
         AuditStore store, AuditProofs proofs, long? from, long? to, CancellationToken cancellationToken)
     {
         if (from is not { } oldSize || to is not { } newSize || oldSize < 1 || newSize < oldSize)
@@ -129,7 +154,7 @@ public sealed class AuditApi : IApiModule
         var current = (await store.CurrentFrontierAsync(cancellationToken)).Size;
         if (newSize > current)
         {
-            return TypedResults.NotFound(Problem($"The log holds {current} entries; it has no tree of size {newSize}."));
+            return Problem($"The log holds {current} entries; it has no tree of size {newSize}.");
         }
         var proof = await proofs.ConsistencyAsync(oldSize, newSize, cancellationToken);
         return TypedResults.Ok(new ConsistencyProofView(oldSize, newSize,
@@ -152,8 +177,8 @@ public sealed class AuditApi : IApiModule
             "application/x-ndjson", $"infobank-audit-{size}.ndjson");
     }
 
-    private static ProblemDetails Problem(string detail, int status = StatusCodes.Status404NotFound) =>
-        new() { Status = status, Title = status == StatusCodes.Status404NotFound ? "Not found." : "Not available yet.", Detail = detail };
+    private static ProblemHttpResult Problem(string detail, int status = StatusCodes.Status404NotFound) =>
+        TypedResults.Problem(detail, statusCode: status, title: status == StatusCodes.Status404NotFound ? "Not found." : "Not available yet.");
 }
 
 public sealed record AuditKeysResponse(List<AuditKeyView> Keys);
@@ -180,5 +205,8 @@ public sealed record CheckpointView(long TreeSize, byte[] RootHash, DateTimeOffs
 }
 
 public sealed record InclusionProofView(long Sequence, long TreeSize, byte[] LeafHash, byte[] RootHash, List<byte[]> Proof, string Checkpoint);
+
+/// <summary>A resident's entry with its inclusion proof in the latest signed checkpoint, and the first checkpoint that covered it.</summary>
+public sealed record ResidentProofView(AuditEntryView Entry, long TreeSize, byte[] RootHash, List<byte[]> Proof, string Checkpoint, long FirstCoveredAtSize);
 
 public sealed record ConsistencyProofView(long FromSize, long ToSize, byte[] FromRoot, byte[] ToRoot, List<byte[]> Proof);

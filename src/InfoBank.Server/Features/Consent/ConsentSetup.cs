@@ -1,3 +1,4 @@
+using InfoBank.Server.Features.Custody;
 using InfoBank.Server.Infrastructure;
 using InfoBank.Server.Infrastructure.Demo;
 using InfoBank.Server.Infrastructure.Jobs;
@@ -13,6 +14,7 @@ public static class ConsentSetup
         services.AddSingleton<IRecurringJobSetup, ConsentJobsSetup>();
         services.AddSingleton<IDemoSeedPart, ConsentDemoSeed>();
         services.AddSingleton<IApiModule, ConsentApi>();
+        services.AddSingleton<IResidentExportSection, ConsentExportSection>();
         return services;
     }
 

@@ -1,6 +1,7 @@
 using InfoBank.Core.Custody;
 using InfoBank.Server.Infrastructure;
 using InfoBank.Server.Infrastructure.Crypto;
+using InfoBank.Server.Infrastructure.Demo;
 using InfoBank.Server.Infrastructure.Jobs;
 using Microsoft.Extensions.Options;
 
@@ -31,6 +32,7 @@ public static class CustodyFeature
         services.AddTransient<CustodyJobs>();
         services.AddSingleton<IRecurringJobSetup, CustodyRecurringJobs>();
         services.AddSingleton<IApiModule, CustodyApi>();
+        services.AddScoped<IDemoSeedPart, CustodyDemoSeed>();
         return services;
     }
 }

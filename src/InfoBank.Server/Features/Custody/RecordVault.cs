@@ -1,5 +1,6 @@
 using System.Data;
 using System.Data.Common;
+using System.Security.Cryptography;
 using System.Text;
 using Dapper;
 using InfoBank.Core.Custody;
@@ -86,12 +87,27 @@ public sealed class RecordVault(DbConnectionFactory db, ResidentKeyRing keys, Ti
 
         var ids = new Guid[records.Count];
         var sealedValues = new byte[records.Count][];
-        for (var i = 0; i < records.Count; i++)
+        var ciphers = new Dictionary<Guid, AesGcm>();
+        try
         {
-            var record = records[i];
-            var key = residentKeys[record.ResidentId];
-            ids[i] = Guid.CreateVersion7(now);
-            sealedValues[i] = RecordSeal.Seal(key.Key, new RecordBinding(record.ResidentId, ids[i], record.Category, key.Version), record.Payload);
+            for (var i = 0; i < records.Count; i++)
+            {
+                var record = records[i];
+                var key = residentKeys[record.ResidentId];
+                if (!ciphers.TryGetValue(record.ResidentId, out var aes))
+                {
+                    ciphers[record.ResidentId] = aes = new AesGcm(key.Key, RecordSeal.TagSize);
+                }
+                ids[i] = Guid.CreateVersion7(now);
+                sealedValues[i] = RecordSeal.Seal(aes, new RecordBinding(record.ResidentId, ids[i], record.Category, key.Version), record.Payload);
+            }
+        }
+        finally
+        {
+            foreach (var aes in ciphers.Values)
+            {
+                aes.Dispose();
+            }
         }
 
         var result = new Guid?[records.Count];

@@ -27,10 +27,14 @@ public sealed class DemoSeedContext
     public List<string> Notes { get; } = [];
 }
 
-public sealed partial class DemoSeeder(IEnumerable<IDemoSeedPart> parts, ILogger<DemoSeeder> logger)
+// Parts use request-scoped services (client registry, audit-recording services), so the seeder
+// resolves them in a scope of its own rather than capturing them in a singleton.
+public sealed partial class DemoSeeder(IServiceScopeFactory scopes, ILogger<DemoSeeder> logger)
 {
     public async Task<DemoSeedContext> SeedAsync(CancellationToken cancellationToken)
     {
+        await using var scope = scopes.CreateAsyncScope();
+        var parts = scope.ServiceProvider.GetServices<IDemoSeedPart>();
         var context = new DemoSeedContext();
         foreach (var part in parts.OrderBy(p => p.Order))
         {
