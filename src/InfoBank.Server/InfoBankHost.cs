@@ -1,3 +1,4 @@
+using InfoBank.Server.Features.Access;
 using InfoBank.Server.Features.Applications;
 using InfoBank.Server.Features.Audit;
 using InfoBank.Server.Features.Consent;
@@ -63,6 +64,7 @@ public static class InfoBankHost
         services.AddAuditFeature();
         services.AddConsentFeature();
         services.AddApplicationsFeature();
+        services.AddAccessFeature();
         return builder;
     }
 

@@ -22,6 +22,7 @@ IBenchmark[] benchmarks =
     new ConsentDecisionBenchmark(),
     new ConsentHttpBenchmark(),
     new AssessmentBenchmark(),
+    new AccessAggregateBenchmark(),
 ];
 
 var results = new List<(BenchResult Result, double? Ratio)>();

@@ -83,5 +83,10 @@ public static class AuthorizationMatrix
         new("GET", "/api/v1/audit/entries", [Caller.Auditor]),
         new("GET", "/api/v1/audit/export?upto=0", [Caller.Auditor]),
         new("GET", "/api/v1/me/audit/proofs/0", [Caller.Resident], HttpStatusCode.NotFound),
+
+        // Access: the resident's passbook; the committee's access log and alerts.
+        new("GET", "/api/v1/me/passbook", [Caller.Resident]),
+        new("GET", "/api/v1/committee/access-log", [Caller.Committee]),
+        new("GET", "/api/v1/committee/alerts", [Caller.Committee]),
     ];
 }

@@ -57,6 +57,7 @@ public class InfoBankFactory : WebApplicationFactory<Program>
         builder.UseSetting("Demo:Seed", "false");
         builder.UseSetting("Signing:KeyDirectory", KeyDirectory);
         builder.UseSetting("Custody:MasterKeyFile", Path.Combine(KeyDirectory, "keyring-master.key"));
+        builder.UseSetting("Access:SecretFile", Path.Combine(KeyDirectory, "access.key"));
         // The in-process server speaks plain HTTP to the test client.
         builder.UseSetting("Identity:AllowInsecureHttp", "true");
         builder.UseSetting("Demo:NotesFile", Path.Combine(_directory, "demo-credentials.txt"));

@@ -1,0 +1,430 @@
+using System.Buffers.Binary;
+using Dapper;
+using InfoBank.Core.Access;
+using InfoBank.Server.Infrastructure.Db;
+
+namespace InfoBank.Server.Features.Access;
+
+public static class AccessKinds
+{
+    public const string Records = "records";
+    public const string Aggregate = "aggregate";
+    public const string AggregateRelease = "aggregate-release";
+}
+
+public static class AccessOutcomes
+{
+    public const string Served = "served";
+    public const string Throttled = "throttled";
+    public const string GrantInactive = "grant-inactive";
+    public const string Refused = "refused";
+}
+
+/// <summary>
+/// One row of the access log: an attempt on a grant, served or refused. <see cref="DataItems"/> and
+/// <see cref="Reasons"/> are JSON arrays of strings; <see cref="Approval"/> names the committee
+/// decision behind the grant.
+/// </summary>
+public sealed record AccessLogEntry(
+    Guid Id,
+    DateTimeOffset At,
+    Guid GrantId,
+    string Recipient,
+    string Kind,
+    string Outcome,
+    Guid? FetchId,
+    bool FetchStart,
+    int Items,
+    int Residents,
+    string DataItems,
+    string Purpose,
+    string Approval,
+    string PolicyHash,
+    string Reasons,
+    long? AuditSequence);
+
+/// <summary>A resident's data in one access: how many records, and the points it earned them.</summary>
+public sealed record Provision(Guid ResidentId, int Records, int Points);
+
+/// <summary>One line of a resident's passbook, joined with the access it belongs to.</summary>
+public sealed record PassbookRow(Guid AccessId, DateTimeOffset At, Guid GrantId, string Recipient, string Kind, string DataItems, string Purpose, string Approval, int Records, int Points);
+
+public sealed record AlertRow(string AlertKey, Guid GrantId, string Kind, DateTimeOffset DetectedAt, string Message);
+
+/// <summary>The access log, passbook lines, frozen aggregate releases and alerts.</summary>
+public sealed class AccessStore(DbConnectionFactory db)
+{
+    private const string InsertLog = """
+        INSERT INTO access_log (id, at, grant_id, recipient, kind, outcome, fetch_id, fetch_start, items, residents,
+                                data_items, purpose, approval, policy_hash, reasons, audit_sequence)
+        VALUES (@Id, @At, @GrantId, @Recipient, @Kind, @Outcome, @FetchId, @FetchStart, @Items, @Residents,
+                @DataItems, @Purpose, @Approval, @PolicyHash, @Reasons, @AuditSequence)
+        """;
+
+    private const string InsertProvision = """
+        INSERT INTO access_provisions (access_id, resident_id, at, records, points)
+        VALUES (@accessId, @ResidentId, @at, @Records, @Points)
+        """;
+
+    private const string SelectColumns = """
+        SELECT id AS Id, at AS At, grant_id AS GrantId, recipient AS Recipient, kind AS Kind, outcome AS Outcome,
+               fetch_id AS FetchId, fetch_start AS FetchStart, items AS Items, residents AS Residents,
+               data_items AS DataItems, purpose AS Purpose, approval AS Approval, policy_hash AS PolicyHash,
+               reasons AS Reasons, audit_sequence AS AuditSequence
+        FROM access_log
+        """;
+
+    private const string SelectFetchStarts = """
+        SELECT at FROM access_log
+        WHERE grant_id = @grantId AND outcome = 'served' AND fetch_start = @yes AND kind = @kind AND at > @since
+        """;
+
+    private const string SelectEvents = """
+        SELECT at AS At, outcome AS Outcome, fetch_start AS FetchStart, items AS Items
+        FROM access_log WHERE grant_id = @grantId AND at > @since AND outcome <> 'refused'
+        """;
+
+    private const string SelectActiveGrants = "SELECT DISTINCT grant_id FROM access_log WHERE at > @since";
+
+    private const string SelectPointsGiven = """
+        SELECT DISTINCT p.resident_id FROM access_provisions p JOIN access_log l ON l.id = p.access_id
+        WHERE l.fetch_id = @fetchId AND p.points > 0
+        """;
+
+    // Candidates only: residents with a consent in the ConsentGiven state to this grant's offer. The
+    // consent decision function still decides each of them, on every page.
+    private const string SelectConsentingResidents = """
+        SELECT DISTINCT c.subject_id FROM consents c JOIN offers o ON o.offer_id = c.offer_id
+        WHERE o.grant_id = @grantId AND c.state = 'ConsentGiven' AND (@after IS NULL OR c.subject_id > @after)
+        ORDER BY c.subject_id
+        """;
+
+    private const string SelectServedInFetch = "SELECT COALESCE(SUM(items), 0) FROM access_log WHERE fetch_id = @fetchId AND outcome = 'served'";
+
+    private const string SelectPassbook = """
+        SELECT p.access_id AS AccessId, p.at AS At, l.grant_id AS GrantId, l.recipient AS Recipient, l.kind AS Kind,
+               l.data_items AS DataItems, l.purpose AS Purpose, l.approval AS Approval, p.records AS Records, p.points AS Points
+        FROM access_provisions p JOIN access_log l ON l.id = p.access_id
+        WHERE p.resident_id = @residentId AND (@before IS NULL OR p.at < @before)
+        ORDER BY p.at DESC, p.access_id DESC
+        """;
+
+    private const string SelectPointsTotal = "SELECT COALESCE(SUM(points), 0) FROM access_provisions WHERE resident_id = @residentId";
+
+    private const string SelectReleased = "SELECT bucket FROM access_aggregate_releases WHERE grant_id = @grantId";
+
+    private const string InsertCell = """
+        INSERT INTO access_aggregate_cells (grant_id, bucket, category, cell_key, suppressed, residents, records, summaries)
+        VALUES (@grantId, @Bucket, @Category, @CellKey, @Suppressed, @Residents, @Records, @Summaries)
+        """;
+
+    private const string SelectCells = """
+        SELECT bucket AS Bucket, cell_key AS CellKey, suppressed AS Suppressed, residents AS Residents, records AS Records, summaries AS Summaries
+        FROM access_aggregate_cells WHERE grant_id = @grantId AND category = @category
+        """;
+
+    private const string SelectAlerts = """
+        SELECT alert_key AS AlertKey, grant_id AS GrantId, kind AS Kind, detected_at AS DetectedAt, message AS Message
+        FROM access_alerts WHERE (@grantId IS NULL OR grant_id = @grantId) AND (@from IS NULL OR detected_at >= @from)
+        ORDER BY detected_at DESC, alert_key
+        """;
+
+    private static readonly string[] ReleaseColumns = ["grant_id", "bucket", "released_at"];
+    private static readonly string[] AlertColumns = ["alert_key", "grant_id", "kind", "detected_at", "message"];
+
+    /// <summary>Stores an access and its passbook lines in one transaction; durable on return.</summary>
+    public async Task RecordAsync(AccessLogEntry entry, IReadOnlyList<Provision> provisions, CancellationToken cancellationToken)
+    {
+        await using var connection = await db.OpenAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await connection.ExecuteAsync(new CommandDefinition(InsertLog, entry, transaction, cancellationToken: cancellationToken));
+        if (provisions.Count > 0)
+        {
+            await connection.ExecuteAsync(new CommandDefinition(InsertProvision,
+                provisions.Select(p => new { accessId = entry.Id, p.ResidentId, at = entry.At, p.Records, p.Points }),
+                transaction, cancellationToken: cancellationToken));
+        }
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    /// <summary>When the served fetches of <paramref name="kind"/> on a grant started, since <paramref name="since"/>.</summary>
+    public async Task<IReadOnlyList<DateTimeOffset>> FetchStartsAsync(Guid grantId, string kind, DateTimeOffset since, CancellationToken cancellationToken)
+    {
+        await using var connection = await db.OpenAsync(cancellationToken);
+        return [.. await connection.QueryAsync<DateTimeOffset>(new CommandDefinition(SelectFetchStarts, new { grantId, kind, since, yes = true }, cancellationToken: cancellationToken))];
+    }
+
+    public async Task<IReadOnlyList<AccessEvent>> EventsAsync(Guid grantId, DateTimeOffset since, CancellationToken cancellationToken)
+    {
+        await using var connection = await db.OpenAsync(cancellationToken);
+        var rows = await connection.QueryAsync<EventRow>(new CommandDefinition(SelectEvents, new { grantId, since }, cancellationToken: cancellationToken));
+        return [.. rows.Select(r => new AccessEvent(r.At, r.Outcome switch
+        {
+            AccessOutcomes.Throttled => AccessOutcome.Throttled,
+            AccessOutcomes.GrantInactive => AccessOutcome.GrantInactive,
+            _ => AccessOutcome.Served,
+        }, r.FetchStart, r.Items))];
+    }
+
+    public async Task<IReadOnlyList<Guid>> GrantsAccessedSinceAsync(DateTimeOffset since, CancellationToken cancellationToken)
+    {
+        await using var connection = await db.OpenAsync(cancellationToken);
+        return [.. await connection.QueryAsync<Guid>(new CommandDefinition(SelectActiveGrants, new { since }, cancellationToken: cancellationToken))];
+    }
+
+    /// <summary>The residents who already earned points in this fetch (points accrue once per fetch, not per page).</summary>
+    public async Task<IReadOnlySet<Guid>> RewardedInFetchAsync(Guid fetchId, CancellationToken cancellationToken)
+    {
+        await using var connection = await db.OpenAsync(cancellationToken);
+        return (await connection.QueryAsync<Guid>(new CommandDefinition(SelectPointsGiven, new { fetchId }, cancellationToken: cancellationToken))).ToHashSet();
+    }
+
+    /// <summary>Residents, after <paramref name="after"/> in id order, who hold an active consent to the grant's offer.</summary>
+    public async Task<IReadOnlyList<Guid>> ConsentingResidentsAsync(Guid grantId, Guid? after, int limit, CancellationToken cancellationToken)
+    {
+        await using var connection = await db.OpenAsync(cancellationToken);
+        return [.. await connection.QueryAsync<Guid>(new CommandDefinition(SelectConsentingResidents + db.Dialect.Limit("limit"),
+            new { grantId, after, limit }, cancellationToken: cancellationToken))];
+    }
+
+    /// <summary>How many records a fetch has served so far, by the log.</summary>
+    public async Task<int> ServedInFetchAsync(Guid fetchId, CancellationToken cancellationToken)
+    {
+        await using var connection = await db.OpenAsync(cancellationToken);
+        return (int)await connection.ExecuteScalarAsync<long>(new CommandDefinition(SelectServedInFetch, new { fetchId }, cancellationToken: cancellationToken));
+    }
+
+    public async Task<IReadOnlyList<PassbookRow>> PassbookAsync(Guid residentId, DateTimeOffset? before, int limit, CancellationToken cancellationToken)
+    {
+        await using var connection = await db.OpenAsync(cancellationToken);
+        var rows = await connection.QueryAsync<PassbookData>(new CommandDefinition(SelectPassbook + db.Dialect.Limit("limit"),
+            new { residentId, before, limit }, cancellationToken: cancellationToken));
+        return [.. rows.Select(r => new PassbookRow(r.AccessId, r.At, r.GrantId, r.Recipient, r.Kind, r.DataItems, r.Purpose, r.Approval, r.Records, r.Points))];
+    }
+
+    public async Task<long> PointsTotalAsync(Guid residentId, CancellationToken cancellationToken)
+    {
+        await using var connection = await db.OpenAsync(cancellationToken);
+        return await connection.ExecuteScalarAsync<long>(new CommandDefinition(SelectPointsTotal, new { residentId }, cancellationToken: cancellationToken));
+    }
+
+    /// <summary>The committee's view of the log, newest first, optionally by grant, recipient and time.</summary>
+    public async Task<IReadOnlyList<AccessLogEntry>> LogAsync(Guid? grantId, string? recipient, DateTimeOffset? from, DateTimeOffset? to, int limit, CancellationToken cancellationToken)
+    {
+        var sql = SelectColumns + """
+             WHERE (@grantId IS NULL OR grant_id = @grantId) AND (@recipient IS NULL OR recipient = @recipient)
+               AND (@from IS NULL OR at >= @from) AND (@to IS NULL OR at < @to)
+             ORDER BY at DESC, id DESC
+            """ + db.Dialect.Limit("limit");
+        await using var connection = await db.OpenAsync(cancellationToken);
+        var rows = await connection.QueryAsync<LogData>(new CommandDefinition(sql, new { grantId, recipient, from, to, limit }, cancellationToken: cancellationToken));
+        return [.. rows.Select(r => new AccessLogEntry(r.Id, r.At, r.GrantId, r.Recipient, r.Kind, r.Outcome, r.FetchId, r.FetchStart, r.Items, r.Residents,
+            r.DataItems, r.Purpose, r.Approval, r.PolicyHash, r.Reasons, r.AuditSequence))];
+    }
+
+    public async Task SaveAlertsAsync(IReadOnlyList<AccessAlert> alerts, CancellationToken cancellationToken)
+    {
+        if (alerts.Count == 0)
+        {
+            return;
+        }
+        await using var connection = await db.OpenAsync(cancellationToken);
+        await connection.ExecuteAsync(new CommandDefinition(db.Dialect.InsertIgnoringDuplicates("access_alerts", AlertColumns, ["alert_key"]),
+            alerts.Select(a => new { alert_key = a.Key, grant_id = a.GrantId, kind = a.Kind.ToString(), detected_at = a.DetectedAt, message = a.Message }),
+            cancellationToken: cancellationToken));
+    }
+
+    public async Task<IReadOnlyList<AlertRow>> AlertsAsync(Guid? grantId, DateTimeOffset? from, int limit, CancellationToken cancellationToken)
+    {
+        await using var connection = await db.OpenAsync(cancellationToken);
+        var rows = await connection.QueryAsync<AlertData>(new CommandDefinition(SelectAlerts + db.Dialect.Limit("limit"), new { grantId, from, limit }, cancellationToken: cancellationToken));
+        return [.. rows.Select(r => new AlertRow(r.AlertKey, r.GrantId, r.Kind, r.DetectedAt, r.Message))];
+    }
+
+    public async Task<IReadOnlySet<string>> ReleasedBucketsAsync(Guid grantId, CancellationToken cancellationToken)
+    {
+        await using var connection = await db.OpenAsync(cancellationToken);
+        return (await connection.QueryAsync<string>(new CommandDefinition(SelectReleased, new { grantId }, cancellationToken: cancellationToken))).ToHashSet(StringComparer.Ordinal);
+    }
+
+    /// <summary>
+    /// Freezes a bucket's cells, for every approved category at once. Returns false, storing nothing,
+    /// when the bucket was already released (by a concurrent request): a bucket is released exactly once.
+    /// </summary>
+    public async Task<bool> SaveReleaseAsync(Guid grantId, string bucket, IReadOnlyList<(string Category, ReleasedCell Cell)> cells, DateTimeOffset at, CancellationToken cancellationToken)
+    {
+        await using var connection = await db.OpenAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var claimed = await connection.ExecuteAsync(new CommandDefinition(
+            db.Dialect.InsertIgnoringDuplicates("access_aggregate_releases", ReleaseColumns, ["grant_id", "bucket"]),
+            new { grant_id = grantId, bucket, released_at = at }, transaction, cancellationToken: cancellationToken));
+        if (claimed == 0)
+        {
+            await transaction.RollbackAsync(cancellationToken);
+            return false;
+        }
+        if (cells.Count > 0)
+        {
+            await connection.ExecuteAsync(new CommandDefinition(InsertCell, cells.Select(c => new
+            {
+                grantId,
+                c.Cell.Bucket,
+                c.Category,
+                CellKey = CellKey(c.Cell.Key),
+                c.Cell.Suppressed,
+                c.Cell.Residents,
+                c.Cell.Records,
+                Summaries = c.Cell.Fields is null ? null : EncodeSummaries(c.Cell.Fields),
+            }), transaction, cancellationToken: cancellationToken));
+        }
+        await transaction.CommitAsync(cancellationToken);
+        return true;
+    }
+
+    public async Task<IReadOnlyList<ReleasedCell>> CellsAsync(Guid grantId, string category, CancellationToken cancellationToken)
+    {
+        await using var connection = await db.OpenAsync(cancellationToken);
+        var rows = await connection.QueryAsync<CellRow>(new CommandDefinition(SelectCells, new { grantId, category }, cancellationToken: cancellationToken));
+        return [.. rows.Select(r => new ReleasedCell(r.Bucket, SplitKey(r.CellKey), r.Suppressed, r.Residents, r.Records, r.Summaries is null ? null : DecodeSummaries(r.Summaries)))];
+    }
+
+    // Dimension values are short codes (ward names, age bands); the unit separator cannot occur in them.
+    internal static string CellKey(string[] key) => string.Join('\u001f', key);
+
+    internal static string[] SplitKey(string key) => key.Split('\u001f');
+
+    // Per field: count (int32) ‖ sum (float64) ‖ count sorted values (float64), little-endian.
+    internal static byte[] EncodeSummaries(FieldSummary[] fields)
+    {
+        var buffer = new byte[fields.Sum(f => 12 + (8 * f.Sorted.Length))];
+        var at = 0;
+        foreach (var field in fields)
+        {
+            BinaryPrimitives.WriteInt32LittleEndian(buffer.AsSpan(at), field.Sorted.Length);
+            BinaryPrimitives.WriteDoubleLittleEndian(buffer.AsSpan(at + 4), field.Sum);
+            at += 12;
+            foreach (var value in field.Sorted)
+            {
+                BinaryPrimitives.WriteDoubleLittleEndian(buffer.AsSpan(at), value);
+                at += 8;
+            }
+        }
+        return buffer;
+    }
+
+    internal static FieldSummary[] DecodeSummaries(byte[] buffer)
+    {
+        var fields = new List<FieldSummary>();
+        var at = 0;
+        while (at < buffer.Length)
+        {
+            var count = BinaryPrimitives.ReadInt32LittleEndian(buffer.AsSpan(at));
+            var sum = BinaryPrimitives.ReadDoubleLittleEndian(buffer.AsSpan(at + 4));
+            at += 12;
+            var values = new double[count];
+            for (var i = 0; i < count; i++, at += 8)
+            {
+                values[i] = BinaryPrimitives.ReadDoubleLittleEndian(buffer.AsSpan(at));
+            }
+            fields.Add(new FieldSummary(count, sum, values));
+        }
+        return [.. fields];
+    }
+
+    private sealed class LogData
+    {
+        public Guid Id { get; init; }
+
+        public DateTimeOffset At { get; init; }
+
+        public Guid GrantId { get; init; }
+
+        public string Recipient { get; init; } = "";
+
+        public string Kind { get; init; } = "";
+
+        public string Outcome { get; init; } = "";
+
+        public Guid? FetchId { get; init; }
+
+        public bool FetchStart { get; init; }
+
+        public int Items { get; init; }
+
+        public int Residents { get; init; }
+
+        public string DataItems { get; init; } = "[]";
+
+        public string Purpose { get; init; } = "";
+
+        public string Approval { get; init; } = "";
+
+        public string PolicyHash { get; init; } = "";
+
+        public string Reasons { get; init; } = "[]";
+
+        public long? AuditSequence { get; init; }
+    }
+
+    private sealed class PassbookData
+    {
+        public Guid AccessId { get; init; }
+
+        public DateTimeOffset At { get; init; }
+
+        public Guid GrantId { get; init; }
+
+        public string Recipient { get; init; } = "";
+
+        public string Kind { get; init; } = "";
+
+        public string DataItems { get; init; } = "[]";
+
+        public string Purpose { get; init; } = "";
+
+        public string Approval { get; init; } = "";
+
+        public int Records { get; init; }
+
+        public int Points { get; init; }
+    }
+
+    private sealed class AlertData
+    {
+        public string AlertKey { get; init; } = "";
+
+        public Guid GrantId { get; init; }
+
+        public string Kind { get; init; } = "";
+
+        public DateTimeOffset DetectedAt { get; init; }
+
+        public string Message { get; init; } = "";
+    }
+
+    private sealed class EventRow
+    {
+        public DateTimeOffset At { get; init; }
+
+        public string Outcome { get; init; } = "";
+
+        public bool FetchStart { get; init; }
+
+        public int Items { get; init; }
+    }
+
+    private sealed class CellRow
+    {
+        public string Bucket { get; init; } = "";
+
+        public string CellKey { get; init; } = "";
+
+        public bool Suppressed { get; init; }
+
+        public int Residents { get; init; }
+
+        public int Records { get; init; }
+
+        public byte[]? Summaries { get; init; }
+    }
+}

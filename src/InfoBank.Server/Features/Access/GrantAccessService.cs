@@ -1,0 +1,424 @@
+using System.Globalization;
+using System.Text.Json;
+using InfoBank.Core.Access;
+using InfoBank.Core.Consent;
+using InfoBank.Core.Custody;
+using InfoBank.Server.Features.Applications;
+using InfoBank.Server.Features.Audit;
+using InfoBank.Server.Features.Consent;
+using InfoBank.Server.Features.Custody;
+using Microsoft.Extensions.Options;
+
+namespace InfoBank.Server.Features.Access;
+
+/// <summary>One provided record: the resident's pseudonym for this recipient, and only the approved fields.</summary>
+public sealed record ProvidedRecord(string Subject, string Category, DateTimeOffset ObservedAt, JsonElement Data);
+
+public sealed record RecordPage(
+    Guid GrantId,
+    Guid FetchId,
+    string Purpose,
+    IReadOnlyList<string> Items,
+    IReadOnlyList<ProvidedRecord> Records,
+    int ServedInFetch,
+    int? RemainingInFetch,
+    string? Next);
+
+public sealed record AggregateRequest(string? Category, IReadOnlyList<string>? GroupBy, IReadOnlyList<AggregateMeasure>? Measures, Dictionary<string, IReadOnlyList<string>>? Filters);
+
+public sealed record AggregateResult(
+    Guid GrantId,
+    string Category,
+    string Purpose,
+    int K,
+    string Period,
+    IReadOnlyList<string> ReleasedBuckets,
+    IReadOnlyList<AggregateGroup> Groups,
+    int SuppressedGroups,
+    int PartialGroups,
+    string Suppression);
+
+public enum AccessFailure
+{
+    /// <summary>No such grant for this business (another business's grant looks the same: 404).</summary>
+    NotFound,
+
+    /// <summary>Suspended, revoked, expired, or the wrong kind of access for the grant (403).</summary>
+    Forbidden,
+
+    /// <summary>A once-only grant already used (403).</summary>
+    Exhausted,
+
+    /// <summary>Over the approved frequency or volume (429 with Retry-After).</summary>
+    Throttled,
+
+    /// <summary>A bad cursor or query (400).</summary>
+    BadRequest,
+}
+
+/// <summary>A refusal: why, and (for 400) what was wrong, by field.</summary>
+public sealed record AccessRefusal(AccessFailure Failure, string Detail, TimeSpan? RetryAfter = null, Dictionary<string, string[]>? Errors = null);
+
+public sealed record AccessResult<T>(T? Value, AccessRefusal? Refusal);
+
+/// <summary>
+/// Brokered access, the moment data leaves the bank. Every request reads the grant fresh, checks
+/// its state and the approved frequency and volume, asks the consent decision function for every
+/// resident on the page, reads and decrypts through custody, keeps only the approved fields in the
+/// approved data window, and writes the audit entry and the access log (the residents' passbook
+/// lines) before anything is returned. Refusals are logged and audited the same way.
+/// </summary>
+public sealed partial class GrantAccessService(
+    ApplicationService applications,
+    ConsentDecisions consent,
+    RecordVault vault,
+    AccessStore store,
+    RecipientPseudonyms pseudonyms,
+    PageCursors cursors,
+    IAuditLog audit,
+    DataInventory inventory,
+    IOptions<AccessOptions> options,
+    TimeProvider time,
+    ILogger<GrantAccessService> logger)
+{
+    private readonly AccessOptions _options = options.Value;
+
+    public async Task<AccessResult<RecordPage>> ReadRecordsAsync(string recipient, Guid grantId, string? cursor, int? pageSize, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        var (grant, refusal) = await UsableGrantAsync(recipient, grantId, AccessKinds.Records, now, cancellationToken);
+        if (refusal is not null)
+        {
+            return new(null, refusal);
+        }
+        var size = pageSize ?? _options.DefaultPageSize;
+        if (size < 1 || size > _options.MaxPageSize)
+        {
+            return new(null, await RefuseAsync(grant!, recipient, AccessKinds.Records, now, new AccessRefusal(AccessFailure.BadRequest,
+                $"pageSize must be between 1 and {_options.MaxPageSize}.", Errors: new() { ["pageSize"] = [$"must be between 1 and {_options.MaxPageSize}"] }), cancellationToken));
+        }
+        var queryHash = PageCursors.QueryHash("records", grant!.Id.ToString("N"), grant.PolicyHash, string.Join(",", grant.Items));
+
+        CursorState? state = null;
+        PagePosition? position = null;
+        if (cursor is not null)
+        {
+            var read = cursors.Read(cursor, grant.Id, recipient, queryHash, now);
+            if (!read.IsValid || PagePosition.Decode(read.State!.Position) is not { } decoded)
+            {
+                return new(null, await RefuseAsync(grant, recipient, AccessKinds.Records, now, new AccessRefusal(AccessFailure.BadRequest,
+                    read.Message, Errors: new() { ["cursor"] = [read.Message] }), cancellationToken, reason: $"cursor {read.Rejection}"));
+            }
+            (state, position) = (read.State, decoded);
+        }
+
+        var fetchId = state?.FetchId ?? Guid.NewGuid();
+        // What the log says this fetch served, not only what the cursor claims: replaying an older
+        // cursor cannot reset the volume.
+        var served = state is null ? 0 : Math.Max(state.Served, await store.ServedInFetchAsync(fetchId, cancellationToken));
+        if (state is null)
+        {
+            var verdict = await CanStartAsync(grant, AccessKinds.Records, now, cancellationToken);
+            if (!verdict.Allowed)
+            {
+                return new(null, await ThrottleAsync(grant, recipient, AccessKinds.Records, now, verdict, cancellationToken));
+            }
+        }
+        var budget = FetchLimiter.PageBudget(grant.Fetch, served, size);
+        if (budget == 0)
+        {
+            // The fetch is complete; what follows is a new fetch, when the frequency allows one.
+            var verdict = await CanStartAsync(grant, AccessKinds.Records, now, cancellationToken);
+            var full = $"This fetch has served the approved {grant.Fetch.MaxRecordsPerFetch} records; start a new fetch without a cursor when the frequency allows. ";
+            return new(null, await ThrottleAsync(grant, recipient, AccessKinds.Records, now, verdict.Kind switch
+            {
+                FetchVerdictKind.Exhausted => verdict with { Reason = full + verdict.Reason },
+                FetchVerdictKind.RetryLater => verdict with { Reason = full + verdict.Reason },
+                _ => new FetchVerdict(FetchVerdictKind.RetryLater, TimeSpan.FromSeconds(1), full + "A new fetch may start now."),
+            }, cancellationToken));
+        }
+
+        var (from, to) = grant.DataWindow(now);
+        var categories = grant.Categories;
+        var decisions = new Dictionary<Guid, ConsentDecision>();
+        var page = await RecordPager.AssembleAsync<OpenedRecord>(
+            position, budget, Math.Max(budget, budget * _options.ExamineFactor),
+            (after, limit, ct) => store.ConsentingResidentsAsync(grant.Id, after, limit, ct),
+            async (resident, ct) =>
+            {
+                var decision = await consent.DecideAsync(new InfoBank.Core.Consent.DecisionRequest(recipient, resident, grant.PurposeCode, categories, Granularity.RecordLevel, grant.Id), ct);
+                decisions[resident] = decision;
+                return decision.Allowed;
+            },
+            (resident, within, limit, ct) => ReadResidentAsync(resident, categories, from, to, within, limit, ct),
+            cancellationToken);
+
+        var records = page.Rows.Select(r => new ProvidedRecord(
+            pseudonyms.For(recipient, r.Resident), r.Row.Category, r.Row.ObservedAt,
+            JsonSerializer.Deserialize<JsonElement>(RecordProjection.Project(r.Row.Payload, grant.Fields[r.Row.Category])))).ToList();
+        var perResident = page.Rows.GroupBy(r => r.Resident).ToDictionary(g => g.Key, g => g.Count());
+        var rewarded = state is null ? new HashSet<Guid>() : await store.RewardedInFetchAsync(fetchId, cancellationToken);
+        var provisions = perResident.Select(p => new Provision(p.Key, p.Value, rewarded.Contains(p.Key) ? 0 : grant.BenefitPoints)).ToList();
+
+        var servedNow = served + records.Count;
+        var more = page.MoreMayFollow && (grant.Fetch.MaxRecordsPerFetch is not { } max || servedNow < max);
+        var next = more && page.Position is { } at
+            ? cursors.Issue(new CursorState(grant.Id, recipient, fetchId, state?.FetchStartedAt ?? now, servedNow, at.Encode(), now, queryHash))
+            : null;
+
+        var reasons = decisions.Values.Where(d => d.Allowed).SelectMany(d => d.Reasons).Take(50)
+            .Append($"{decisions.Count(d => !d.Value.Allowed)} resident(s) on this page were not provided: no active consent covering the items.")
+            .ToList();
+        await RecordAccessAsync(grant, recipient, AccessKinds.Records, AccessOutcomes.Served, fetchId, state is null, now, records.Count, provisions, reasons,
+            new { fetchId, servedInFetch = servedNow, residents = perResident.Keys.Select(r => r.ToString("D")).ToList(), consents = decisions.Values.Where(d => d.Allowed).Select(d => d.ConsentId).ToList() },
+            cancellationToken);
+
+        return new(new RecordPage(grant.Id, fetchId, grant.PurposeCode, grant.Items, records, servedNow,
+            grant.Fetch.MaxRecordsPerFetch is { } cap ? Math.Max(0, cap - servedNow) : null, next), null);
+    }
+
+    public async Task<AccessResult<AggregateResult>> AggregateAsync(string recipient, Guid grantId, AggregateRequest? request, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        var (grant, refusal) = await UsableGrantAsync(recipient, grantId, AccessKinds.Aggregate, now, cancellationToken);
+        if (refusal is not null)
+        {
+            return new(null, refusal);
+        }
+        var offset = TimeSpan.FromHours(_options.BucketUtcOffsetHours);
+        var category = request?.Category;
+        var spec = category is null ? null : grant!.AggregateSpec(category, inventory, offset);
+        if (spec is null)
+        {
+            var message = $"category must be one of the grant's approved categories ({string.Join(", ", grant!.Categories)})";
+            return new(null, await RefuseAsync(grant, recipient, AccessKinds.Aggregate, now,
+                new AccessRefusal(AccessFailure.BadRequest, "The aggregate query is not valid for this grant.", Errors: new() { ["category"] = [message] }), cancellationToken));
+        }
+        var query = new AggregateQuery(request!.GroupBy ?? [], request.Measures ?? [], request.Filters?.ToDictionary(f => f.Key, f => f.Value));
+        var errors = AggregateEngine.Validate(spec, query);
+        if (errors.Count > 0)
+        {
+            return new(null, await RefuseAsync(grant!, recipient, AccessKinds.Aggregate, now,
+                new AccessRefusal(AccessFailure.BadRequest, "The aggregate query asks for something this grant did not approve.", Errors: errors), cancellationToken,
+                reason: "unapproved aggregate query: " + string.Join("; ", errors.SelectMany(e => e.Value.Select(v => $"{e.Key}: {v}")))));
+        }
+        var verdict = await CanStartAsync(grant!, AccessKinds.Aggregate, now, cancellationToken);
+        if (!verdict.Allowed)
+        {
+            return new(null, await ThrottleAsync(grant!, recipient, AccessKinds.Aggregate, now, verdict, cancellationToken));
+        }
+
+        await ReleaseDueBucketsAsync(grant!, offset, now, cancellationToken);
+        var cells = await store.CellsAsync(grant!.Id, category!, cancellationToken);
+        var answer = AggregateEngine.Answer(spec, query, cells);
+        var released = (await store.ReleasedBucketsAsync(grant.Id, cancellationToken)).Order(StringComparer.Ordinal).ToList();
+
+        await RecordAccessAsync(grant, recipient, AccessKinds.Aggregate, AccessOutcomes.Served, Guid.NewGuid(), true, now, answer.Groups.Count, [],
+            [$"Aggregates of {category} from released cells only, k = {spec.K}; {answer.SuppressedGroups} group(s) suppressed, {answer.PartialGroups} partial."],
+            new { category, groupBy = query.GroupBy, measures = query.Measures.Select(m => m.Name).ToList(), filters = query.Filters, released },
+            cancellationToken);
+        return new(new AggregateResult(grant.Id, category!, grant.PurposeCode, spec.K, spec.PeriodDimension, released, answer.Groups,
+            answer.SuppressedGroups, answer.PartialGroups, answer.Suppression), null);
+    }
+
+    /// <summary>
+    /// Releases (once, frozen) every closed week of the grant's window not yet released, for all its
+    /// approved categories: only residents the consent decision allows at release time take part.
+    /// Each resident in a released cell gets a passbook line for the release.
+    /// </summary>
+    private async Task ReleaseDueBucketsAsync(GrantTerms grant, TimeSpan offset, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var specs = grant.Categories.Select(c => (Category: c, Spec: grant.AggregateSpec(c, inventory, offset)!)).ToList();
+        var releasedAlready = await store.ReleasedBucketsAsync(grant.Id, cancellationToken);
+        var due = AggregateEngine.DueBuckets(specs[0].Spec, releasedAlready, now, TimeSpan.FromHours(_options.AggregateSettleHours));
+        if (due.Count == 0)
+        {
+            return;
+        }
+        // Who may take part, decided once for this release.
+        var allowed = new List<Guid>();
+        Guid? after = null;
+        while (true)
+        {
+            var batch = await store.ConsentingResidentsAsync(grant.Id, after, 500, cancellationToken);
+            if (batch.Count == 0)
+            {
+                break;
+            }
+            foreach (var resident in batch)
+            {
+                var decision = await consent.DecideAsync(new InfoBank.Core.Consent.DecisionRequest(grant.Recipient, resident, grant.PurposeCode, grant.Categories, Granularity.AggregateOnly, grant.Id), cancellationToken);
+                if (decision.Allowed)
+                {
+                    allowed.Add(resident);
+                }
+            }
+            after = batch[^1];
+        }
+
+        foreach (var bucket in due)
+        {
+            var bounds = TimeBuckets.Bounds(BucketPeriod.Week, bucket, offset)!.Value;
+            var cells = new List<(string, ReleasedCell)>();
+            var contributed = new Dictionary<Guid, int>();
+            foreach (var (category, spec) in specs)
+            {
+                var rows = new List<AggregateRow>();
+                foreach (var resident in allowed)
+                {
+                    foreach (var record in await ReadAllAsync(resident, category, bounds.Start, bounds.End, cancellationToken))
+                    {
+                        rows.Add(ToRow(spec, resident, record));
+                    }
+                }
+                var released = AggregateEngine.Release(spec, bucket, rows);
+                cells.AddRange(released.Select(c => (category, c)));
+                var open = released.Where(c => !c.Suppressed).Select(c => AccessStore.CellKey(c.Key)).ToHashSet(StringComparer.Ordinal);
+                foreach (var row in rows.Where(r => open.Contains(AccessStore.CellKey(r.Dimensions))))
+                {
+                    contributed[row.ResidentId] = contributed.GetValueOrDefault(row.ResidentId) + 1;
+                }
+            }
+            if (!await store.SaveReleaseAsync(grant.Id, bucket, cells, now, cancellationToken))
+            {
+                continue;
+            }
+            var provisions = contributed.Select(c => new Provision(c.Key, c.Value, grant.BenefitPoints)).ToList();
+            await RecordAccessAsync(grant, grant.Recipient, AccessKinds.AggregateRelease, AccessOutcomes.Served, null, false, now, cells.Count, provisions,
+                [$"Week {bucket} released for aggregates: {cells.Count(c => c.Item2.Suppressed)} of {cells.Count} cell(s) suppressed (fewer than k residents)."],
+                new { bucket, residents = provisions.Select(p => p.ResidentId.ToString("D")).ToList() }, cancellationToken);
+            LogReleased(logger, grant.Id, bucket, cells.Count);
+        }
+    }
+
+    private static AggregateRow ToRow(AggregateSpec spec, Guid resident, OpenedRecord record)
+    {
+        using var document = JsonDocument.Parse(record.Payload);
+        var root = document.RootElement;
+        var dims = spec.Dimensions.Select(d => root.TryGetProperty(d, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString()! : "(none)").ToArray();
+        var values = spec.Fields.Select(f => root.TryGetProperty(f, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetDouble() : double.NaN).ToArray();
+        return new AggregateRow(resident, record.ObservedAt, dims, values);
+    }
+
+    private async Task<List<OpenedRecord>> ReadAllAsync(Guid resident, string category, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken)
+    {
+        var all = new List<OpenedRecord>();
+        var query = new RecordQuery(category, from, to, null, null, 500);
+        while (true)
+        {
+            var batch = await vault.ListAsync(resident, query, cancellationToken);
+            all.AddRange(batch);
+            if (batch.Count < query.Limit)
+            {
+                return all;
+            }
+            query = query with { AfterObservedAt = batch[^1].ObservedAt, AfterId = batch[^1].Id };
+        }
+    }
+
+    // Within one resident, records go category by category (approved order), then (observedAt, id),
+    // which is custody's own keyset order: "categoryIndex|observedAt ticks|id".
+    private async Task<IReadOnlyList<(OpenedRecord Row, string Position)>> ReadResidentAsync(
+        Guid resident, IReadOnlyList<string> categories, DateTimeOffset from, DateTimeOffset to, string? within, int limit, CancellationToken cancellationToken)
+    {
+        var (startCategory, afterAt, afterId) = ParseWithin(within);
+        var result = new List<(OpenedRecord, string)>();
+        for (var c = startCategory; c < categories.Count && result.Count < limit; c++)
+        {
+            var query = new RecordQuery(categories[c], from, to, c == startCategory ? afterAt : null, c == startCategory ? afterId : null, limit - result.Count);
+            foreach (var record in await vault.ListAsync(resident, query, cancellationToken))
+            {
+                result.Add((record, $"{c}|{record.ObservedAt.UtcTicks}|{record.Id:N}"));
+            }
+        }
+        return result;
+    }
+
+    private static (int Category, DateTimeOffset? AfterAt, Guid? AfterId) ParseWithin(string? within)
+    {
+        if (within is null)
+        {
+            return (0, null, null);
+        }
+        var parts = within.Split('|');
+        // The position came out of an authenticated cursor we issued, so it is well-formed.
+        return (int.Parse(parts[0], CultureInfo.InvariantCulture),
+            new DateTimeOffset(long.Parse(parts[1], CultureInfo.InvariantCulture), TimeSpan.Zero),
+            Guid.ParseExact(parts[2], "N"));
+    }
+
+    private async Task<FetchVerdict> CanStartAsync(GrantTerms grant, string kind, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var since = grant.Fetch.Period is { } period ? now - period : DateTimeOffset.UnixEpoch;
+        var starts = await store.FetchStartsAsync(grant.Id, kind, since, cancellationToken);
+        return FetchLimiter.CanStart(grant.Fetch, starts, now);
+    }
+
+    private async Task<(GrantTerms? Grant, AccessRefusal? Refusal)> UsableGrantAsync(string recipient, Guid grantId, string kind, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var view = await applications.FindGrantAsync(grantId, cancellationToken);
+        if (view is null || !string.Equals(view.RecipientClientId, recipient, StringComparison.Ordinal))
+        {
+            // Another business's grant gets the same answer as a grant that does not exist.
+            var detail = $"There is no grant {grantId} for this business.";
+            await LogAttemptAsync(grantId, recipient, kind, AccessOutcomes.Refused, now, view is null ? "unknown grant" : "grant of another business", cancellationToken);
+            return (null, new AccessRefusal(AccessFailure.NotFound, detail));
+        }
+        var grant = GrantTerms.From(view);
+        if (grant.Inactive(now) is { } why)
+        {
+            await RecordAccessAsync(grant, recipient, kind, AccessOutcomes.GrantInactive, null, false, now, 0, [], [why], null, cancellationToken);
+            return (grant, new AccessRefusal(AccessFailure.Forbidden, why));
+        }
+        if (kind == AccessKinds.Records && grant.AggregateOnly)
+        {
+            return (grant, await RefuseAsync(grant, recipient, kind, now, new AccessRefusal(AccessFailure.Forbidden,
+                "This grant allows aggregate results only: use POST /api/v1/grants/{id}/aggregates."), cancellationToken));
+        }
+        if (kind == AccessKinds.Aggregate && !grant.AggregateOnly)
+        {
+            return (grant, await RefuseAsync(grant, recipient, kind, now, new AccessRefusal(AccessFailure.Forbidden,
+                "This grant was approved for record-level access; aggregates are offered for aggregate-only grants."), cancellationToken));
+        }
+        return (grant, null);
+    }
+
+    private async Task<AccessRefusal> ThrottleAsync(GrantTerms grant, string recipient, string kind, DateTimeOffset now, FetchVerdict verdict, CancellationToken cancellationToken)
+    {
+        await RecordAccessAsync(grant, recipient, kind, AccessOutcomes.Throttled, null, true, now, 0, [], [verdict.Reason], null, cancellationToken);
+        return verdict.Kind == FetchVerdictKind.Exhausted
+            ? new AccessRefusal(AccessFailure.Exhausted, verdict.Reason)
+            : new AccessRefusal(AccessFailure.Throttled, verdict.Reason, verdict.RetryAfter);
+    }
+
+    private async Task<AccessRefusal> RefuseAsync(GrantTerms grant, string recipient, string kind, DateTimeOffset now, AccessRefusal refusal, CancellationToken cancellationToken, string? reason = null)
+    {
+        await RecordAccessAsync(grant, recipient, kind, AccessOutcomes.Refused, null, false, now, 0, [], [reason ?? refusal.Detail], null, cancellationToken);
+        return refusal;
+    }
+
+    private async Task LogAttemptAsync(Guid grantId, string recipient, string kind, string outcome, DateTimeOffset now, string reason, CancellationToken cancellationToken)
+    {
+        var appended = await audit.AppendAsync(new AuditEntryDraft(AuditKinds.AccessDenied, $"client:{recipient}", GrantId: grantId,
+            Payload: new { kind, outcome, reason }), cancellationToken);
+        await store.RecordAsync(new AccessLogEntry(Guid.CreateVersion7(now), now, grantId, recipient, kind, outcome, null, false, 0, 0, "[]", "", "", "",
+            AccessViewMapping.Json([reason]), appended.Sequence), [], cancellationToken);
+    }
+
+    /// <summary>The audit entry first (durable on return), then the access log and passbook lines: both before any data is returned.</summary>
+    private async Task RecordAccessAsync(GrantTerms grant, string recipient, string kind, string outcome, Guid? fetchId, bool fetchStart, DateTimeOffset now,
+        int items, IReadOnlyList<Provision> provisions, IReadOnlyList<string> reasons, object? details, CancellationToken cancellationToken)
+    {
+        var id = Guid.CreateVersion7(now);
+        var appended = await audit.AppendAsync(new AuditEntryDraft(
+            outcome == AccessOutcomes.Served ? AuditKinds.AccessAllowed : AuditKinds.AccessDenied,
+            $"client:{recipient}", Purpose: grant.PurposeCode, GrantId: grant.Id, PolicyHash: grant.PolicyHash,
+            Payload: new { accessId = id, kind, outcome, items = grant.Items, count = items, reasons, details }), cancellationToken);
+        await store.RecordAsync(new AccessLogEntry(id, now, grant.Id, recipient, kind, outcome, fetchId, fetchStart, items, provisions.Count,
+            AccessViewMapping.Json(grant.Items), grant.PurposeCode, grant.Approval, grant.PolicyHash, AccessViewMapping.Json(reasons), appended.Sequence),
+            provisions, cancellationToken);
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Released aggregate week {Bucket} of grant {GrantId}: {Cells} cells")]
+    private static partial void LogReleased(ILogger logger, Guid grantId, string bucket, int cells);
+}

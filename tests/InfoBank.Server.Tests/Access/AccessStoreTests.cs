@@ -1,0 +1,121 @@
+using InfoBank.Core.Access;
+using InfoBank.Server.Features.Access;
+using InfoBank.Server.Tests.Infrastructure;
+
+namespace InfoBank.Server.Tests.Access;
+
+public abstract class AccessStoreTests<TFixture>(TFixture database) : StoreTestBase<TFixture>(database)
+    where TFixture : DatabaseFixture
+{
+    private static readonly DateTimeOffset Now = new(2026, 11, 22, 12, 0, 0, TimeSpan.Zero);
+
+    private AccessStore Store => new(Database.Connections);
+
+    internal static AccessLogEntry Entry(Guid grant, string recipient, DateTimeOffset at, string outcome = AccessOutcomes.Served, bool start = true, int items = 3, Guid? fetch = null) =>
+        new(Guid.NewGuid(), at, grant, recipient, AccessKinds.Records, outcome, fetch ?? Guid.NewGuid(), start, items, 2,
+            """["steps.daily.steps"]""", "health-research", "committee decision 7", "sha256:abc", """["consent ok"]""", 42);
+
+    [SkippableFact]
+    public async Task An_access_becomes_a_passbook_line_for_each_resident_provided_and_no_one_else()
+    {
+        var (alice, bob, carol) = (Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid());
+        var grant = Guid.NewGuid();
+        var entry = Entry(grant, "fitness-club", Now);
+        await Store.RecordAsync(entry, [new Provision(alice, 2, 10), new Provision(bob, 1, 0)], CancellationToken.None);
+
+        var line = Assert.Single(await Store.PassbookAsync(alice, null, 10, CancellationToken.None));
+        Assert.Equal((entry.Id, grant, "fitness-club", 2, 10), (line.AccessId, line.GrantId, line.Recipient, line.Records, line.Points));
+        Assert.Equal(Now, line.At);
+        Assert.Equal("health-research", line.Purpose);
+        Assert.Equal("committee decision 7", line.Approval);
+        Assert.Single(await Store.PassbookAsync(bob, null, 10, CancellationToken.None));
+        Assert.Empty(await Store.PassbookAsync(carol, null, 10, CancellationToken.None));
+        Assert.Equal(10, await Store.PointsTotalAsync(alice, CancellationToken.None));
+        Assert.Equal(0, await Store.PointsTotalAsync(carol, CancellationToken.None));
+        Assert.Equal([alice], await Store.RewardedInFetchAsync(entry.FetchId!.Value, CancellationToken.None));
+        Assert.Equal(3, await Store.ServedInFetchAsync(entry.FetchId!.Value, CancellationToken.None));
+        Assert.Equal(0, await Store.ServedInFetchAsync(Guid.NewGuid(), CancellationToken.None));
+        Assert.Empty(await Store.PassbookAsync(alice, Now, 10, CancellationToken.None));
+    }
+
+    [SkippableFact]
+    public async Task The_log_filters_by_grant_recipient_and_time_newest_first()
+    {
+        var grant = Guid.NewGuid();
+        var recipient = $"biz-{Guid.NewGuid():N}";
+        var older = Entry(grant, recipient, Now.AddHours(-2));
+        var newer = Entry(grant, recipient, Now.AddHours(-1), AccessOutcomes.Throttled);
+        var other = Entry(Guid.NewGuid(), recipient, Now.AddHours(-1));
+        foreach (var e in new[] { older, newer, other })
+        {
+            await Store.RecordAsync(e, [], CancellationToken.None);
+        }
+        var byGrant = await Store.LogAsync(grant, null, null, null, 10, CancellationToken.None);
+        Assert.Equal([newer.Id, older.Id], byGrant.Select(e => e.Id));
+        Assert.Equal(newer, byGrant[0]);
+        Assert.Equal(3, (await Store.LogAsync(null, recipient, null, null, 10, CancellationToken.None)).Count);
+        Assert.Equal([older.Id], (await Store.LogAsync(grant, recipient, Now.AddHours(-3), Now.AddHours(-1), 10, CancellationToken.None)).Select(e => e.Id));
+        Assert.Single(await Store.LogAsync(null, recipient, null, null, 1, CancellationToken.None));
+    }
+
+    [SkippableFact]
+    public async Task Fetch_starts_count_only_served_starts_and_events_keep_outcomes()
+    {
+        var grant = Guid.NewGuid();
+        await Store.RecordAsync(Entry(grant, "mall", Now.AddHours(-5)), [], CancellationToken.None);
+        await Store.RecordAsync(Entry(grant, "mall", Now.AddHours(-4), start: false), [], CancellationToken.None);
+        await Store.RecordAsync(Entry(grant, "mall", Now.AddHours(-3), AccessOutcomes.Throttled), [], CancellationToken.None);
+        await Store.RecordAsync(Entry(grant, "mall", Now.AddHours(-2), AccessOutcomes.Refused), [], CancellationToken.None);
+        await Store.RecordAsync(Entry(grant, "mall", Now.AddDays(-3)), [], CancellationToken.None);
+
+        Assert.Equal([Now.AddHours(-5)], await Store.FetchStartsAsync(grant, AccessKinds.Records, Now.AddDays(-1), CancellationToken.None));
+        var events = await Store.EventsAsync(grant, Now.AddDays(-1), CancellationToken.None);
+        Assert.Equal(3, events.Count);
+        Assert.Contains(events, e => e.Outcome == AccessOutcome.Throttled);
+        Assert.Contains(grant, await Store.GrantsAccessedSinceAsync(Now.AddDays(-1), CancellationToken.None));
+    }
+
+    [SkippableFact]
+    public async Task A_bucket_is_released_once_and_its_cells_come_back_exactly()
+    {
+        var grant = Guid.NewGuid();
+        ReleasedCell[] cells =
+        [
+            new("2026-W46", ["Chuo", "30-39"], false, 12, 40, [new FieldSummary(3, 6.5, [1, 2, 3.5]), new FieldSummary(0, 0, [])]),
+            new("2026-W46", ["Kita", "80-89"], true, 0, 0, null),
+        ];
+        Assert.True(await Store.SaveReleaseAsync(grant, "2026-W46", [.. cells.Select(c => ("steps.daily", c)), ("location.visit", cells[0])], Now, CancellationToken.None));
+        Assert.False(await Store.SaveReleaseAsync(grant, "2026-W46", [("steps.daily", cells[0] with { Records = 99 })], Now, CancellationToken.None));
+        Assert.True(await Store.SaveReleaseAsync(grant, "2026-W47", [], Now, CancellationToken.None));
+
+        Assert.Equal(["2026-W46", "2026-W47"], (await Store.ReleasedBucketsAsync(grant, CancellationToken.None)).Order());
+        var back = (await Store.CellsAsync(grant, "steps.daily", CancellationToken.None)).OrderBy(c => c.Key[0]).ToList();
+        Assert.Equal(2, back.Count);
+        Assert.Equal(["Chuo", "30-39"], back[0].Key);
+        Assert.Equal((false, 12, 40), (back[0].Suppressed, back[0].Residents, back[0].Records));
+        Assert.Equal([1, 2, 3.5], back[0].Fields![0].Sorted);
+        Assert.Equal(6.5, back[0].Fields![0].Sum);
+        Assert.Empty(back[0].Fields![1].Sorted);
+        Assert.True(back[1].Suppressed);
+        Assert.Null(back[1].Fields);
+        Assert.Single(await Store.CellsAsync(grant, "location.visit", CancellationToken.None));
+        Assert.Empty(await Store.CellsAsync(grant, "purchase.item", CancellationToken.None));
+        Assert.Empty(await Store.CellsAsync(Guid.NewGuid(), "steps.daily", CancellationToken.None));
+    }
+
+    [SkippableFact]
+    public async Task Alerts_are_stored_once_per_key()
+    {
+        var grant = Guid.NewGuid();
+        var alert = new AccessAlert(grant, AlertKind.Spike, Now, $"{grant:N}:Spike:2026-11-22", "spike");
+        await Store.SaveAlertsAsync([alert], CancellationToken.None);
+        await Store.SaveAlertsAsync([alert with { DetectedAt = Now.AddMinutes(5) }], CancellationToken.None);
+        var stored = Assert.Single(await Store.AlertsAsync(grant, null, 10, CancellationToken.None));
+        Assert.Equal(("Spike", Now), (stored.Kind, stored.DetectedAt));
+        Assert.Empty(await Store.AlertsAsync(grant, Now.AddHours(1), 10, CancellationToken.None));
+    }
+}
+
+public sealed class SqliteAccessStoreTests(SqliteFixture database) : AccessStoreTests<SqliteFixture>(database);
+
+public sealed class PostgresAccessStoreTests(PostgresFixture database) : AccessStoreTests<PostgresFixture>(database);
