@@ -52,25 +52,16 @@ public sealed class BrokeredAccessHttpTests(BrokeredAccessHttpTests.Factory fact
         }
         var decided = await JsonOf(await chair!.PostAsJsonAsync($"/api/v1/committee/applications/{id}/decision", new { note = "approved" }), HttpStatusCode.OK);
         var grantId = decided.GetProperty("grant").GetProperty("id").GetGuid();
-        await PublishOfferAsync(grantId);
         return (grantId, clientId, business);
     }
 
-    // The committee's approval does not publish the offer by itself yet (see the report); the test
-    // publishes it through the consent feature's own service, from the grant's terms.
-    private async Task<OfferTerms> PublishOfferAsync(Guid grantId)
+    // The committee's approval publishes the grant's offer (applications → consent); residents consent to that one.
+    private async Task<OfferTerms> OfferOfAsync(Guid grantId)
     {
         using var scope = factory.Services.CreateScope();
-        var grant = (await scope.ServiceProvider.GetRequiredService<ApplicationService>().FindGrantAsync(grantId, CancellationToken.None))!;
-        var categories = grant.Data.Select(d => d.Category).ToList();
-        var published = await scope.ServiceProvider.GetRequiredService<OfferService>().PublishAsync(new OfferDraft(
-            grant.Id, new Recipient(grant.RecipientClientId, "Sapporo Health Research Institute", "JP"), grant.PurposeCode,
-            new InfoBank.Core.Consent.LocalizedText("研究", "Research on walking and body composition"), categories,
-            categories.Where(c => c == DataCategories.BodyComposition).ToList(),
-            grant.OutputKind == "aggregate" ? Granularity.AggregateOnly : Granularity.RecordLevel,
-            grant.ValidFrom, grant.ValidUntil, grant.RetentionDays, grant.BenefitPoints,
-            new InfoBank.Core.Consent.LocalizedText("ポイント", $"{grant.BenefitPoints} points")));
-        return published.Offer;
+        var offer = await scope.ServiceProvider.GetRequiredService<OfferService>().FindByGrantAsync(grantId);
+        Assert.NotNull(offer);
+        return offer;
     }
 
     private async Task<Person> ResidentAsync()
@@ -96,7 +87,7 @@ public sealed class BrokeredAccessHttpTests(BrokeredAccessHttpTests.Factory fact
         {
             resident = residentRef,
             category = "steps.daily",
-            observedAt = now.AddSeconds(-d),
+            observedAt = now.AddMilliseconds(-d), // the data window opens at approval, moments ago
             payload = new { steps = 8000 + d, distanceMeters = 5600.5, activeMinutes = 30 },
             sourceRecordId = $"{resident.Id:N}-{d}",
         }).ToArray();
@@ -119,7 +110,7 @@ public sealed class BrokeredAccessHttpTests(BrokeredAccessHttpTests.Factory fact
     public async Task Consent_read_passbook_withdraw_next_page_committee_sees_both()
     {
         var (grantId, businessId, business) = await ApprovedGrantAsync();
-        var offer = await PublishOfferAsync(grantId);
+        var offer = await OfferOfAsync(grantId);
         var (sourceId, sourceToken) = await factory.ClientTokenAsync(ClientKind.DataSource);
         using var source = factory.CreateClientWithToken(sourceToken);
 
