@@ -1,6 +1,5 @@
-using System.Security.Cryptography;
-using System.Text;
 using InfoBank.Core.Access;
+using InfoBank.Server.Infrastructure.Crypto;
 
 namespace InfoBank.Server.Features.Access;
 
@@ -13,45 +12,9 @@ public static class AccessSecret
 {
     public static AccessKeys LoadOrCreate(string path)
     {
-        var full = Path.GetFullPath(path);
-        if (!File.Exists(full))
-        {
-            var directory = Path.GetDirectoryName(full)!;
-            if (OperatingSystem.IsWindows())
-            {
-                Directory.CreateDirectory(directory);
-            }
-            else
-            {
-                Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-            }
-            try
-            {
-                var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
-                if (!OperatingSystem.IsWindows())
-                {
-                    options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-                }
-                using var stream = new FileStream(full, options);
-                stream.Write(Encoding.ASCII.GetBytes(Convert.ToBase64String(RandomNumberGenerator.GetBytes(32))));
-                stream.Flush(flushToDisk: true);
-            }
-            catch (IOException) when (File.Exists(full))
-            {
-                // Another process created it first; use theirs.
-            }
-        }
-        byte[] secret;
-        try
-        {
-            secret = Convert.FromBase64String(File.ReadAllText(full).Trim());
-        }
-        catch (FormatException)
-        {
-            throw new InvalidOperationException($"The access secret file {full} is not base64.");
-        }
+        var secret = SecretFile.ReadOrCreate(path, "access secret");
         return secret.Length >= AccessKeys.MinimumSecretSize
             ? AccessKeys.Derive(secret)
-            : throw new InvalidOperationException($"The access secret file {full} must hold at least {AccessKeys.MinimumSecretSize} bytes (base64).");
+            : throw new InvalidOperationException($"The access secret file {Path.GetFullPath(path)} must hold at least {AccessKeys.MinimumSecretSize} bytes (base64).");
     }
 }

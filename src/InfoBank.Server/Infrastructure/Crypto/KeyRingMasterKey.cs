@@ -27,47 +27,10 @@ public sealed class KeyRingMasterKey
     /// <summary>Reads the master key file, creating it (mode 0600, folder 0700) when it does not exist.</summary>
     public static KeyRingMasterKey LoadOrCreate(string path)
     {
-        var full = Path.GetFullPath(path);
-        if (!File.Exists(full))
-        {
-            var directory = Path.GetDirectoryName(full)!;
-            if (OperatingSystem.IsWindows())
-            {
-                Directory.CreateDirectory(directory);
-            }
-            else
-            {
-                Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-            }
-            try
-            {
-                var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
-                if (!OperatingSystem.IsWindows())
-                {
-                    options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-                }
-                using var stream = new FileStream(full, options);
-                stream.Write(Encoding.ASCII.GetBytes(Convert.ToBase64String(RandomNumberGenerator.GetBytes(32))));
-                stream.Flush(flushToDisk: true);
-            }
-            catch (IOException) when (File.Exists(full))
-            {
-                // Another process created it first; use theirs.
-            }
-        }
-        var text = File.ReadAllText(full).Trim();
-        byte[] key;
-        try
-        {
-            key = Convert.FromBase64String(text);
-        }
-        catch (FormatException)
-        {
-            throw new InvalidOperationException($"The key-ring master key file {full} is not base64.");
-        }
+        var key = SecretFile.ReadOrCreate(path, "key-ring master key");
         return key.Length == 32
             ? new KeyRingMasterKey(key)
-            : throw new InvalidOperationException($"The key-ring master key file {full} must hold 32 bytes (base64).");
+            : throw new InvalidOperationException($"The key-ring master key file {Path.GetFullPath(path)} must hold 32 bytes (base64).");
     }
 
     internal static readonly byte[] Aad = Encoding.ASCII.GetBytes("InfoBank.KeyRing.v1");
