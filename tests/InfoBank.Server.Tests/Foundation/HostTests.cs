@@ -31,6 +31,7 @@ public sealed class HostTests(HostTests.Factory factory) : IClassFixture<HostTes
             open.MapPost("/small", (EchoRequest request) => TypedResults.Ok(request)).WithRequestBodyLimit(64);
             open.MapGet("/items/{id:guid}", (Guid id) => TypedResults.Ok(id));
             open.MapGet("/boom", string () => throw new InvalidOperationException("secret internals"));
+            open.MapGet("/busy", string () => throw new Microsoft.Data.Sqlite.SqliteException("database is locked", 5));
         }
     }
 
@@ -152,6 +153,15 @@ public sealed class HostTests(HostTests.Factory factory) : IClassFixture<HostTes
         var text = await response.Content.ReadAsStringAsync();
         Assert.DoesNotContain("secret internals", text);
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+    }
+
+    [Fact]
+    public async Task Database_contention_is_a_503_with_retry_after_not_a_500()
+    {
+        var response = await _client.GetAsync("/test/busy");
+        var problem = await AssertProblem(response, HttpStatusCode.ServiceUnavailable);
+        Assert.Equal("1", response.Headers.RetryAfter?.ToString());
+        Assert.DoesNotContain("database is locked", problem.GetRawText());
     }
 
     [Fact]
