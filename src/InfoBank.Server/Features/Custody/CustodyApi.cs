@@ -199,14 +199,24 @@ public sealed class CustodyApi(IOptions<CustodyOptions> options) : IApiModule
     }
 
     public static async Task<Results<Ok<ErasureResponse>, ProblemHttpResult>> Erase(
-        ClaimsPrincipal user, ResidentCustodyService custody, IBackgroundJobClient jobs, CancellationToken cancellationToken)
+        ClaimsPrincipal user, ResidentCustodyService custody, IBackgroundJobClient jobs, ILogger<CustodyJobs> logger, CancellationToken cancellationToken)
     {
         var erasure = await custody.EraseAsync(user.AccountId(), cancellationToken);
         if (erasure is null)
         {
             return TypedResults.Problem(title: "Not enrolled", detail: "There is nothing to erase: you are not enrolled (or already erased).", statusCode: StatusCodes.Status404NotFound);
         }
-        jobs.Enqueue<CustodyJobs>(j => j.SweepErasureAsync(erasure.Id, CancellationToken.None));
+        try
+        {
+            jobs.Enqueue<CustodyJobs>(j => j.SweepErasureAsync(erasure.Id, CancellationToken.None));
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // The erasure is committed and the keys are gone; the sweep only deletes unreadable rows,
+            // and the recurring custody-sweep-erasures job finds every pending erasure. A job store
+            // that cannot take the job now must not turn a completed erasure into an error.
+            CustodyApiLog.SweepNotQueued(logger, ex, erasure.Id);
+        }
         return TypedResults.Ok(new ErasureResponse(
             erasure.Id, erasure.ErasedAt, ResidentStatus.Erased,
             "Your data keys were destroyed: nothing held about you can be decrypted any more. The remaining ciphertext is deleted in the background."));
@@ -269,4 +279,10 @@ public sealed class CustodyApi(IOptions<CustodyOptions> options) : IApiModule
             ? (new DateTimeOffset(ticks, TimeSpan.Zero), id)
             : null;
     }
+}
+
+internal static partial class CustodyApiLog
+{
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Erasure {ErasureId}: the sweep could not be queued now; the recurring sweep will delete the rows")]
+    public static partial void SweepNotQueued(ILogger logger, Exception exception, Guid erasureId);
 }
