@@ -23,6 +23,36 @@ public abstract class SqlDialect
     /// </summary>
     public virtual string InList(string column, string listParameter) => $"{column} IN @{listParameter}";
 
+    /// <summary>
+    /// Most parameters one statement may carry (SQLite 32,766 since 3.32, PostgreSQL 65,535, SQL
+    /// Server 2,100), kept a little under the documented limit.
+    /// </summary>
+    public abstract int MaxParameters { get; }
+
+    /// <summary>How many rows of <paramref name="columnCount"/> columns one <see cref="MultiRowInsert"/> may carry.</summary>
+    public int RowsPerInsert(int columnCount) => Math.Max(1, MaxParameters / columnCount);
+
+    /// <summary>
+    /// <c>INSERT INTO table (a, b) VALUES (@a_0, @b_0), (@a_1, @b_1), …</c> for <paramref name="rows"/> rows:
+    /// one statement, and on a server database one round trip, instead of one per row. The same text
+    /// on all three databases; parameter <c>@{column}_{row}</c> holds row <c>row</c>'s value.
+    /// </summary>
+    public static string MultiRowInsert(string table, IReadOnlyList<string> columns, int rows)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(rows, 1);
+        var sql = new System.Text.StringBuilder($"INSERT INTO {table} ({string.Join(", ", columns)}) VALUES ");
+        for (var row = 0; row < rows; row++)
+        {
+            sql.Append(row == 0 ? "(" : ", (");
+            for (var c = 0; c < columns.Count; c++)
+            {
+                sql.Append(c == 0 ? "@" : ", @").Append(columns[c]).Append('_').Append(row);
+            }
+            sql.Append(')');
+        }
+        return sql.ToString();
+    }
+
     public static SqlDialect For(DatabaseProvider provider) => provider switch
     {
         DatabaseProvider.Sqlite => SqliteDialect.Instance,
@@ -40,6 +70,8 @@ public sealed class SqliteDialect : SqlDialect
 
     public override DatabaseProvider Provider => DatabaseProvider.Sqlite;
 
+    public override int MaxParameters => 30_000;
+
     public override string Limit(string limitParameter) => $" LIMIT @{limitParameter}";
 
     public override string InsertIgnoringDuplicates(string table, IReadOnlyList<string> columns, IReadOnlyList<string> conflictColumns) =>
@@ -51,6 +83,8 @@ public sealed class PostgresDialect : SqlDialect
     public static readonly PostgresDialect Instance = new();
 
     public override DatabaseProvider Provider => DatabaseProvider.Postgres;
+
+    public override int MaxParameters => 30_000;
 
     public override string InList(string column, string listParameter) => $"{column} = ANY(@{listParameter})";
 
@@ -65,6 +99,9 @@ public sealed class SqlServerDialect : SqlDialect
     public static readonly SqlServerDialect Instance = new();
 
     public override DatabaseProvider Provider => DatabaseProvider.SqlServer;
+
+    // 2,100 per request, and SqlClient's own parameters for sp_executesql count against it.
+    public override int MaxParameters => 2_000;
 
     // SQL Server has no LIMIT; OFFSET/FETCH needs the ORDER BY every paged query already has.
     public override string Limit(string limitParameter) => $" OFFSET 0 ROWS FETCH NEXT @{limitParameter} ROWS ONLY";
