@@ -34,16 +34,19 @@ public sealed class AuditStore(DbConnectionFactory db)
 
     public DbConnectionFactory Db => db;
 
+    /// <summary>
+    /// The frontier's SELECT; <paramref name="forUpdate"/> locks its row to the end of the transaction on
+    /// the server databases so a second writer (another node) waits. On SQLite the writer's BEGIN
+    /// IMMEDIATE already holds the database's write lock.
+    /// </summary>
+    internal static string FrontierSelect(SqlDialect dialect, bool forUpdate) =>
+        "SELECT tree_size AS Size, last_time AS LastTime, hashes AS Hashes FROM audit_frontier" +
+        (forUpdate ? dialect.RowLockHint : "") + " WHERE id = 1" + (forUpdate ? dialect.RowLockSuffix : "");
+
     /// <summary>Reads the frontier, locking its row on the server databases so a second writer waits.</summary>
     internal async Task<FrontierRow> ReadFrontierAsync(DbConnection connection, DbTransaction? transaction, bool forUpdate)
     {
-        var sql = (db.Provider, forUpdate) switch
-        {
-            (DatabaseProvider.Postgres, true) => "SELECT tree_size AS Size, last_time AS LastTime, hashes AS Hashes FROM audit_frontier WHERE id = 1 FOR UPDATE",
-            (DatabaseProvider.SqlServer, true) => "SELECT tree_size AS Size, last_time AS LastTime, hashes AS Hashes FROM audit_frontier WITH (UPDLOCK, HOLDLOCK) WHERE id = 1",
-            // SQLite: the writer's BEGIN IMMEDIATE already holds the database write lock.
-            _ => "SELECT tree_size AS Size, last_time AS LastTime, hashes AS Hashes FROM audit_frontier WHERE id = 1",
-        };
+        var sql = FrontierSelect(db.Dialect, forUpdate);
         return await connection.QuerySingleAsync<FrontierRow>(sql, transaction: transaction);
     }
 
