@@ -113,22 +113,30 @@ public sealed partial class GrantAccessService(
         }
 
         var fetchId = state?.FetchId ?? Guid.NewGuid();
-        // What the log says this fetch served, not only what the cursor claims: replaying an older
-        // cursor cannot reset the volume.
-        var served = state is null ? 0 : Math.Max(state.Served, await store.ServedInFetchAsync(fetchId, cancellationToken));
         if (state is null)
         {
-            var verdict = await CanStartAsync(grant, AccessKinds.Records, now, cancellationToken);
+            // Checked and recorded in one step under the grant's lock: of concurrent first pages
+            // (on any node) only as many as the approved frequency allows get through.
+            var verdict = await store.TryStartFetchAsync(grant.Id, AccessKinds.Records, fetchId, grant.Fetch, now, cancellationToken);
             if (!verdict.Allowed)
             {
                 return new(null, await ThrottleAsync(grant, recipient, AccessKinds.Records, now, verdict, cancellationToken));
             }
         }
-        var budget = FetchLimiter.PageBudget(grant.Fetch, served, size);
+        // What the fetch's row says it served, not what the cursor claims: replaying an older cursor
+        // (even many times at once) cannot reset or overrun the volume.
+        var reserved = await store.ReservePageAsync(grant.Id, fetchId, grant.Fetch, size, cancellationToken);
+        if (reserved is null)
+        {
+            const string unknown = "The fetch this cursor continues is not known here; start a new fetch without a cursor.";
+            return new(null, await RefuseAsync(grant, recipient, AccessKinds.Records, now, new AccessRefusal(AccessFailure.BadRequest,
+                unknown, Errors: new() { ["cursor"] = [unknown] }), cancellationToken, reason: "cursor of an unknown fetch"));
+        }
+        var (served, budget) = reserved.Value;
         if (budget == 0)
         {
             // The fetch is complete; what follows is a new fetch, when the frequency allows one.
-            var verdict = await CanStartAsync(grant, AccessKinds.Records, now, cancellationToken);
+            var verdict = await store.CanStartFetchAsync(grant.Id, AccessKinds.Records, grant.Fetch, now, cancellationToken);
             var full = $"This fetch has served the approved {grant.Fetch.MaxRecordsPerFetch} records; start a new fetch without a cursor when the frequency allows. ";
             return new(null, await ThrottleAsync(grant, recipient, AccessKinds.Records, now, verdict.Kind switch
             {
@@ -160,6 +168,8 @@ public sealed partial class GrantAccessService(
         var rewarded = state is null ? new HashSet<Guid>() : await store.RewardedInFetchAsync(fetchId, cancellationToken);
         var provisions = perResident.Select(p => new Provision(p.Key, p.Value, rewarded.Contains(p.Key) ? 0 : grant.BenefitPoints)).ToList();
 
+        // A reservation left unused by a crash stays counted: the volume errs on the safe side.
+        await store.ReturnUnusedAsync(fetchId, budget - records.Count, cancellationToken);
         var servedNow = served + records.Count;
         var more = page.MoreMayFollow && (grant.Fetch.MaxRecordsPerFetch is not { } max || servedNow < max);
         var next = more && page.Position is { } at
@@ -202,7 +212,8 @@ public sealed partial class GrantAccessService(
                 new AccessRefusal(AccessFailure.BadRequest, "The aggregate query asks for something this grant did not approve.", Errors: errors), cancellationToken,
                 reason: "unapproved aggregate query: " + string.Join("; ", errors.SelectMany(e => e.Value.Select(v => $"{e.Key}: {v}")))));
         }
-        var verdict = await CanStartAsync(grant!, AccessKinds.Aggregate, now, cancellationToken);
+        var queryId = Guid.NewGuid();
+        var verdict = await store.TryStartFetchAsync(grant!.Id, AccessKinds.Aggregate, queryId, grant.Fetch, now, cancellationToken);
         if (!verdict.Allowed)
         {
             return new(null, await ThrottleAsync(grant!, recipient, AccessKinds.Aggregate, now, verdict, cancellationToken));
@@ -213,7 +224,7 @@ public sealed partial class GrantAccessService(
         var answer = AggregateEngine.Answer(spec, query, cells);
         var released = (await store.ReleasedBucketsAsync(grant.Id, cancellationToken)).Order(StringComparer.Ordinal).ToList();
 
-        await RecordAccessAsync(grant, recipient, AccessKinds.Aggregate, AccessOutcomes.Served, Guid.NewGuid(), true, now, answer.Groups.Count, [],
+        await RecordAccessAsync(grant, recipient, AccessKinds.Aggregate, AccessOutcomes.Served, queryId, true, now, answer.Groups.Count, [],
             [$"Aggregates of {category} from released cells only, k = {spec.K}; {answer.SuppressedGroups} group(s) suppressed, {answer.PartialGroups} partial."],
             new { category, groupBy = query.GroupBy, measures = query.Measures.Select(m => m.Name).ToList(), filters = query.Filters, released },
             cancellationToken);
@@ -345,13 +356,6 @@ public sealed partial class GrantAccessService(
         return (int.Parse(parts[0], CultureInfo.InvariantCulture),
             new DateTimeOffset(long.Parse(parts[1], CultureInfo.InvariantCulture), TimeSpan.Zero),
             Guid.ParseExact(parts[2], "N"));
-    }
-
-    private async Task<FetchVerdict> CanStartAsync(GrantTerms grant, string kind, DateTimeOffset now, CancellationToken cancellationToken)
-    {
-        var since = grant.Fetch.Period is { } period ? now - period : DateTimeOffset.UnixEpoch;
-        var starts = await store.FetchStartsAsync(grant.Id, kind, since, cancellationToken);
-        return FetchLimiter.CanStart(grant.Fetch, starts, now);
     }
 
     private async Task<(GrantTerms? Grant, AccessRefusal? Refusal)> UsableGrantAsync(string recipient, Guid grantId, string kind, DateTimeOffset now, CancellationToken cancellationToken)
