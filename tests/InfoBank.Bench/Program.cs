@@ -23,6 +23,7 @@ IBenchmark[] benchmarks =
     new ConsentHttpBenchmark(),
     new AssessmentBenchmark(),
     new AccessAggregateBenchmark(),
+    new AccessRecordsBenchmark(),
 ];
 
 var results = new List<(BenchResult Result, double? Ratio)>();

@@ -91,11 +91,13 @@ public sealed class AccessStore(DbConnectionFactory db)
         WHERE l.fetch_id = @fetchId AND p.points > 0
         """;
 
-    // Candidates only: residents with a consent in the ConsentGiven state to this grant's offer. The
-    // consent decision function still decides each of them, on every page.
+    // Candidates only: enrolled (so not erased) residents with a consent in the ConsentGiven state to
+    // this grant's offer. The consent decision function still decides each of them, on every page.
     private const string SelectConsentingResidents = """
-        SELECT DISTINCT c.subject_id FROM consents c JOIN offers o ON o.offer_id = c.offer_id
-        WHERE o.grant_id = @grantId AND c.state = 'ConsentGiven' AND (@after IS NULL OR c.subject_id > @after)
+        SELECT DISTINCT c.subject_id FROM consents c
+        JOIN offers o ON o.offer_id = c.offer_id
+        JOIN residents r ON r.account_id = c.subject_id
+        WHERE o.grant_id = @grantId AND c.state = 'ConsentGiven' AND r.status = 'enrolled' AND (@after IS NULL OR c.subject_id > @after)
         ORDER BY c.subject_id
         """;
 

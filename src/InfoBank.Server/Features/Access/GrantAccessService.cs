@@ -149,12 +149,24 @@ public sealed partial class GrantAccessService(
         var (from, to) = grant.DataWindow(now);
         var categories = grant.Categories;
         var decisions = new Dictionary<Guid, ConsentDecision>();
+        var request = new InfoBank.Core.Consent.DecisionRequest(recipient, Guid.Empty, grant.PurposeCode, categories, Granularity.RecordLevel, grant.Id);
+        // Each batch of candidates is decided in one query as soon as it is read, before any of them
+        // is examined; a resident cut off by the previous page is decided on their own.
+        var batchDecisions = new Dictionary<Guid, ConsentDecision>();
         var page = await RecordPager.AssembleAsync<OpenedRecord>(
             position, budget, Math.Max(budget, budget * _options.ExamineFactor),
-            (after, limit, ct) => store.ConsentingResidentsAsync(grant.Id, after, limit, ct),
+            async (after, limit, ct) =>
+            {
+                var batch = await store.ConsentingResidentsAsync(grant.Id, after, limit, ct);
+                foreach (var (resident, decision) in await consent.DecideManyAsync(request, batch, ct))
+                {
+                    batchDecisions[resident] = decision;
+                }
+                return batch;
+            },
             async (resident, ct) =>
             {
-                var decision = await consent.DecideAsync(new InfoBank.Core.Consent.DecisionRequest(recipient, resident, grant.PurposeCode, categories, Granularity.RecordLevel, grant.Id), ct);
+                var decision = batchDecisions.Remove(resident, out var decided) ? decided : await consent.DecideAsync(request with { SubjectId = resident }, ct);
                 decisions[resident] = decision;
                 return decision.Allowed;
             },
@@ -246,26 +258,12 @@ public sealed partial class GrantAccessService(
         {
             return;
         }
-        // Who may take part, decided once for this release.
-        var allowed = new List<Guid>();
-        Guid? after = null;
-        while (true)
-        {
-            var batch = await store.ConsentingResidentsAsync(grant.Id, after, 500, cancellationToken);
-            if (batch.Count == 0)
-            {
-                break;
-            }
-            foreach (var resident in batch)
-            {
-                var decision = await consent.DecideAsync(new InfoBank.Core.Consent.DecisionRequest(grant.Recipient, resident, grant.PurposeCode, grant.Categories, Granularity.AggregateOnly, grant.Id), cancellationToken);
-                if (decision.Allowed)
-                {
-                    allowed.Add(resident);
-                }
-            }
-            after = batch[^1];
-        }
+        // Who may take part, decided once for this release: every candidate in one set-based query.
+        var candidates = await store.ConsentingResidentsAsync(grant.Id, null, int.MaxValue, cancellationToken);
+        var decided = await consent.DecideManyAsync(
+            new InfoBank.Core.Consent.DecisionRequest(grant.Recipient, Guid.Empty, grant.PurposeCode, grant.Categories, Granularity.AggregateOnly, grant.Id),
+            candidates, cancellationToken);
+        var allowed = candidates.Where(r => decided[r].Allowed).ToList();
 
         foreach (var bucket in due)
         {
