@@ -20,6 +20,8 @@ internal sealed class AccessScenario(InfoBankFactory factory)
 {
     public static readonly JsonSerializerOptions Web = new(JsonSerializerDefaults.Web);
 
+    private readonly Dictionary<string, string> _secrets = new(StringComparer.Ordinal);
+
     public sealed record Person(Guid Id, HttpClient Http);
 
     public static async Task<JsonElement> JsonOf(HttpResponseMessage response, HttpStatusCode expected)
@@ -32,8 +34,10 @@ internal sealed class AccessScenario(InfoBankFactory factory)
     /// <summary>An approved grant of the example application <paramref name="example"/> (pia/examples) for a new business.</summary>
     public async Task<(Guid GrantId, string ClientId, HttpClient Business)> ApprovedGrantAsync(string example = "health-research")
     {
-        var (clientId, token) = await factory.ClientTokenAsync(ClientKind.Business);
-        var business = factory.CreateClientWithToken(token);
+        var client = await factory.RegisterClientAsync(ClientKind.Business);
+        var clientId = client.ClientId;
+        _secrets[clientId] = client.ClientSecret;
+        var business = factory.CreateClientWithToken(await factory.ClientCredentialsTokenAsync(clientId, client.ClientSecret));
         var created = await JsonOf(await business.PostAsJsonAsync("/api/v1/applications", ApplicationServiceTests<SqliteFixture>.Example(example), Web), HttpStatusCode.Created);
         var id = created.GetProperty("id").GetGuid();
         await JsonOf(await business.PostAsync($"/api/v1/applications/{id}/submit", null), HttpStatusCode.OK);
@@ -48,6 +52,10 @@ internal sealed class AccessScenario(InfoBankFactory factory)
         var grantId = decided.GetProperty("grant").GetProperty("id").GetGuid();
         return (grantId, clientId, business);
     }
+
+    /// <summary>A new token for a business of <see cref="ApprovedGrantAsync"/> (after the test moved the clock past the old one's expiry).</summary>
+    public async Task<HttpClient> FreshBusinessAsync(string clientId) =>
+        factory.CreateClientWithToken(await factory.ClientCredentialsTokenAsync(clientId, _secrets[clientId]));
 
     /// <summary>The offer the committee's approval published for the grant (applications → consent).</summary>
     public async Task<OfferTerms> OfferOfAsync(Guid grantId)

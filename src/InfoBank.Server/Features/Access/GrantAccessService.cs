@@ -268,6 +268,10 @@ public sealed partial class GrantAccessService(
         foreach (var bucket in due)
         {
             var bounds = TimeBuckets.Bounds(BucketPeriod.Week, bucket, offset)!.Value;
+            // The first and last weeks overlap the grant's validity only in part: data observed
+            // before the approval or after the grant's end was never part of what it approved.
+            var (windowFrom, windowTo) = grant.DataWindow(bounds.End);
+            var (readFrom, readTo) = (bounds.Start > windowFrom ? bounds.Start : windowFrom, bounds.End < windowTo ? bounds.End : windowTo);
             var cells = new List<(string, ReleasedCell)>();
             var contributed = new Dictionary<Guid, int>();
             foreach (var (category, spec) in specs)
@@ -275,7 +279,7 @@ public sealed partial class GrantAccessService(
                 var rows = new List<AggregateRow>();
                 foreach (var resident in allowed)
                 {
-                    foreach (var record in await ReadAllAsync(resident, category, bounds.Start, bounds.End, cancellationToken))
+                    foreach (var record in await ReadAllAsync(resident, category, readFrom, readTo, cancellationToken))
                     {
                         rows.Add(ToRow(spec, resident, record));
                     }
