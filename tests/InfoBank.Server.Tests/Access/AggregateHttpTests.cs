@@ -119,4 +119,32 @@ public sealed class AggregateHttpTests(AggregateHttpTests.Factory factory) : ICl
         Assert.NotEmpty(smallReleases);
         Assert.All(smallReleases, e => Assert.Equal(0, e.GetProperty("residents").GetInt32()));
     }
+
+    [Fact]
+    public async Task A_stale_cursor_is_refused_and_the_attempt_recorded()
+    {
+        var scenario = new AccessScenario(factory);
+        var (grantId, clientId, business) = await scenario.ApprovedGrantAsync();
+        var offer = await scenario.OfferOfAsync(grantId);
+        var (sourceId, sourceToken) = await factory.ClientTokenAsync(ClientKind.DataSource);
+        using var source = factory.CreateClientWithToken(sourceToken);
+        var resident = await scenario.ResidentAsync();
+        await DepositStepsAsync(source, sourceId, resident, days: 2, at: factory.Time.GetUtcNow());
+        await ConsentAsync(resident, offer);
+
+        var first = await JsonOf(await business.GetAsync($"/api/v1/grants/{grantId}/records?pageSize=1"), HttpStatusCode.OK);
+        var next = first.GetProperty("next").GetString();
+        factory.Time.Offset += TimeSpan.FromMinutes(20); // cursors live 15 minutes
+        using var later = await scenario.FreshBusinessAsync(clientId);
+        var stale = await JsonOf(await later.GetAsync($"/api/v1/grants/{grantId}/records?pageSize=1&cursor={next}"), HttpStatusCode.BadRequest);
+        Assert.Contains("expired", stale.GetProperty("errors").GetProperty("cursor")[0].GetString());
+
+        var (_, committeeToken) = await factory.SignInAsync(AccountKind.Committee, CommitteeRoles.Member);
+        using var committee = factory.CreateClientWithToken(committeeToken);
+        var log = (await committee.GetFromJsonAsync<JsonElement>($"/api/v1/committee/access-log?grantId={grantId}")).GetProperty("entries").EnumerateArray().ToList();
+        var refused = Assert.Single(log, e => e.GetProperty("outcome").GetString() == "refused");
+        Assert.Contains("cursor Expired", refused.GetProperty("reasons")[0].GetString());
+        Assert.True(refused.GetProperty("auditSequence").GetInt64() >= 0);
+    }
+
 }
