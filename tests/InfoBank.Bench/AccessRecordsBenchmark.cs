@@ -80,7 +80,7 @@ public sealed class AccessRecordsBenchmark : IBenchmark
     }
 
     /// <summary>The health-research application (record level), with no volume cap, approved by three committee members; a token for its business.</summary>
-    private static async Task<(Guid GrantId, string Token)> ApprovedGrantAsync(BenchServer server)
+    internal static async Task<(Guid GrantId, string Token)> ApprovedGrantAsync(BenchServer server)
     {
         using var scope = server.Services.CreateScope();
         var services = scope.ServiceProvider;
@@ -143,7 +143,7 @@ public sealed class AccessRecordsBenchmark : IBenchmark
     }
 
     // Through the consent ledger's own command and append (no HTTP, no receipts): 1,000 a transaction.
-    private static async Task ConsentAsync(BenchServer server, Guid grantId, List<Guid> residents)
+    internal static async Task ConsentAsync(BenchServer server, Guid grantId, List<Guid> residents)
     {
         using var scope = server.Services.CreateScope();
         var store = scope.ServiceProvider.GetRequiredService<ConsentStore>();

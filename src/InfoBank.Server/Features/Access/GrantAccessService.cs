@@ -173,9 +173,10 @@ public sealed partial class GrantAccessService(
             (resident, within, limit, ct) => ReadResidentAsync(resident, categories, from, to, within, limit, ct),
             cancellationToken);
 
+        var subjects = new Dictionary<Guid, string>();
         var records = page.Rows.Select(r => new ProvidedRecord(
-            pseudonyms.For(recipient, r.Resident), r.Row.Category, r.Row.ObservedAt,
-            JsonSerializer.Deserialize<JsonElement>(RecordProjection.Project(r.Row.Payload, grant.Fields[r.Row.Category])))).ToList();
+            subjects.TryGetValue(r.Resident, out var subject) ? subject : subjects[r.Resident] = pseudonyms.For(recipient, r.Resident),
+            r.Row.Category, r.Row.ObservedAt, Projected(r.Row.Payload, grant.Fields[r.Row.Category]))).ToList();
         var perResident = page.Rows.GroupBy(r => r.Resident).ToDictionary(g => g.Key, g => g.Count());
         var rewarded = state is null ? new HashSet<Guid>() : await store.RewardedInFetchAsync(fetchId, cancellationToken);
         var provisions = perResident.Select(p => new Provision(p.Key, p.Value, rewarded.Contains(p.Key) ? 0 : grant.BenefitPoints)).ToList();
@@ -302,6 +303,12 @@ public sealed partial class GrantAccessService(
                 new { bucket, residents = provisions.Select(p => p.ResidentId.ToString("D")).ToList() }, cancellationToken);
             LogReleased(logger, grant.Id, bucket, cells.Count);
         }
+    }
+
+    private static JsonElement Projected(byte[] payload, IReadOnlySet<string> fields)
+    {
+        var reader = new Utf8JsonReader(RecordProjection.Project(payload, fields));
+        return JsonElement.ParseValue(ref reader);
     }
 
     private static AggregateRow ToRow(AggregateSpec spec, Guid resident, OpenedRecord record)

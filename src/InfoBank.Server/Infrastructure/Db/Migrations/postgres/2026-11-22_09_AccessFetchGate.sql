@@ -19,6 +19,9 @@ CREATE TABLE access_fetches (
 );
 CREATE INDEX ix_access_fetches_grant ON access_fetches (grant_id, kind, started_at);
 
+-- Points accrue once per fetch: each page looks up who was already rewarded in its fetch.
+CREATE INDEX ix_access_log_fetch ON access_log (fetch_id);
+
 -- Fetches already made count against the limits from the first request after the upgrade.
 INSERT INTO access_fetches (fetch_id, grant_id, kind, started_at, served)
 SELECT fetch_id, grant_id, kind, MIN(at), SUM(items)
