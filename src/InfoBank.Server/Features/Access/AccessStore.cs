@@ -74,11 +74,6 @@ public sealed class AccessStore(DbConnectionFactory db)
         FROM access_log
         """;
 
-    private const string SelectFetchStarts = """
-        SELECT at FROM access_log
-        WHERE grant_id = @grantId AND outcome = 'served' AND fetch_start = @yes AND kind = @kind AND at > @since
-        """;
-
     private const string SelectEvents = """
         SELECT at AS At, outcome AS Outcome, fetch_start AS FetchStart, items AS Items
         FROM access_log WHERE grant_id = @grantId AND at > @since AND outcome <> 'refused'
@@ -100,8 +95,6 @@ public sealed class AccessStore(DbConnectionFactory db)
         WHERE o.grant_id = @grantId AND c.state = 'ConsentGiven' AND r.status = 'enrolled' AND (@after IS NULL OR c.subject_id > @after)
         ORDER BY c.subject_id
         """;
-
-    private const string SelectServedInFetch = "SELECT COALESCE(SUM(items), 0) FROM access_log WHERE fetch_id = @fetchId AND outcome = 'served'";
 
     private const string SelectPassbook = """
         SELECT p.access_id AS AccessId, p.at AS At, l.grant_id AS GrantId, l.recipient AS Recipient, l.kind AS Kind,
@@ -242,13 +235,6 @@ public sealed class AccessStore(DbConnectionFactory db)
         await connection.ExecuteAsync(new CommandDefinition(AddServed, new { fetchId, count = -unused }, cancellationToken: cancellationToken));
     }
 
-    /// <summary>When the served fetches of <paramref name="kind"/> on a grant started, since <paramref name="since"/>.</summary>
-    public async Task<IReadOnlyList<DateTimeOffset>> FetchStartsAsync(Guid grantId, string kind, DateTimeOffset since, CancellationToken cancellationToken)
-    {
-        await using var connection = await db.OpenAsync(cancellationToken);
-        return [.. await connection.QueryAsync<DateTimeOffset>(new CommandDefinition(SelectFetchStarts, new { grantId, kind, since, yes = true }, cancellationToken: cancellationToken))];
-    }
-
     public async Task<IReadOnlyList<AccessEvent>> EventsAsync(Guid grantId, DateTimeOffset since, CancellationToken cancellationToken)
     {
         await using var connection = await db.OpenAsync(cancellationToken);
@@ -280,13 +266,6 @@ public sealed class AccessStore(DbConnectionFactory db)
         await using var connection = await db.OpenAsync(cancellationToken);
         return [.. await connection.QueryAsync<Guid>(new CommandDefinition(SelectConsentingResidents + db.Dialect.Limit("limit"),
             new { grantId, after, limit }, cancellationToken: cancellationToken))];
-    }
-
-    /// <summary>How many records a fetch has served so far, by the log.</summary>
-    public async Task<int> ServedInFetchAsync(Guid fetchId, CancellationToken cancellationToken)
-    {
-        await using var connection = await db.OpenAsync(cancellationToken);
-        return (int)await connection.ExecuteScalarAsync<long>(new CommandDefinition(SelectServedInFetch, new { fetchId }, cancellationToken: cancellationToken));
     }
 
     public async Task<IReadOnlyList<PassbookRow>> PassbookAsync(Guid residentId, DateTimeOffset? before, int limit, CancellationToken cancellationToken)
