@@ -36,10 +36,10 @@ public sealed class ConsentStatesPropertyHttpTests(ConsentStatesPropertyHttpTest
         None,
     }
 
-    private sealed record Resident(Person Person, ConsentState Consent, Data Data, bool Erased)
+    private sealed record Resident(Person Person, ConsentState Consent, Data Data, bool Erased, bool Enrolled)
     {
         // The model, from the rules rather than the implementation.
-        public bool Allowed => Consent is ConsentState.Active or ConsentState.WithdrawnThenGivenAgain && !Erased && Data == Data.InWindow;
+        public bool Allowed => Consent is ConsentState.Active or ConsentState.WithdrawnThenGivenAgain && Enrolled && !Erased && Data == Data.InWindow;
     }
 
     [Theory]
@@ -58,7 +58,10 @@ public sealed class ConsentStatesPropertyHttpTests(ConsentStatesPropertyHttpTest
         var residents = new List<Resident>();
         for (var i = 0; i < 7; i++)
         {
-            var resident = new Resident(await scenario.ResidentAsync(), (ConsentState)random.Next(4), (Data)random.Next(4), random.Next(6) == 0);
+            // Someone who never enrolled can still consent, but cannot link a source.
+            var enrolled = random.Next(6) != 0;
+            var resident = new Resident(await scenario.ResidentAsync(enrolled), (ConsentState)random.Next(4), enrolled ? (Data)random.Next(4) : Data.None,
+                enrolled && random.Next(6) == 0, enrolled);
             residents.Add(resident);
             switch (resident.Data)
             {
@@ -100,7 +103,7 @@ public sealed class ConsentStatesPropertyHttpTests(ConsentStatesPropertyHttpTest
         var pseudonyms = factory.Services.GetRequiredService<RecipientPseudonyms>();
         var expected = residents.Where(r => r.Allowed).ToDictionary(r => pseudonyms.For(clientId, r.Person.Id), r => r);
         var returned = records.GroupBy(r => r.GetProperty("subject").GetString()!).ToDictionary(g => g.Key, g => g.Count());
-        var states = string.Join("; ", residents.Select(r => $"{r.Consent}/{r.Data}/{(r.Erased ? "erased" : "enrolled")}"));
+        var states = string.Join("; ", residents.Select(r => $"{r.Consent}/{r.Data}/{(r.Erased ? "erased" : r.Enrolled ? "enrolled" : "not enrolled")}"));
         Assert.True(expected.Keys.ToHashSet().SetEquals(returned.Keys), $"seed {seed}: {states}");
         Assert.All(returned.Values, count => Assert.Equal(3, count));
         Assert.All(records, r => Assert.Equal("steps.daily", r.GetProperty("category").GetString()));
