@@ -29,6 +29,7 @@ IBenchmark[] benchmarks =
     new ConsentHttpBenchmark(),
     new AssessmentBenchmark(),
     new AccessAggregateBenchmark(),
+    new AccessRecordsBenchmark(),
 ];
 
 var durability = postgres is null ? null : await context.PostgresDurabilityAsync();

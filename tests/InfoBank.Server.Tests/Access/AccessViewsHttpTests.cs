@@ -1,7 +1,9 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Dapper;
 using InfoBank.Server.Features.Access;
+using InfoBank.Server.Features.Audit;
 using InfoBank.Server.Features.Identity;
 using InfoBank.Server.Infrastructure.Auth;
 using InfoBank.Server.Tests.Infrastructure;
@@ -55,7 +57,7 @@ public sealed class AccessViewsHttpTests(InfoBankFactory factory) : IClassFixtur
     [Fact]
     public async Task Someone_else_asking_for_a_passbook_is_refused()
     {
-        var (_, businessToken) = await factory.ClientTokenAsync(ClientKind.Business);
+        var (businessId, businessToken) = await factory.ClientTokenAsync(ClientKind.Business);
         var (_, committeeToken) = await factory.SignInAsync(AccountKind.Committee, CommitteeRoles.Chair);
         foreach (var token in new[] { businessToken, committeeToken })
         {
@@ -64,6 +66,11 @@ public sealed class AccessViewsHttpTests(InfoBankFactory factory) : IClassFixtur
         }
         using var anonymous = factory.CreateClient();
         Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.GetAsync("/api/v1/me/passbook")).StatusCode);
+
+        // The business's attempt is in the audit log (the refused route is recorded by the identity layer).
+        await using var db = await factory.Connections.OpenAsync();
+        Assert.True(await db.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM audit_log WHERE kind = @kind AND actor = @actor",
+            new { kind = AuditKinds.AccessDenied, actor = $"client:{businessId}" }) >= 1);
     }
 
     [Fact]

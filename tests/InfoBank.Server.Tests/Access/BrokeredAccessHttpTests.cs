@@ -11,6 +11,7 @@ using InfoBank.Server.Infrastructure.Auth;
 using InfoBank.Server.Tests.Applications;
 using InfoBank.Server.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
+using static InfoBank.Server.Tests.Access.AccessScenario;
 
 namespace InfoBank.Server.Tests.Access;
 
@@ -24,87 +25,13 @@ public sealed class BrokeredAccessHttpTests(BrokeredAccessHttpTests.Factory fact
 {
     public sealed class Factory : InfoBankFactory;
 
-    private static readonly JsonSerializerOptions Web = new(JsonSerializerDefaults.Web);
+    private readonly AccessScenario _scenario = new(factory);
 
-    private sealed record Person(Guid Id, HttpClient Http);
+    private Task<(Guid GrantId, string ClientId, HttpClient Business)> ApprovedGrantAsync() => _scenario.ApprovedGrantAsync();
 
-    private static async Task<JsonElement> JsonOf(HttpResponseMessage response, HttpStatusCode expected)
-    {
-        var text = await response.Content.ReadAsStringAsync();
-        Assert.True(response.StatusCode == expected, $"expected {(int)expected}, got {(int)response.StatusCode}: {text}");
-        return text.Length == 0 ? default : JsonSerializer.Deserialize<JsonElement>(text);
-    }
+    private Task<OfferTerms> OfferOfAsync(Guid grantId) => _scenario.OfferOfAsync(grantId);
 
-    /// <summary>An approved health-research grant (record level, steps.daily.steps and body composition) for a new business.</summary>
-    private async Task<(Guid GrantId, string ClientId, HttpClient Business)> ApprovedGrantAsync(string example = "health-research")
-    {
-        var (clientId, token) = await factory.ClientTokenAsync(ClientKind.Business);
-        var business = factory.CreateClientWithToken(token);
-        var created = await JsonOf(await business.PostAsJsonAsync("/api/v1/applications", ApplicationServiceTests<SqliteFixture>.Example(example), Web), HttpStatusCode.Created);
-        var id = created.GetProperty("id").GetGuid();
-        await JsonOf(await business.PostAsync($"/api/v1/applications/{id}/submit", null), HttpStatusCode.OK);
-        HttpClient? chair = null;
-        foreach (var role in new[] { CommitteeRoles.Member, CommitteeRoles.Secretariat, CommitteeRoles.Chair })
-        {
-            var member = factory.CreateClientWithToken((await factory.SignInAsync(AccountKind.Committee, role)).AccessToken);
-            await JsonOf(await member.PostAsJsonAsync($"/api/v1/committee/applications/{id}/votes", new { vote = "approve", reason = "necessary and proportionate", conditions = Array.Empty<string>() }), HttpStatusCode.OK);
-            chair = member;
-        }
-        var decided = await JsonOf(await chair!.PostAsJsonAsync($"/api/v1/committee/applications/{id}/decision", new { note = "approved" }), HttpStatusCode.OK);
-        var grantId = decided.GetProperty("grant").GetProperty("id").GetGuid();
-        return (grantId, clientId, business);
-    }
-
-    // The committee's approval publishes the grant's offer (applications → consent); residents consent to that one.
-    private async Task<OfferTerms> OfferOfAsync(Guid grantId)
-    {
-        using var scope = factory.Services.CreateScope();
-        var offer = await scope.ServiceProvider.GetRequiredService<OfferService>().FindByGrantAsync(grantId);
-        Assert.NotNull(offer);
-        return offer;
-    }
-
-    private async Task<Person> ResidentAsync()
-    {
-        var (id, token) = await factory.SignInAsync(AccountKind.Resident);
-        var http = factory.CreateClientWithToken(token);
-        var terms = await http.GetFromJsonAsync<JsonElement>("/api/v1/custody/terms");
-        await JsonOf(await http.PostAsJsonAsync("/api/v1/me/enrollment", new
-        {
-            termsVersion = terms.GetProperty("version").GetString(),
-            termsHash = terms.GetProperty("hash").GetString(),
-            agree = true,
-        }), HttpStatusCode.Created);
-        return new Person(id, http);
-    }
-
-    private static async Task DepositStepsAsync(HttpClient source, string sourceClientId, Person resident, int days)
-    {
-        var link = await resident.Http.PutAsJsonAsync($"/api/v1/me/sources/{sourceClientId}", new { categories = new[] { "steps.daily" } });
-        var residentRef = (await link.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("residentRef").GetString();
-        var now = DateTimeOffset.UtcNow;
-        var records = Enumerable.Range(0, days).Select(d => new
-        {
-            resident = residentRef,
-            category = "steps.daily",
-            observedAt = now.AddMilliseconds(-d), // the data window opens at approval, moments ago
-            payload = new { steps = 8000 + d, distanceMeters = 5600.5, activeMinutes = 30 },
-            sourceRecordId = $"{resident.Id:N}-{d}",
-        }).ToArray();
-        await JsonOf(await source.PostAsJsonAsync("/api/v1/records", new { records }), HttpStatusCode.OK);
-    }
-
-    private static async Task<Guid> ConsentAsync(Person resident, OfferTerms offer)
-    {
-        var given = await JsonOf(await resident.Http.PostAsJsonAsync("/api/v1/me/consents", new
-        {
-            offerId = offer.OfferId,
-            noticeVersion = offer.NoticeVersion,
-            noticeHash = offer.NoticeHash,
-            specialCareItems = new[] { DataCategories.BodyComposition },
-        }), HttpStatusCode.Created);
-        return given.GetProperty("consent").GetProperty("consentId").GetGuid();
-    }
+    private Task<Person> ResidentAsync() => _scenario.ResidentAsync();
 
     [Fact]
     public async Task Consent_read_passbook_withdraw_next_page_committee_sees_both()

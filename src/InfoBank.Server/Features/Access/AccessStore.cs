@@ -74,11 +74,6 @@ public sealed class AccessStore(DbConnectionFactory db)
         FROM access_log
         """;
 
-    private const string SelectFetchStarts = """
-        SELECT at FROM access_log
-        WHERE grant_id = @grantId AND outcome = 'served' AND fetch_start = @yes AND kind = @kind AND at > @since
-        """;
-
     private const string SelectEvents = """
         SELECT at AS At, outcome AS Outcome, fetch_start AS FetchStart, items AS Items
         FROM access_log WHERE grant_id = @grantId AND at > @since AND outcome <> 'refused'
@@ -91,15 +86,15 @@ public sealed class AccessStore(DbConnectionFactory db)
         WHERE l.fetch_id = @fetchId AND p.points > 0
         """;
 
-    // Candidates only: residents with a consent in the ConsentGiven state to this grant's offer. The
-    // consent decision function still decides each of them, on every page.
+    // Candidates only: enrolled (so not erased) residents with a consent in the ConsentGiven state to
+    // this grant's offer. The consent decision function still decides each of them, on every page.
     private const string SelectConsentingResidents = """
-        SELECT DISTINCT c.subject_id FROM consents c JOIN offers o ON o.offer_id = c.offer_id
-        WHERE o.grant_id = @grantId AND c.state = 'ConsentGiven' AND (@after IS NULL OR c.subject_id > @after)
+        SELECT DISTINCT c.subject_id FROM consents c
+        JOIN offers o ON o.offer_id = c.offer_id
+        JOIN residents r ON r.account_id = c.subject_id
+        WHERE o.grant_id = @grantId AND c.state = 'ConsentGiven' AND r.status = 'enrolled' AND (@after IS NULL OR c.subject_id > @after)
         ORDER BY c.subject_id
         """;
-
-    private const string SelectServedInFetch = "SELECT COALESCE(SUM(items), 0) FROM access_log WHERE fetch_id = @fetchId AND outcome = 'served'";
 
     private const string SelectPassbook = """
         SELECT p.access_id AS AccessId, p.at AS At, l.grant_id AS GrantId, l.recipient AS Recipient, l.kind AS Kind,
@@ -129,6 +124,28 @@ public sealed class AccessStore(DbConnectionFactory db)
         ORDER BY detected_at DESC, alert_key
         """;
 
+    private static readonly string[] GateColumns = ["grant_id", "claims"];
+
+    // The first statement of a gate transaction: it takes the grant's row lock (on SQLite, the
+    // database write lock) so that concurrent starts on any node queue here and each one sees what
+    // the ones before it recorded.
+    private const string LockGate = "UPDATE access_grant_gates SET claims = claims + 1 WHERE grant_id = @grantId";
+
+    private const string SelectStarts = """
+        SELECT started_at FROM access_fetches WHERE grant_id = @grantId AND kind = @kind AND started_at > @since
+        """;
+
+    private const string InsertFetch = """
+        INSERT INTO access_fetches (fetch_id, grant_id, kind, started_at, served) VALUES (@fetchId, @grantId, @kind, @now, 0)
+        """;
+
+    // Touching the fetch's own row locks it the same way, so two pages of one fetch reserve in turn.
+    private const string LockFetch = "UPDATE access_fetches SET served = served WHERE fetch_id = @fetchId AND grant_id = @grantId";
+
+    private const string SelectFetchServed = "SELECT served FROM access_fetches WHERE fetch_id = @fetchId";
+
+    private const string AddServed = "UPDATE access_fetches SET served = served + @count WHERE fetch_id = @fetchId";
+
     private static readonly string[] ReleaseColumns = ["grant_id", "bucket", "released_at"];
     private static readonly string[] AlertColumns = ["alert_key", "grant_id", "kind", "detected_at", "message"];
 
@@ -147,11 +164,75 @@ public sealed class AccessStore(DbConnectionFactory db)
         await transaction.CommitAsync(cancellationToken);
     }
 
-    /// <summary>When the served fetches of <paramref name="kind"/> on a grant started, since <paramref name="since"/>.</summary>
-    public async Task<IReadOnlyList<DateTimeOffset>> FetchStartsAsync(Guid grantId, string kind, DateTimeOffset since, CancellationToken cancellationToken)
+    /// <summary>
+    /// Checks the grant's fetch frequency and, when it allows, records the start of fetch
+    /// <paramref name="fetchId"/>, as one step under the grant's lock: of any number of concurrent
+    /// starts (on any node) only as many as the policy allows succeed.
+    /// </summary>
+    public async Task<FetchVerdict> TryStartFetchAsync(Guid grantId, string kind, Guid fetchId, FetchPolicy policy, DateTimeOffset now, CancellationToken cancellationToken)
     {
         await using var connection = await db.OpenAsync(cancellationToken);
-        return [.. await connection.QueryAsync<DateTimeOffset>(new CommandDefinition(SelectFetchStarts, new { grantId, kind, since, yes = true }, cancellationToken: cancellationToken))];
+        await connection.ExecuteAsync(new CommandDefinition(db.Dialect.InsertIgnoringDuplicates("access_grant_gates", GateColumns, ["grant_id"]),
+            new { grant_id = grantId, claims = 0 }, cancellationToken: cancellationToken));
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await connection.ExecuteAsync(new CommandDefinition(LockGate, new { grantId }, transaction, cancellationToken: cancellationToken));
+        var since = policy.Period is { } period ? now - period : DateTimeOffset.UnixEpoch;
+        var starts = await connection.QueryAsync<DateTimeOffset>(new CommandDefinition(SelectStarts, new { grantId, kind, since }, transaction, cancellationToken: cancellationToken));
+        // A concurrent request that read the clock a moment after ours may have recorded its start
+        // first: it counts as started now, not as a start in the future.
+        var verdict = FetchLimiter.CanStart(policy, starts.Select(s => s > now ? now : s), now);
+        if (verdict.Allowed)
+        {
+            await connection.ExecuteAsync(new CommandDefinition(InsertFetch, new { fetchId, grantId, kind, now }, transaction, cancellationToken: cancellationToken));
+        }
+        await transaction.CommitAsync(cancellationToken);
+        return verdict;
+    }
+
+    /// <summary>The frequency verdict for a new fetch now, without starting one.</summary>
+    public async Task<FetchVerdict> CanStartFetchAsync(Guid grantId, string kind, FetchPolicy policy, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        await using var connection = await db.OpenAsync(cancellationToken);
+        var since = policy.Period is { } period ? now - period : DateTimeOffset.UnixEpoch;
+        var starts = await connection.QueryAsync<DateTimeOffset>(new CommandDefinition(SelectStarts, new { grantId, kind, since }, cancellationToken: cancellationToken));
+        return FetchLimiter.CanStart(policy, starts.Select(s => s > now ? now : s), now);
+    }
+
+    /// <summary>
+    /// Reserves up to <paramref name="pageSize"/> records of the fetch's approved volume for one page,
+    /// under the fetch's lock: concurrent pages of one fetch (a replayed cursor) can never serve more
+    /// than the volume together. Returns what the fetch had served before, and the page's budget
+    /// (0: the volume is used up); null when the fetch is unknown. Whatever the page does not use
+    /// goes back with <see cref="ReturnUnusedAsync"/>.
+    /// </summary>
+    public async Task<(int Served, int Budget)?> ReservePageAsync(Guid grantId, Guid fetchId, FetchPolicy policy, int pageSize, CancellationToken cancellationToken)
+    {
+        await using var connection = await db.OpenAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        if (await connection.ExecuteAsync(new CommandDefinition(LockFetch, new { fetchId, grantId }, transaction, cancellationToken: cancellationToken)) == 0)
+        {
+            await transaction.RollbackAsync(cancellationToken);
+            return null;
+        }
+        var served = await connection.ExecuteScalarAsync<int>(new CommandDefinition(SelectFetchServed, new { fetchId }, transaction, cancellationToken: cancellationToken));
+        var budget = FetchLimiter.PageBudget(policy, Math.Max(0, served), pageSize);
+        if (budget > 0)
+        {
+            await connection.ExecuteAsync(new CommandDefinition(AddServed, new { fetchId, count = budget }, transaction, cancellationToken: cancellationToken));
+        }
+        await transaction.CommitAsync(cancellationToken);
+        return (served, budget);
+    }
+
+    /// <summary>Gives back the part of a page's reservation it did not serve.</summary>
+    public async Task ReturnUnusedAsync(Guid fetchId, int unused, CancellationToken cancellationToken)
+    {
+        if (unused <= 0)
+        {
+            return;
+        }
+        await using var connection = await db.OpenAsync(cancellationToken);
+        await connection.ExecuteAsync(new CommandDefinition(AddServed, new { fetchId, count = -unused }, cancellationToken: cancellationToken));
     }
 
     public async Task<IReadOnlyList<AccessEvent>> EventsAsync(Guid grantId, DateTimeOffset since, CancellationToken cancellationToken)
@@ -185,13 +266,6 @@ public sealed class AccessStore(DbConnectionFactory db)
         await using var connection = await db.OpenAsync(cancellationToken);
         return [.. await connection.QueryAsync<Guid>(new CommandDefinition(SelectConsentingResidents + db.Dialect.Limit("limit"),
             new { grantId, after, limit }, cancellationToken: cancellationToken))];
-    }
-
-    /// <summary>How many records a fetch has served so far, by the log.</summary>
-    public async Task<int> ServedInFetchAsync(Guid fetchId, CancellationToken cancellationToken)
-    {
-        await using var connection = await db.OpenAsync(cancellationToken);
-        return (int)await connection.ExecuteScalarAsync<long>(new CommandDefinition(SelectServedInFetch, new { fetchId }, cancellationToken: cancellationToken));
     }
 
     public async Task<IReadOnlyList<PassbookRow>> PassbookAsync(Guid residentId, DateTimeOffset? before, int limit, CancellationToken cancellationToken)

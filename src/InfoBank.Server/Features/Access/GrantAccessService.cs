@@ -113,22 +113,30 @@ public sealed partial class GrantAccessService(
         }
 
         var fetchId = state?.FetchId ?? Guid.NewGuid();
-        // What the log says this fetch served, not only what the cursor claims: replaying an older
-        // cursor cannot reset the volume.
-        var served = state is null ? 0 : Math.Max(state.Served, await store.ServedInFetchAsync(fetchId, cancellationToken));
         if (state is null)
         {
-            var verdict = await CanStartAsync(grant, AccessKinds.Records, now, cancellationToken);
+            // Checked and recorded in one step under the grant's lock: of concurrent first pages
+            // (on any node) only as many as the approved frequency allows get through.
+            var verdict = await store.TryStartFetchAsync(grant.Id, AccessKinds.Records, fetchId, grant.Fetch, now, cancellationToken);
             if (!verdict.Allowed)
             {
                 return new(null, await ThrottleAsync(grant, recipient, AccessKinds.Records, now, verdict, cancellationToken));
             }
         }
-        var budget = FetchLimiter.PageBudget(grant.Fetch, served, size);
+        // What the fetch's row says it served, not what the cursor claims: replaying an older cursor
+        // (even many times at once) cannot reset or overrun the volume.
+        var reserved = await store.ReservePageAsync(grant.Id, fetchId, grant.Fetch, size, cancellationToken);
+        if (reserved is null)
+        {
+            const string unknown = "The fetch this cursor continues is not known here; start a new fetch without a cursor.";
+            return new(null, await RefuseAsync(grant, recipient, AccessKinds.Records, now, new AccessRefusal(AccessFailure.BadRequest,
+                unknown, Errors: new() { ["cursor"] = [unknown] }), cancellationToken, reason: "cursor of an unknown fetch"));
+        }
+        var (served, budget) = reserved.Value;
         if (budget == 0)
         {
             // The fetch is complete; what follows is a new fetch, when the frequency allows one.
-            var verdict = await CanStartAsync(grant, AccessKinds.Records, now, cancellationToken);
+            var verdict = await store.CanStartFetchAsync(grant.Id, AccessKinds.Records, grant.Fetch, now, cancellationToken);
             var full = $"This fetch has served the approved {grant.Fetch.MaxRecordsPerFetch} records; start a new fetch without a cursor when the frequency allows. ";
             return new(null, await ThrottleAsync(grant, recipient, AccessKinds.Records, now, verdict.Kind switch
             {
@@ -141,25 +149,40 @@ public sealed partial class GrantAccessService(
         var (from, to) = grant.DataWindow(now);
         var categories = grant.Categories;
         var decisions = new Dictionary<Guid, ConsentDecision>();
+        var request = new InfoBank.Core.Consent.DecisionRequest(recipient, Guid.Empty, grant.PurposeCode, categories, Granularity.RecordLevel, grant.Id);
+        // Each batch of candidates is decided in one query as soon as it is read, before any of them
+        // is examined; a resident cut off by the previous page is decided on their own.
+        var batchDecisions = new Dictionary<Guid, ConsentDecision>();
         var page = await RecordPager.AssembleAsync<OpenedRecord>(
             position, budget, Math.Max(budget, budget * _options.ExamineFactor),
-            (after, limit, ct) => store.ConsentingResidentsAsync(grant.Id, after, limit, ct),
+            async (after, limit, ct) =>
+            {
+                var batch = await store.ConsentingResidentsAsync(grant.Id, after, limit, ct);
+                foreach (var (resident, decision) in await consent.DecideManyAsync(request, batch, ct))
+                {
+                    batchDecisions[resident] = decision;
+                }
+                return batch;
+            },
             async (resident, ct) =>
             {
-                var decision = await consent.DecideAsync(new InfoBank.Core.Consent.DecisionRequest(recipient, resident, grant.PurposeCode, categories, Granularity.RecordLevel, grant.Id), ct);
+                var decision = batchDecisions.Remove(resident, out var decided) ? decided : await consent.DecideAsync(request with { SubjectId = resident }, ct);
                 decisions[resident] = decision;
                 return decision.Allowed;
             },
             (resident, within, limit, ct) => ReadResidentAsync(resident, categories, from, to, within, limit, ct),
             cancellationToken);
 
+        var subjects = new Dictionary<Guid, string>();
         var records = page.Rows.Select(r => new ProvidedRecord(
-            pseudonyms.For(recipient, r.Resident), r.Row.Category, r.Row.ObservedAt,
-            JsonSerializer.Deserialize<JsonElement>(RecordProjection.Project(r.Row.Payload, grant.Fields[r.Row.Category])))).ToList();
+            subjects.TryGetValue(r.Resident, out var subject) ? subject : subjects[r.Resident] = pseudonyms.For(recipient, r.Resident),
+            r.Row.Category, r.Row.ObservedAt, Projected(r.Row.Payload, grant.Fields[r.Row.Category]))).ToList();
         var perResident = page.Rows.GroupBy(r => r.Resident).ToDictionary(g => g.Key, g => g.Count());
         var rewarded = state is null ? new HashSet<Guid>() : await store.RewardedInFetchAsync(fetchId, cancellationToken);
         var provisions = perResident.Select(p => new Provision(p.Key, p.Value, rewarded.Contains(p.Key) ? 0 : grant.BenefitPoints)).ToList();
 
+        // A reservation left unused by a crash stays counted: the volume errs on the safe side.
+        await store.ReturnUnusedAsync(fetchId, budget - records.Count, cancellationToken);
         var servedNow = served + records.Count;
         var more = page.MoreMayFollow && (grant.Fetch.MaxRecordsPerFetch is not { } max || servedNow < max);
         var next = more && page.Position is { } at
@@ -202,7 +225,8 @@ public sealed partial class GrantAccessService(
                 new AccessRefusal(AccessFailure.BadRequest, "The aggregate query asks for something this grant did not approve.", Errors: errors), cancellationToken,
                 reason: "unapproved aggregate query: " + string.Join("; ", errors.SelectMany(e => e.Value.Select(v => $"{e.Key}: {v}")))));
         }
-        var verdict = await CanStartAsync(grant!, AccessKinds.Aggregate, now, cancellationToken);
+        var queryId = Guid.NewGuid();
+        var verdict = await store.TryStartFetchAsync(grant!.Id, AccessKinds.Aggregate, queryId, grant.Fetch, now, cancellationToken);
         if (!verdict.Allowed)
         {
             return new(null, await ThrottleAsync(grant!, recipient, AccessKinds.Aggregate, now, verdict, cancellationToken));
@@ -213,7 +237,7 @@ public sealed partial class GrantAccessService(
         var answer = AggregateEngine.Answer(spec, query, cells);
         var released = (await store.ReleasedBucketsAsync(grant.Id, cancellationToken)).Order(StringComparer.Ordinal).ToList();
 
-        await RecordAccessAsync(grant, recipient, AccessKinds.Aggregate, AccessOutcomes.Served, Guid.NewGuid(), true, now, answer.Groups.Count, [],
+        await RecordAccessAsync(grant, recipient, AccessKinds.Aggregate, AccessOutcomes.Served, queryId, true, now, answer.Groups.Count, [],
             [$"Aggregates of {category} from released cells only, k = {spec.K}; {answer.SuppressedGroups} group(s) suppressed, {answer.PartialGroups} partial."],
             new { category, groupBy = query.GroupBy, measures = query.Measures.Select(m => m.Name).ToList(), filters = query.Filters, released },
             cancellationToken);
@@ -235,30 +259,20 @@ public sealed partial class GrantAccessService(
         {
             return;
         }
-        // Who may take part, decided once for this release.
-        var allowed = new List<Guid>();
-        Guid? after = null;
-        while (true)
-        {
-            var batch = await store.ConsentingResidentsAsync(grant.Id, after, 500, cancellationToken);
-            if (batch.Count == 0)
-            {
-                break;
-            }
-            foreach (var resident in batch)
-            {
-                var decision = await consent.DecideAsync(new InfoBank.Core.Consent.DecisionRequest(grant.Recipient, resident, grant.PurposeCode, grant.Categories, Granularity.AggregateOnly, grant.Id), cancellationToken);
-                if (decision.Allowed)
-                {
-                    allowed.Add(resident);
-                }
-            }
-            after = batch[^1];
-        }
+        // Who may take part, decided once for this release: every candidate in one set-based query.
+        var candidates = await store.ConsentingResidentsAsync(grant.Id, null, int.MaxValue, cancellationToken);
+        var decided = await consent.DecideManyAsync(
+            new InfoBank.Core.Consent.DecisionRequest(grant.Recipient, Guid.Empty, grant.PurposeCode, grant.Categories, Granularity.AggregateOnly, grant.Id),
+            candidates, cancellationToken);
+        var allowed = candidates.Where(r => decided[r].Allowed).ToList();
 
         foreach (var bucket in due)
         {
             var bounds = TimeBuckets.Bounds(BucketPeriod.Week, bucket, offset)!.Value;
+            // The first and last weeks overlap the grant's validity only in part: data observed
+            // before the approval or after the grant's end was never part of what it approved.
+            var (windowFrom, windowTo) = grant.DataWindow(bounds.End);
+            var (readFrom, readTo) = (bounds.Start > windowFrom ? bounds.Start : windowFrom, bounds.End < windowTo ? bounds.End : windowTo);
             var cells = new List<(string, ReleasedCell)>();
             var contributed = new Dictionary<Guid, int>();
             foreach (var (category, spec) in specs)
@@ -266,7 +280,7 @@ public sealed partial class GrantAccessService(
                 var rows = new List<AggregateRow>();
                 foreach (var resident in allowed)
                 {
-                    foreach (var record in await ReadAllAsync(resident, category, bounds.Start, bounds.End, cancellationToken))
+                    foreach (var record in await ReadAllAsync(resident, category, readFrom, readTo, cancellationToken))
                     {
                         rows.Add(ToRow(spec, resident, record));
                     }
@@ -289,6 +303,12 @@ public sealed partial class GrantAccessService(
                 new { bucket, residents = provisions.Select(p => p.ResidentId.ToString("D")).ToList() }, cancellationToken);
             LogReleased(logger, grant.Id, bucket, cells.Count);
         }
+    }
+
+    private static JsonElement Projected(byte[] payload, IReadOnlySet<string> fields)
+    {
+        var reader = new Utf8JsonReader(RecordProjection.Project(payload, fields));
+        return JsonElement.ParseValue(ref reader);
     }
 
     private static AggregateRow ToRow(AggregateSpec spec, Guid resident, OpenedRecord record)
@@ -345,13 +365,6 @@ public sealed partial class GrantAccessService(
         return (int.Parse(parts[0], CultureInfo.InvariantCulture),
             new DateTimeOffset(long.Parse(parts[1], CultureInfo.InvariantCulture), TimeSpan.Zero),
             Guid.ParseExact(parts[2], "N"));
-    }
-
-    private async Task<FetchVerdict> CanStartAsync(GrantTerms grant, string kind, DateTimeOffset now, CancellationToken cancellationToken)
-    {
-        var since = grant.Fetch.Period is { } period ? now - period : DateTimeOffset.UnixEpoch;
-        var starts = await store.FetchStartsAsync(grant.Id, kind, since, cancellationToken);
-        return FetchLimiter.CanStart(grant.Fetch, starts, now);
     }
 
     private async Task<(GrantTerms? Grant, AccessRefusal? Refusal)> UsableGrantAsync(string recipient, Guid grantId, string kind, DateTimeOffset now, CancellationToken cancellationToken)

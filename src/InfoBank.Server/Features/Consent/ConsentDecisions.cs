@@ -17,4 +17,31 @@ public sealed class ConsentDecisions(ConsentStore store, TimeProvider time)
         var snapshot = await store.SnapshotAsync(connection, request.SubjectId, request.RecipientClientId, request.PurposeCode);
         return ConsentDecider.Decide(request, time.GetUtcNow(), snapshot);
     }
+
+    /// <summary>
+    /// The same decision for many residents at once (Access: one page's candidates, or everyone in a
+    /// weekly release), from one query read fresh now: <paramref name="request"/> with each of
+    /// <paramref name="subjects"/> as the subject. The subjects must be in the database's id order
+    /// (as Access reads them); the query covers the range from the first to the last, so a subject
+    /// out of order can only be denied, never wrongly allowed.
+    /// </summary>
+    public async Task<IReadOnlyDictionary<Guid, ConsentDecision>> DecideManyAsync(DecisionRequest request, IReadOnlyList<Guid> subjects, CancellationToken cancellationToken = default)
+    {
+        var decisions = new Dictionary<Guid, ConsentDecision>(subjects.Count);
+        if (subjects.Count == 0)
+        {
+            return decisions;
+        }
+        ILookup<Guid, ConsentSnapshotEntry> snapshots;
+        await using (var connection = await store.Connections.OpenAsync(cancellationToken))
+        {
+            snapshots = await store.SnapshotRangeAsync(connection, request.RecipientClientId, request.PurposeCode, request.GrantId, subjects[0], subjects[^1]);
+        }
+        var now = time.GetUtcNow();
+        foreach (var subject in subjects)
+        {
+            decisions[subject] = ConsentDecider.Decide(request with { SubjectId = subject }, now, snapshots[subject]);
+        }
+        return decisions;
+    }
 }

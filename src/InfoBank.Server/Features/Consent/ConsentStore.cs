@@ -233,6 +233,47 @@ public sealed class ConsentStore(DbConnectionFactory db)
         })!)).ToList();
     }
 
+    /// <summary>
+    /// <see cref="SnapshotAsync"/> for many residents in one query: the active-state consents to this
+    /// recipient's offers for this purpose (of one grant, when given) of every resident whose id lies
+    /// in [<paramref name="fromSubject"/>, <paramref name="toSubject"/>] in the database's own order
+    /// (null bounds are open), grouped by resident. Added for Access's per-page and per-release decisions.
+    /// </summary>
+    public async Task<ILookup<Guid, ConsentSnapshotEntry>> SnapshotRangeAsync(DbConnection connection, string recipientClientId, string purposeCode, Guid? grantId, Guid? fromSubject, Guid? toSubject)
+    {
+        var rows = await connection.QueryAsync<SnapshotRow>(
+            $"""
+            SELECT {ConsentColumns}, o.grant_id AS OfferGrantId, o.status AS OfferStatus, o.notice_version AS OfferNoticeVersion,
+                o.notice_hash AS OfferNoticeHash, n.notice_json AS OfferNoticeJson
+            FROM consents c
+            JOIN offers o ON o.offer_id = c.offer_id
+            JOIN offer_notices n ON n.offer_id = o.offer_id AND n.notice_version = o.notice_version
+            WHERE c.state = 'ConsentGiven' AND o.recipient_client_id = @recipientClientId AND o.purpose_code = @purposeCode
+              AND (@grantId IS NULL OR o.grant_id = @grantId)
+              AND (@fromSubject IS NULL OR c.subject_id >= @fromSubject) AND (@toSubject IS NULL OR c.subject_id <= @toSubject)
+            """,
+            new { recipientClientId, purposeCode, grantId, fromSubject, toSubject });
+        // Offers repeat across residents; their notices are parsed once each.
+        var offers = new Dictionary<(Guid, int), OfferTerms>();
+        return rows.Select(r =>
+        {
+            if (!offers.TryGetValue((r.OfferId, r.OfferNoticeVersion), out var terms))
+            {
+                terms = ToTerms(new OfferRow
+                {
+                    OfferId = r.OfferId,
+                    GrantId = r.OfferGrantId,
+                    Status = r.OfferStatus,
+                    NoticeVersion = r.OfferNoticeVersion,
+                    NoticeHash = r.OfferNoticeHash,
+                    NoticeJson = r.OfferNoticeJson,
+                })!;
+                offers[(r.OfferId, r.OfferNoticeVersion)] = terms;
+            }
+            return new ConsentSnapshotEntry(ToRecord(r)!, terms);
+        }).ToLookup(e => e.Consent.SubjectId);
+    }
+
     // ---- events ----
 
     /// <summary>
