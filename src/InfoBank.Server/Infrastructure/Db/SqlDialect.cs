@@ -19,13 +19,14 @@ public abstract class SqlDialect
 
     /// <summary>
     /// A multi-row INSERT that skips rows whose <paramref name="conflictColumns"/> already exist and
-    /// returns <paramref name="returnColumn"/> of each row it did insert. <paramref name="rows"/> holds
-    /// one value expression per column for each row (parameter names, possibly shared between rows).
+    /// returns <paramref name="returnColumn"/> of each row it did insert (or nothing when it is null:
+    /// the rows-affected count then tells). <paramref name="rows"/> holds one value expression per
+    /// column for each row (parameter names, possibly shared between rows).
     /// </summary>
     public virtual string InsertManyIgnoringDuplicates(
-        string table, IReadOnlyList<string> columns, IReadOnlyList<IReadOnlyList<string>> rows, IReadOnlyList<string> conflictColumns, string returnColumn) =>
+        string table, IReadOnlyList<string> columns, IReadOnlyList<IReadOnlyList<string>> rows, IReadOnlyList<string> conflictColumns, string? returnColumn) =>
         $"INSERT INTO {table} ({string.Join(", ", columns)}) VALUES {string.Join(", ", rows.Select(r => $"({string.Join(", ", r)})"))} " +
-        $"ON CONFLICT ({string.Join(", ", conflictColumns)}) DO NOTHING RETURNING {returnColumn}";
+        $"ON CONFLICT ({string.Join(", ", conflictColumns)}) DO NOTHING" + (returnColumn is null ? "" : $" RETURNING {returnColumn}");
 
     /// <summary>The most parameters one statement may carry.</summary>
     public abstract int MaxParameters { get; }
@@ -99,8 +100,8 @@ public sealed class SqlServerDialect : SqlDialect
     // No ON CONFLICT: the rows become a derived table, and the locking hints hold the key range so a
     // concurrent insert of the same key waits instead of failing on the unique index.
     public override string InsertManyIgnoringDuplicates(
-        string table, IReadOnlyList<string> columns, IReadOnlyList<IReadOnlyList<string>> rows, IReadOnlyList<string> conflictColumns, string returnColumn) =>
-        $"INSERT INTO {table} ({string.Join(", ", columns)}) OUTPUT inserted.{returnColumn} " +
+        string table, IReadOnlyList<string> columns, IReadOnlyList<IReadOnlyList<string>> rows, IReadOnlyList<string> conflictColumns, string? returnColumn) =>
+        $"INSERT INTO {table} ({string.Join(", ", columns)}) " + (returnColumn is null ? "" : $"OUTPUT inserted.{returnColumn} ") +
         $"SELECT {string.Join(", ", columns.Select(c => "v." + c))} FROM (VALUES {string.Join(", ", rows.Select(r => $"({string.Join(", ", r)})"))}) AS v ({string.Join(", ", columns)}) " +
         $"WHERE NOT EXISTS (SELECT 1 FROM {table} t WITH (UPDLOCK, HOLDLOCK) WHERE " +
         string.Join(" AND ", conflictColumns.Select(c => $"t.{c} = v.{c}")) + ")";
