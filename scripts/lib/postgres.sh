@@ -1,6 +1,8 @@
 # Sourced by scripts/test.sh and scripts/bench.sh: a throwaway PostgreSQL cluster on a loopback port.
 # pg_start exports INFOBANK_TEST_POSTGRES (a connection string to an admin database); pg_stop removes
 # the cluster. If INFOBANK_TEST_POSTGRES is already set, that server is used and nothing is started.
+# `pg_start durable` (scripts/bench.sh) keeps fsync and synchronous_commit on, so figures measure
+# durable commits as in production; plain `pg_start` (tests) turns them off for speed.
 
 pg_bin() {
   local dir
@@ -50,9 +52,16 @@ pg_start() {
   fi
   "${run_as[@]}" "$bin/initdb" -D "$dir/data" -U infobank --auth=trust -E UTF8 --no-locale >"$dir/initdb.log" 2>&1 \
     || { cat "$dir/initdb.log" >&2; return 1; }
-  # fsync off: a throwaway test cluster, where durability across power loss is irrelevant.
+  local settings="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+  if [ "${1:-}" = "durable" ]; then
+    # For measurements: every commit flushed to disk (fsync, synchronous_commit and full-page writes
+    # on, the defaults), with memory and checkpoint spacing sized for a throwaway cluster so a
+    # checkpoint storm does not land in the middle of a run.
+    settings="-c fsync=on -c synchronous_commit=on -c full_page_writes=on -c shared_buffers=512MB -c max_wal_size=4GB -c checkpoint_timeout=30min -c wal_buffers=16MB"
+  fi
+  # Otherwise fsync off: a throwaway test cluster, where durability across power loss is irrelevant.
   "${run_as[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-    -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
+    -o "-p $port -k $dir -c listen_addresses=127.0.0.1 $settings -c max_connections=300" \
     start >/dev/null || { cat "$dir/server.log" >&2; return 1; }
   PG_STARTED_DIR="$dir"
   export INFOBANK_TEST_POSTGRES="Host=127.0.0.1;Port=$port;Username=infobank;Database=postgres"

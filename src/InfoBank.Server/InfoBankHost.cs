@@ -73,6 +73,7 @@ public static class InfoBankHost
         app.UseInfoBankProblemDetails();
         app.UseRouting();
         app.UseMiddleware<RequestBodyLimitMiddleware>();
+        app.UseCredentialRateLimits();
         app.UseAuthentication();
         app.UseAuthorization();
 

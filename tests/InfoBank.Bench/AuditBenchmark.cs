@@ -25,35 +25,49 @@ public sealed class AuditBenchmark : IBenchmark
         var results = new List<BenchResult>();
         var appends = context.Quick ? 4_000 : 20_000;
 
-        var path = context.NewDatabasePath("audit");
-        var sqlite = new DatabaseOptions { Provider = DatabaseProvider.Sqlite, ConnectionString = $"Data Source={path}" };
-        var (concurrent, single, store) = await AppendsAsync(sqlite, appends);
-        results.Add(new BenchResult("audit append, 32 concurrent appenders (group commit), SQLite", concurrent, "appends/s", Note: $"{appends:N0} entries, each durable before its caller returns"));
-        results.Add(new BenchResult("audit append, one appender at a time, SQLite", single, "appends/s", Note: "one commit per entry"));
-        results.AddRange(await ProofLatencyAsync(store, context.Quick ? 200 : 1_000));
-        SqliteConnection.ClearAllPools();
-        File.Delete(path);
-
-        if (context.PostgresAdmin is not null)
+        foreach (var database in context.Databases)
         {
-            var postgres = new DatabaseOptions { Provider = DatabaseProvider.Postgres, ConnectionString = await context.NewPostgresDatabaseAsync("audit") };
-            var (pgConcurrent, pgSingle, _) = await AppendsAsync(postgres, appends);
-            results.Add(new BenchResult("audit append, 32 concurrent appenders (group commit), PostgreSQL", pgConcurrent, "appends/s"));
-            results.Add(new BenchResult("audit append, one appender at a time, PostgreSQL", pgSingle, "appends/s"));
+            var path = context.NewDatabasePath("audit");
+            var options = database == BenchDatabase.Postgres
+                ? new DatabaseOptions { Provider = DatabaseProvider.Postgres, ConnectionString = await context.NewPostgresDatabaseAsync("audit") }
+                : new DatabaseOptions { Provider = DatabaseProvider.Sqlite, ConnectionString = $"Data Source={path}" };
+            var (concurrent, single, store) = await AppendsAsync(options, appends);
+            results.Add(new BenchResult("audit append, 32 concurrent appenders (group commit)", concurrent, "appends/s",
+                Note: $"{appends:N0} entries, each durable before its caller returns", Database: database));
+            results.Add(new BenchResult("audit append, one appender at a time", single, "appends/s", Note: "one commit per entry", Database: database));
+            if (database == BenchDatabase.Sqlite)
+            {
+                results.AddRange(await ProofLatencyAsync(store, context.Quick ? 200 : 1_000));
+                SqliteConnection.ClearAllPools();
+                File.Delete(path);
+            }
         }
 
         results.AddRange(await VerifyAsync(context, context.Quick ? 100_000 : 1_000_000));
         return results;
     }
 
-    private static async Task<(double Concurrent, double Single, AuditStore Store)> AppendsAsync(DatabaseOptions database, int count)
+    /// <summary>A migrated audit store on <paramref name="database"/>.</summary>
+    internal static AuditStore NewStore(DatabaseOptions database)
     {
         SqliteTypeHandlers.Register();
         new Migrator(Options.Create(database), NullLogger<Migrator>.Instance).Migrate();
-        var store = new AuditStore(new DbConnectionFactory(Options.Create(database)));
-        await using var log = new AuditLogWriter(store, TimeProvider.System, Options.Create(new AuditOptions()), NullLogger<AuditLogWriter>.Instance);
-        var payload = new { reasons = new[] { "rule:fitness-aggregate-k10", "consent:active" }, items = new[] { "steps.daily" }, records = 120, note = new string('x', 80) };
-        var draft = new AuditEntryDraft(AuditKinds.AccessAllowed, "client:fitness-club", "r-0001", "fitness.stats", Guid.NewGuid(), "sha256:0f3a", payload, new byte[48]);
+        return new AuditStore(new DbConnectionFactory(Options.Create(database)));
+    }
+
+    internal static AuditLogWriter NewWriter(AuditStore store) =>
+        new(store, TimeProvider.System, Options.Create(new AuditOptions()), NullLogger<AuditLogWriter>.Instance);
+
+    /// <summary>A typical access-decision entry: reasons, items, a count and 48 bytes of sealed personal data.</summary>
+    internal static readonly AuditEntryDraft Draft = new(AuditKinds.AccessAllowed, "client:fitness-club", "r-0001", "fitness.stats", Guid.NewGuid(), "sha256:0f3a",
+        new { reasons = new[] { "rule:fitness-aggregate-k10", "consent:active" }, items = new[] { "steps.daily" }, records = 120, note = new string('x', 80) },
+        new byte[48]);
+
+    private static async Task<(double Concurrent, double Single, AuditStore Store)> AppendsAsync(DatabaseOptions database, int count)
+    {
+        var store = NewStore(database);
+        await using var log = NewWriter(store);
+        var draft = Draft;
 
         await log.AppendAsync(draft); // warm up: connection pool, JIT
         var next = 0;

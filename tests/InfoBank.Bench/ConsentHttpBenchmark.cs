@@ -204,6 +204,9 @@ public sealed partial class ConsentHttpBenchmark : IBenchmark
             builder.UseSetting("Demo:Seed", "false");
             builder.UseSetting("Signing:KeyDirectory", Path.Combine(directory, "keys"));
             builder.UseSetting("Identity:AllowInsecureHttp", "true");
+            // Every client here shares one in-process address; the limits have their own tests.
+            builder.UseSetting("Identity:RateLimits:SignInsPerMinute", "1000000");
+            builder.UseSetting("Identity:RateLimits:TokenRequestsPerMinute", "1000000");
             builder.UseSetting("Logging:LogLevel:Default", "Warning");
             builder.ConfigureTestServices(services => services.AddSingleton<IDataProtectionProvider, EphemeralDataProtectionProvider>());
         }

@@ -404,12 +404,15 @@ public static class AuditVerifier
 /// same subject and purpose ends it (for that grant only, when the entry names one); an
 /// <c>access.allowed</c> entry with a subject and purpose needs an active consent whose grant is
 /// unset or equal to the access's grant. Accesses without a subject (aggregates) are not checked here.
-/// A revoked grant (<c>grant.revoked</c>) allows no further access.
+/// A revoked grant (<c>grant.revoked</c>) allows no further access, and a suspended grant
+/// (<c>grant.suspended</c>) none until it is reinstated (<c>grant.reinstated</c>); these grant checks
+/// apply to every allowed access, aggregates included.
 /// </summary>
 internal sealed class ConsentReplay
 {
     private readonly Dictionary<(string Subject, string Purpose), HashSet<Guid>> _active = [];
     private readonly HashSet<Guid> _revokedGrants = [];
+    private readonly HashSet<Guid> _suspendedGrants = [];
 
     public string? Apply(AuditEntry entry)
     {
@@ -441,10 +444,24 @@ internal sealed class ConsentReplay
             case "grant.revoked" when entry.GrantId is { } revoked:
                 _revokedGrants.Add(revoked);
                 return null;
-            case "access.allowed" when entry.SubjectRef is not null:
+            case "grant.suspended" when entry.GrantId is { } suspended:
+                _suspendedGrants.Add(suspended);
+                return null;
+            case "grant.reinstated" when entry.GrantId is { } reinstated:
+                _suspendedGrants.Remove(reinstated);
+                return null;
+            case "access.allowed":
                 if (entry.GrantId is { } used && _revokedGrants.Contains(used))
                 {
                     return $"entry {entry.Sequence}: access allowed under grant {used} after it was revoked";
+                }
+                if (entry.GrantId is { } paused && _suspendedGrants.Contains(paused))
+                {
+                    return $"entry {entry.Sequence}: access allowed under grant {paused} while it was suspended";
+                }
+                if (entry.SubjectRef is null)
+                {
+                    return null;
                 }
                 if (entry.Purpose is null)
                 {

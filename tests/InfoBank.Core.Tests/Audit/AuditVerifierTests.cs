@@ -10,6 +10,7 @@ public sealed class AuditVerifierTests
     private const string Origin = "test.infobank/audit";
     private static readonly DateTimeOffset Start = new(2026, 11, 22, 9, 0, 0, TimeSpan.Zero);
     private static readonly Guid Grant = Guid.Parse("11111111-2222-3333-4444-555555555555");
+    private static readonly Guid Other = Guid.Parse("66666666-7777-8888-9999-aaaaaaaaaaaa");
     private readonly Ed25519Key _key = Ed25519Key.Generate();
 
     private NoteVerifier Verifier => NoteVerifier.For(Origin, _key.PublicKey);
@@ -208,7 +209,7 @@ public sealed class AuditVerifierTests
     public void Consent_replay_flags_access_without_active_consent()
     {
         var t = Start;
-        AuditEntry E(long seq, string kind, string subject, string? purpose, Guid? grant = null) =>
+        AuditEntry E(long seq, string kind, string? subject, string? purpose, Guid? grant = null) =>
             new(seq, t.AddMinutes(seq), kind, "system", subject, purpose, grant, null, null, null);
         List<AuditEntry> entries =
         [
@@ -222,14 +223,24 @@ public sealed class AuditVerifierTests
             E(7, "consent.given", "r3", "research", null),
             E(8, "grant.revoked", "r3", null, Grant),
             E(9, "access.allowed", "r3", "research", Grant),        // revoked grant: flagged
+            E(10, "consent.given", "r4", "walking", Other),
+            E(11, "grant.suspended", "r4", null, Other),
+            E(12, "access.allowed", "r4", "walking", Other),        // suspended grant: flagged
+            E(13, "access.allowed", null, "walking", Other),        // an aggregate under it too
+            E(14, "grant.reinstated", "r4", null, Other),
+            E(15, "access.allowed", "r4", "walking", Other),        // reinstated: fine
+            E(16, "access.allowed", null, "walking", Other),        // fine
         ];
-        var report = Verify(Bundle(entries, [10]), null, Verifier);
+        var report = Verify(Bundle(entries, [17]), null, Verifier);
         Assert.Null(report.Failure);
         Assert.False(report.Ok);
-        Assert.Equal(4, report.Findings.Count);
+        Assert.Equal(6, report.Findings.Count);
         Assert.StartsWith("entry 0:", report.Findings[0]);
         Assert.StartsWith("entry 3:", report.Findings[1]);
         Assert.StartsWith("entry 6:", report.Findings[2]);
         Assert.Contains("after it was revoked", report.Findings[3]);
+        Assert.Contains("entry 12: access allowed under grant", report.Findings[4]);
+        Assert.Contains("while it was suspended", report.Findings[4]);
+        Assert.StartsWith("entry 13:", report.Findings[5]);
     }
 }

@@ -144,6 +144,63 @@ public abstract class AuditStoreTests<TFixture> : StoreTestBase<TFixture>, IAsyn
     }
 
     [SkippableFact]
+    public async Task Two_nodes_appending_concurrently_build_one_verifiable_tree()
+    {
+        // Two API nodes: each its own writer, store and connection factory, only the database shared.
+        var otherStore = new AuditStore(Database.Connections);
+        await using var other = new AuditLogWriter(otherStore, TimeProvider.System, Options.Create(new AuditOptions { MaxBatch = 16 }), NullLogger<AuditLogWriter>.Instance);
+        var start = await SizeAsync();
+        var told = await Task.WhenAll(Enumerable.Range(0, 400).Select(i => Task.Run(() => (i % 2 == 0 ? other : _log)
+            .AppendAsync(new AuditEntryDraft(AuditKinds.AccessAllowed, $"client:c{i % 5}", i % 3 == 0 ? null : $"r{i}",
+                Payload: new { i }, SealedPersonalData: i % 4 == 0 ? [(byte)i] : null)))));
+
+        Assert.Equal(Enumerable.Range(0, 400).Select(i => start + i), told.Select(r => r.Sequence).Order());
+        foreach (var appended in told)
+        {
+            var row = (await _store.EntryAsync(appended.Sequence))!;
+            Assert.Equal(appended.LeafHash, row.LeafHash);
+            Assert.Equal(appended.Time, row.Time);
+        }
+        var rows = await _store.EntriesAsync(start, long.MaxValue, 1000);
+        for (var i = 1; i < rows.Count; i++)
+        {
+            Assert.True(rows[i].Time >= rows[i - 1].Time);
+        }
+        await AssertFrontierMatchesRowsAsync();
+    }
+
+    [SkippableFact]
+    public async Task A_batch_mixing_empty_and_large_fields_stores_each_row_as_given()
+    {
+        var start = await SizeAsync();
+        var large = new string('é', 6_000);
+        var grant = Guid.NewGuid();
+        var drafts = new[]
+        {
+            new AuditEntryDraft(AuditKinds.ConsentGiven, "resident:r1", "r1", "fitness.stats", grant, "sha256:1", large, new byte[5_000]),
+            new AuditEntryDraft(AuditKinds.SignInFailed, "system"),
+            new AuditEntryDraft(AuditKinds.AccessDenied, "client:c", null, "p", null, null, new { n = 1 }, []),
+        };
+        var told = await Task.WhenAll(drafts.Select(d => _log.AppendAsync(d)));
+
+        var rows = (await _store.EntriesAsync(start, start + 3, 10)).ToDictionary(r => r.Sequence);
+        for (var i = 0; i < drafts.Length; i++)
+        {
+            var row = rows[told[i].Sequence];
+            Assert.Equal(drafts[i].Kind, row.Kind);
+            Assert.Equal(drafts[i].SubjectRef, row.SubjectRef);
+            Assert.Equal(drafts[i].Purpose, row.Purpose);
+            Assert.Equal(drafts[i].GrantId, row.GrantId);
+            Assert.Equal(drafts[i].PolicyHash, row.PolicyHash);
+            Assert.Equal(drafts[i].SealedPersonalData, row.Sealed);
+            Assert.Equal(told[i].LeafHash, row.ToEntry().LeafHash());
+        }
+        Assert.Equal(System.Text.Json.JsonSerializer.Serialize(large), rows[told[0].Sequence].Payload);
+        Assert.Null(rows[told[1].Sequence].Payload);
+        await AssertFrontierMatchesRowsAsync();
+    }
+
+    [SkippableFact]
     public async Task Checkpoints_are_stored_once_per_size()
     {
         await _log.AppendAsync(new AuditEntryDraft(AuditKinds.KeyRotated, "system"));

@@ -194,6 +194,52 @@ public sealed class ConsentApiTests(InfoBankFactory factory) : IClassFixture<Inf
         Assert.Equal(500, (await history.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("benefit").GetProperty("points").GetInt32());
     }
 
+    [Fact]
+    public async Task Erasure_withdraws_every_active_consent_before_the_keys_go()
+    {
+        var first = await PublishResearchAsync();
+        var second = await PublishResearchAsync();
+        var (resident, http) = await ResidentAsync();
+        var enrolled = await http.PostAsJsonAsync("/api/v1/me/enrollment", new
+        {
+            termsVersion = Features.Custody.CustodyTerms.Current.Version,
+            termsHash = Features.Custody.CustodyTerms.Current.Hash,
+            agree = true,
+        });
+        Assert.True(enrolled.IsSuccessStatusCode);
+        Assert.Equal(HttpStatusCode.Created, (await http.PostAsJsonAsync("/api/v1/me/consents", GiveBody(first, DataCategories.BodyComposition))).StatusCode);
+        var kept = await http.PostAsJsonAsync("/api/v1/me/consents", GiveBody(second, DataCategories.BodyComposition));
+        var keptId = (await kept.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("consent").GetProperty("consentId").GetGuid();
+        Assert.Equal(HttpStatusCode.OK, (await http.DeleteAsync($"/api/v1/me/consents/{keptId}")).StatusCode);
+        var question = ConsentKit.ResearchQuestion(resident) with { RecipientClientId = first.Notice.Recipient.ClientId };
+        Assert.True((await Decisions.DecideAsync(question)).Allowed);
+
+        Assert.Equal(HttpStatusCode.OK, (await http.DeleteAsync("/api/v1/me")).StatusCode);
+
+        Assert.False((await Decisions.DecideAsync(question)).Allowed);
+        var listed = await http.GetFromJsonAsync<JsonElement>("/api/v1/me/consents");
+        var states = listed.EnumerateArray().Select(c => c.GetProperty("state").GetString()).ToList();
+        Assert.Equal(["ConsentWithdrawn", "ConsentWithdrawn"], states);
+        // The already-withdrawn consent was not touched again: one withdrawal event each.
+        await using var connection = await factory.Connections.OpenAsync();
+        var events = (await factory.Services.GetRequiredService<ConsentStore>().ListAllEventsAsync(connection))
+            .Where(e => e.SubjectId == resident).ToList();
+        Assert.Equal(2, events.Count(e => e.Type == ConsentState.ConsentWithdrawn));
+    }
+
+    [Fact]
+    public async Task A_resident_who_never_enrolled_erases_nothing_and_keeps_their_consents()
+    {
+        var offer = await PublishResearchAsync();
+        var (resident, http) = await ResidentAsync();
+        Assert.Equal(HttpStatusCode.Created, (await http.PostAsJsonAsync("/api/v1/me/consents", GiveBody(offer, DataCategories.BodyComposition))).StatusCode);
+
+        await HostProblem(await http.DeleteAsync("/api/v1/me"), HttpStatusCode.NotFound);
+
+        var question = ConsentKit.ResearchQuestion(resident) with { RecipientClientId = offer.Notice.Recipient.ClientId };
+        Assert.True((await Decisions.DecideAsync(question)).Allowed);
+    }
+
     private async Task<int> EventCountAsync()
     {
         await using var connection = await factory.Connections.OpenAsync();

@@ -60,6 +60,9 @@ public class InfoBankFactory : WebApplicationFactory<Program>
         builder.UseSetting("Access:SecretFile", Path.Combine(KeyDirectory, "access.key"));
         // The in-process server speaks plain HTTP to the test client.
         builder.UseSetting("Identity:AllowInsecureHttp", "true");
+        // Every client here shares one in-process address; the limits have their own tests.
+        builder.UseSetting("Identity:RateLimits:SignInsPerMinute", "1000000");
+        builder.UseSetting("Identity:RateLimits:TokenRequestsPerMinute", "1000000");
         builder.UseSetting("Demo:NotesFile", Path.Combine(_directory, "demo-credentials.txt"));
         builder.ConfigureTestServices(services =>
         {

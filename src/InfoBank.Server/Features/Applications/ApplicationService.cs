@@ -362,7 +362,7 @@ public sealed class ApplicationService(ApplicationStore store, RuleCatalogProvid
             (id, token) => offers.SuspendAsync(id, token));
 
     public Task<StepResult<GrantView>> ReinstateGrantAsync(Actor member, Guid grantId, GrantActionRequest? request, CancellationToken ct) =>
-        ChangeGrantAsync(member, grantId, request, new ReinstateGrant(member.Role!, rules.Catalog.Policies.Governance), null, ct,
+        ChangeGrantAsync(member, grantId, request, new ReinstateGrant(member.Role!, rules.Catalog.Policies.Governance), AuditKinds.GrantReinstated, ct,
             (id, token) => offers.ResumeAsync(id, token));
 
     public Task<StepResult<GrantView>> RevokeGrantAsync(Actor member, Guid grantId, GrantActionRequest? request, CancellationToken ct) =>
@@ -381,6 +381,56 @@ public sealed class ApplicationService(ApplicationStore store, RuleCatalogProvid
             expired += result.Kind == ResultKind.Ok ? 1 : 0;
         }
         return expired;
+    }
+
+    /// <summary>
+    /// How long after a grant's last change its offer is left to the request that changed it. The
+    /// offer step runs right after the grant commits; only a crash between the two leaves them apart.
+    /// </summary>
+    public static readonly TimeSpan OfferSyncGrace = TimeSpan.FromMinutes(2);
+
+    /// <summary>
+    /// Repairs offers that disagree with their grant: the approval, suspension, reinstatement or
+    /// revocation committed but the process stopped before the offer followed (the offer lives in the
+    /// consent ledger, which cannot join the grant's transaction on SQLite). Grants changed within
+    /// <see cref="OfferSyncGrace"/> are skipped so the job never races the request still doing it.
+    /// Every repair is the same idempotent call the request would have made. Returns how many it made.
+    /// </summary>
+    public async Task<int> SyncOffersAsync(CancellationToken ct)
+    {
+        var repaired = 0;
+        foreach (var grant in await store.GrantsSettledBeforeAsync(clock.GetUtcNow() - OfferSyncGrace, ct))
+        {
+            var repair = OfferSync.Needed(GrantWorkflow.Parse(grant.Status), await offers.OfferStatusAsync(grant.Id, ct));
+            switch (repair)
+            {
+                case OfferRepair.None:
+                    continue;
+                case OfferRepair.Publish:
+                case OfferRepair.PublishSuspended:
+                    var version = await store.FindVersionAsync(grant.ApplicationId, grant.Version, ct)
+                        ?? throw new InvalidOperationException($"Grant {grant.Id} refers to a missing application version.");
+                    await offers.PublishAsync(grant, JsonSerializer.Deserialize<ApplicationSpec>(version.SpecJson, Json)!, ct);
+                    if (repair == OfferRepair.PublishSuspended)
+                    {
+                        await offers.SuspendAsync(grant.Id, ct);
+                    }
+                    break;
+                case OfferRepair.Suspend:
+                    await offers.SuspendAsync(grant.Id, ct);
+                    break;
+                case OfferRepair.Resume:
+                    await offers.ResumeAsync(grant.Id, ct);
+                    break;
+                case OfferRepair.Revoke:
+                    await offers.RevokeAsync(grant.Id, Actor.System.Ref, ct);
+                    break;
+            }
+            await audit.AppendAsync(new AuditEntryDraft(AuditKinds.GrantOfferRepaired, Actor.System.Ref, GrantId: grant.Id,
+                Payload: new { grantStatus = grant.Status, repair = repair.ToString() }), ct);
+            repaired++;
+        }
+        return repaired;
     }
 
     private async Task<StepResult<GrantView>> ChangeGrantAsync(

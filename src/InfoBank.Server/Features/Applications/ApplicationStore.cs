@@ -227,6 +227,8 @@ public sealed class ApplicationStore(DbConnectionFactory db)
 
     private const string SelectGrantsDueSql = $"SELECT {GrantColumns} FROM grants WHERE status IN ('active', 'suspended') AND valid_until <= @now ORDER BY valid_until, id";
 
+    private const string SelectGrantsSettledSql = $"SELECT {GrantColumns} FROM grants WHERE status IN ('active', 'suspended', 'revoked') AND updated_at <= @settled ORDER BY id";
+
     private const string UpdateGrantStatusSql = """
         UPDATE grants SET status = @to, status_reason = @reason, updated_at = @now
         WHERE id = @id AND status = @from
@@ -342,6 +344,13 @@ public sealed class ApplicationStore(DbConnectionFactory db)
     {
         await using var c = await db.OpenAsync(ct);
         return (await c.QueryAsync<GrantRow>(new CommandDefinition(SelectGrantsDueSql, new { now }, cancellationToken: ct))).ToList();
+    }
+
+    /// <summary>Grants whose offer should exist and match them, last changed at or before <paramref name="settled"/>.</summary>
+    public async Task<IReadOnlyList<GrantRow>> GrantsSettledBeforeAsync(DateTimeOffset settled, CancellationToken ct)
+    {
+        await using var c = await db.OpenAsync(ct);
+        return (await c.QueryAsync<GrantRow>(new CommandDefinition(SelectGrantsSettledSql, new { settled }, cancellationToken: ct))).ToList();
     }
 
     public static async Task<bool> UpdateGrantStatusAsync(DbConnection c, DbTransaction tx, Guid id, string from, string to, string? reason, DateTimeOffset now, CancellationToken ct) =>

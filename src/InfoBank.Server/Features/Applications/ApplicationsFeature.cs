@@ -17,6 +17,7 @@ public static class ApplicationsFeature
         services.AddSingleton<IApiModule, ApplicationsApi>();
         services.AddHostedService<RuleFilesStartupCheck>();
         services.AddSingleton<IRecurringJobSetup, GrantExpiryJob>();
+        services.AddSingleton<IRecurringJobSetup, GrantOfferSyncJob>();
         services.AddSingleton<IDemoSeedPart, ApplicationsDemoSeed>();
         return services;
     }
@@ -45,5 +46,19 @@ public sealed class GrantExpiryJob(IServiceScopeFactory scopes) : IRecurringJobS
     {
         await using var scope = scopes.CreateAsyncScope();
         return await scope.ServiceProvider.GetRequiredService<ApplicationService>().ExpireDueGrantsAsync(cancellationToken);
+    }
+}
+
+/// <summary>Every five minutes, repairs offers left behind their grant by a crash (see <see cref="ApplicationService.SyncOffersAsync"/>).</summary>
+public sealed class GrantOfferSyncJob(IServiceScopeFactory scopes) : IRecurringJobSetup
+{
+    public const string Id = "applications.grant-offer-sync";
+
+    public void Register(IRecurringJobManager jobs) => jobs.AddOrUpdate<GrantOfferSyncJob>(Id, job => job.RunAsync(CancellationToken.None), "*/5 * * * *");
+
+    public async Task<int> RunAsync(CancellationToken cancellationToken)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        return await scope.ServiceProvider.GetRequiredService<ApplicationService>().SyncOffersAsync(cancellationToken);
     }
 }

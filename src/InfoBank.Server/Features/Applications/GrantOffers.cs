@@ -2,6 +2,7 @@ using InfoBank.Core.Applications;
 using InfoBank.Server.Features.Consent;
 using InfoBank.Server.Features.Identity;
 using ConsentText = InfoBank.Core.Consent.LocalizedText;
+using OfferStatus = InfoBank.Core.Consent.OfferStatus;
 
 namespace InfoBank.Server.Features.Applications;
 
@@ -19,6 +20,38 @@ public interface IGrantOffers
 
     /// <summary>Returns how many consents were revoked.</summary>
     Task<int> RevokeAsync(Guid grantId, string actor, CancellationToken cancellationToken);
+
+    /// <summary>The status of the grant's offer, or null when it has none.</summary>
+    Task<OfferStatus?> OfferStatusAsync(Guid grantId, CancellationToken cancellationToken);
+}
+
+/// <summary>What brings a grant's offer back in line with the grant after the offer step was lost.</summary>
+public enum OfferRepair
+{
+    None,
+    Publish,
+    PublishSuspended,
+    Suspend,
+    Resume,
+    Revoke,
+}
+
+public static class OfferSync
+{
+    /// <summary>
+    /// The repair for a grant in <paramref name="grant"/> whose offer is in <paramref name="offer"/>
+    /// (null: none). A revoked grant that never got an offer needs none; an expired grant is left
+    /// alone (its offer's own window has ended with it).
+    /// </summary>
+    public static OfferRepair Needed(GrantStatus grant, OfferStatus? offer) => (grant, offer) switch
+    {
+        (GrantStatus.Active, null) => OfferRepair.Publish,
+        (GrantStatus.Active, OfferStatus.Suspended) => OfferRepair.Resume,
+        (GrantStatus.Suspended, null) => OfferRepair.PublishSuspended,
+        (GrantStatus.Suspended, OfferStatus.Active) => OfferRepair.Suspend,
+        (GrantStatus.Revoked, OfferStatus.Active or OfferStatus.Suspended) => OfferRepair.Revoke,
+        _ => OfferRepair.None,
+    };
 }
 
 /// <summary>The consent feature's <see cref="OfferService"/>, fed from the grant and the approved application.</summary>
@@ -50,4 +83,7 @@ public sealed class ConsentGrantOffers(OfferService offers, IClientDirectory cli
 
     public async Task<int> RevokeAsync(Guid grantId, string actor, CancellationToken cancellationToken) =>
         (await offers.RevokeForGrantAsync(grantId, actor, cancellationToken))?.RevokedConsents ?? 0;
+
+    public async Task<OfferStatus?> OfferStatusAsync(Guid grantId, CancellationToken cancellationToken) =>
+        (await offers.FindByGrantAsync(grantId, cancellationToken))?.Status;
 }

@@ -149,7 +149,7 @@ public sealed partial class AuditLogWriter : IAuditLog, IAsyncDisposable
             });
             results[i] = new AuditAppended(entry.Sequence, entry.Time, leaf);
         }
-        await AuditStore.WriteBatchAsync(connection, transaction, entries, nodes, row.Size, frontier, now);
+        await _store.WriteBatchAsync(connection, transaction, entries, nodes, row.Size, frontier, now);
         await transaction.CommitAsync();
         return results;
     }

@@ -1,3 +1,4 @@
+using System.Data;
 using System.Data.Common;
 using Dapper;
 using InfoBank.Core.Audit;
@@ -18,6 +19,11 @@ public sealed class AuditStore(DbConnectionFactory db)
 
     private const string InsertNode = "INSERT INTO audit_tree_nodes (level, idx, hash) VALUES (@Level, @Index, @Hash)";
 
+    private static readonly string[] EntryInsertColumns =
+        ["seq", "time", "kind", "actor", "subject_ref", "purpose", "grant_id", "policy_hash", "payload", "sealed", "leaf_hash"];
+
+    private static readonly string[] NodeInsertColumns = ["level", "idx", "hash"];
+
     private const string UpdateFrontier =
         "UPDATE audit_frontier SET tree_size = @Size, last_time = @LastTime, hashes = @Hashes WHERE id = 1 AND tree_size = @OldSize";
 
@@ -28,27 +34,47 @@ public sealed class AuditStore(DbConnectionFactory db)
 
     public DbConnectionFactory Db => db;
 
+    /// <summary>
+    /// The frontier's SELECT; <paramref name="forUpdate"/> locks its row to the end of the transaction on
+    /// the server databases so a second writer (another node) waits. On SQLite the writer's BEGIN
+    /// IMMEDIATE already holds the database's write lock.
+    /// </summary>
+    internal static string FrontierSelect(SqlDialect dialect, bool forUpdate) =>
+        "SELECT tree_size AS Size, last_time AS LastTime, hashes AS Hashes FROM audit_frontier" +
+        (forUpdate ? dialect.RowLockHint : "") + " WHERE id = 1" + (forUpdate ? dialect.RowLockSuffix : "");
+
     /// <summary>Reads the frontier, locking its row on the server databases so a second writer waits.</summary>
     internal async Task<FrontierRow> ReadFrontierAsync(DbConnection connection, DbTransaction? transaction, bool forUpdate)
     {
-        var sql = (db.Provider, forUpdate) switch
-        {
-            (DatabaseProvider.Postgres, true) => "SELECT tree_size AS Size, last_time AS LastTime, hashes AS Hashes FROM audit_frontier WHERE id = 1 FOR UPDATE",
-            (DatabaseProvider.SqlServer, true) => "SELECT tree_size AS Size, last_time AS LastTime, hashes AS Hashes FROM audit_frontier WITH (UPDLOCK, HOLDLOCK) WHERE id = 1",
-            // SQLite: the writer's BEGIN IMMEDIATE already holds the database write lock.
-            _ => "SELECT tree_size AS Size, last_time AS LastTime, hashes AS Hashes FROM audit_frontier WHERE id = 1",
-        };
+        var sql = FrontierSelect(db.Dialect, forUpdate);
         return await connection.QuerySingleAsync<FrontierRow>(sql, transaction: transaction);
     }
 
-    internal static async Task WriteBatchAsync(
+    /// <summary>
+    /// Writes a batch's entries and nodes and moves the frontier. On the server databases the rows go
+    /// in as multi-row INSERTs (as many rows per statement as the parameter limit allows): there every
+    /// statement is a network round trip made while this writer holds the frontier lock, and one per
+    /// row capped the whole log at about 2,000 appends/s on PostgreSQL (README, scale-out). SQLite runs
+    /// in-process with no round trips; there one prepared statement re-executed per row measured 3 to 6
+    /// times faster at 32 to 128 appenders than a multi-row statement per batch, which SQLite must
+    /// compile afresh and bind thousands of named parameters into.
+    /// </summary>
+    internal async Task WriteBatchAsync(
         DbConnection connection, DbTransaction transaction, IReadOnlyList<AuditRow> entries, IReadOnlyList<NodeRow> nodes,
         long oldSize, CompactRange frontier, DateTimeOffset lastTime)
     {
-        await connection.ExecuteAsync(InsertEntry, entries, transaction);
-        if (nodes.Count > 0)
+        if (db.Provider == DatabaseProvider.Sqlite)
         {
-            await connection.ExecuteAsync(InsertNode, nodes, transaction);
+            await connection.ExecuteAsync(InsertEntry, entries, transaction);
+            if (nodes.Count > 0)
+            {
+                await connection.ExecuteAsync(InsertNode, nodes, transaction);
+            }
+        }
+        else
+        {
+            await InsertEntriesMultiRowAsync(connection, transaction, entries);
+            await InsertNodesMultiRowAsync(connection, transaction, nodes);
         }
         var updated = await connection.ExecuteAsync(UpdateFrontier, new
         {
@@ -61,6 +87,63 @@ public sealed class AuditStore(DbConnectionFactory db)
         {
             throw new InvalidOperationException("The audit frontier moved under the writer: another process appended concurrently.");
         }
+    }
+
+    // Server databases only (SQLite values would need the type handlers' TEXT forms).
+    // Parameters are added to the command directly: Dapper's per-parameter name check is a linear
+    // scan on some providers, quadratic over thousands of parameters. Every parameter is typed, so a
+    // NULL is never sent untyped (SQL Server refuses an nvarchar NULL for a VARBINARY column).
+    private async Task InsertEntriesMultiRowAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<AuditRow> entries)
+    {
+        foreach (var chunk in entries.Chunk(db.Dialect.RowsPerInsert(EntryInsertColumns.Length)))
+        {
+            await using var command = connection.CreateCommand();
+            command.Transaction = transaction;
+            command.CommandText = SqlDialect.MultiRowInsert("audit_log", EntryInsertColumns, chunk.Length);
+            for (var i = 0; i < chunk.Length; i++)
+            {
+                var e = chunk[i];
+                Add(command, $"seq_{i}", DbType.Int64, e.Sequence);
+                // Npgsql writes timestamptz only from UTC values; SQL Server keeps the offset either way.
+                Add(command, $"time_{i}", DbType.DateTimeOffset, e.Time.ToUniversalTime());
+                Add(command, $"kind_{i}", DbType.String, e.Kind);
+                Add(command, $"actor_{i}", DbType.String, e.Actor);
+                Add(command, $"subject_ref_{i}", DbType.String, e.SubjectRef);
+                Add(command, $"purpose_{i}", DbType.String, e.Purpose);
+                Add(command, $"grant_id_{i}", DbType.Guid, e.GrantId);
+                Add(command, $"policy_hash_{i}", DbType.String, e.PolicyHash);
+                Add(command, $"payload_{i}", DbType.String, e.Payload);
+                Add(command, $"sealed_{i}", DbType.Binary, e.Sealed);
+                Add(command, $"leaf_hash_{i}", DbType.Binary, e.LeafHash);
+            }
+            await command.ExecuteNonQueryAsync();
+        }
+    }
+
+    private async Task InsertNodesMultiRowAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<NodeRow> nodes)
+    {
+        foreach (var chunk in nodes.Chunk(db.Dialect.RowsPerInsert(NodeInsertColumns.Length)))
+        {
+            await using var command = connection.CreateCommand();
+            command.Transaction = transaction;
+            command.CommandText = SqlDialect.MultiRowInsert("audit_tree_nodes", NodeInsertColumns, chunk.Length);
+            for (var i = 0; i < chunk.Length; i++)
+            {
+                Add(command, $"level_{i}", DbType.Int32, chunk[i].Level);
+                Add(command, $"idx_{i}", DbType.Int64, chunk[i].Index);
+                Add(command, $"hash_{i}", DbType.Binary, chunk[i].Hash);
+            }
+            await command.ExecuteNonQueryAsync();
+        }
+    }
+
+    private static void Add(DbCommand command, string name, DbType type, object? value)
+    {
+        var parameter = command.CreateParameter();
+        parameter.ParameterName = name;
+        parameter.DbType = type;
+        parameter.Value = value ?? DBNull.Value;
+        command.Parameters.Add(parameter);
     }
 
     public async Task<CompactRange> CurrentFrontierAsync(CancellationToken cancellationToken = default)

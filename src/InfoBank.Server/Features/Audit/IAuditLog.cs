@@ -60,6 +60,8 @@ public static class AuditKinds
     public const string CommitteeDecision = "committee.decision";
     public const string GrantSuspended = "grant.suspended";
     public const string GrantRevoked = "grant.revoked";
+    public const string GrantReinstated = "grant.reinstated";
+    public const string GrantOfferRepaired = "grant.offer-repaired";
     public const string AccessAllowed = "access.allowed";
     public const string AccessDenied = "access.denied";
 }

@@ -71,6 +71,27 @@ public sealed partial class ConsentService(
         return (view, null);
     }
 
+    /// <summary>
+    /// Withdraws every consent of the resident that is still active (the erasure path). Each is an
+    /// ordinary withdrawal: its own ledger event, audit entry and receipt history. A consent that
+    /// ends concurrently (withdrawn, expired, revoked) is simply skipped. Returns how many it withdrew.
+    /// </summary>
+    public async Task<int> WithdrawAllAsync(Guid subjectId, CancellationToken cancellationToken)
+    {
+        IReadOnlyList<ConsentRecord> consents;
+        await using (var connection = await store.Connections.OpenAsync(cancellationToken))
+        {
+            consents = await store.ListConsentsAsync(connection, subjectId);
+        }
+        var withdrawn = 0;
+        foreach (var consent in consents.Where(c => c.IsActive))
+        {
+            var (view, _) = await WithdrawAsync(subjectId, consent.ConsentId, cancellationToken);
+            withdrawn += view is null ? 0 : 1;
+        }
+        return withdrawn;
+    }
+
     /// <summary>Every consent of the resident, current and past, newest first.</summary>
     public async Task<IReadOnlyList<ConsentView>> ListAsync(Guid subjectId, CancellationToken cancellationToken)
     {

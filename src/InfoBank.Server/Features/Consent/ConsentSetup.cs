@@ -15,6 +15,7 @@ public static class ConsentSetup
         services.AddSingleton<IDemoSeedPart, ConsentDemoSeed>();
         services.AddSingleton<IApiModule, ConsentApi>();
         services.AddSingleton<IResidentExportSection, ConsentExportSection>();
+        services.AddSingleton<IResidentErasureStep, ConsentErasureStep>();
         return services;
     }
 

@@ -20,6 +20,7 @@ public sealed partial class ResidentCustodyService(
     CustodyStore store,
     IClientDirectory clients,
     IAuditLog audit,
+    IEnumerable<IResidentErasureStep> erasureSteps,
     ILogger<ResidentCustodyService> logger)
 {
     public async Task<(ResidentRow Resident, bool NewlyEnrolled)> EnrolAsync(Guid residentId, CustodyTerms terms, CancellationToken cancellationToken)
@@ -72,9 +73,23 @@ public sealed partial class ResidentCustodyService(
         return true;
     }
 
-    /// <summary>Crypto-shreds the resident and records it; the caller schedules the sweep of the leftover rows.</summary>
+    /// <summary>
+    /// Runs the other features' erasure steps (consents withdrawn), then crypto-shreds the resident
+    /// and records it; the caller schedules the sweep of the leftover rows. Null when the resident is
+    /// not enrolled, in which case nothing at all changes.
+    /// </summary>
     public async Task<ErasureRow?> EraseAsync(Guid residentId, CancellationToken cancellationToken)
     {
+        if (await store.FindResidentAsync(residentId, cancellationToken) is not { Status: ResidentStatus.Enrolled })
+        {
+            return null;
+        }
+        // Steps run first: if one fails, the keys are intact and the resident can simply retry;
+        // the other order would leave an erased resident with consents nobody can withdraw any more.
+        foreach (var step in erasureSteps)
+        {
+            await step.BeforeErasureAsync(residentId, cancellationToken);
+        }
         var erasure = await store.EraseAsync(residentId, cancellationToken);
         if (erasure is null)
         {

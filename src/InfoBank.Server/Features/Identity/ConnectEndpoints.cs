@@ -20,7 +20,8 @@ internal sealed class ConnectEndpoints : IApiModule
     public void MapEndpoints(IEndpointRouteBuilder routes)
     {
         routes.MapGet("/connect/authorize", AuthorizeAsync).AllowAnonymous().ExcludeFromDescription();
-        routes.MapPost("/connect/token", TokenAsync).AllowAnonymous().ExcludeFromDescription().DisableAntiforgery();
+        routes.MapPost("/connect/token", TokenAsync).AllowAnonymous().ExcludeFromDescription().DisableAntiforgery()
+            .RequireRateLimiting(CredentialRateLimits.TokenPolicy);
     }
 
     private static async Task<IResult> AuthorizeAsync(HttpContext context, AccountService accounts, CancellationToken cancellationToken)

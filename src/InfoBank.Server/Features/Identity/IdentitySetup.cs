@@ -4,6 +4,7 @@ using InfoBank.Server.Infrastructure.Db;
 using InfoBank.Server.Infrastructure.Demo;
 using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.Options;
 using OpenIddict.Abstractions;
 using OpenIddict.Server;
@@ -122,7 +123,9 @@ public static class IdentitySetup
 
         services.AddAuthorization(AddPolicies);
         services.AddSingleton<IAuthorizationMiddlewareResultHandler, AuthorizationFailureRecorder>();
-        services.AddRazorPages();
+        services.AddRazorPages(options => options.Conventions.AddPageApplicationModelConvention("/SignIn",
+            page => page.EndpointMetadata.Add(new EnableRateLimitingAttribute(CredentialRateLimits.SignInPolicy))));
+        services.AddCredentialRateLimits();
         services.AddSingleton<IApiModule, ConnectEndpoints>();
         services.AddSingleton<IApiModule, AdminApi>();
         services.AddSingleton<IDemoSeedPart, IdentityDemoSeed>();

@@ -8,7 +8,10 @@ public abstract class SqlDialect
 {
     public abstract DatabaseProvider Provider { get; }
 
-    /// <summary>Suffix after an ORDER BY that returns at most <paramref name="limitParameter"/> rows.</summary>
+    /// <summary>
+    /// Suffix after an ORDER BY that returns at most <paramref name="limitParameter"/> rows. The value
+    /// must be 1 or more: SQL Server's FETCH NEXT refuses 0 (error 10744) where LIMIT 0 returns nothing.
+    /// </summary>
     public abstract string Limit(string limitParameter);
 
     /// <summary>
@@ -28,14 +31,58 @@ public abstract class SqlDialect
         $"INSERT INTO {table} ({string.Join(", ", columns)}) VALUES {string.Join(", ", rows.Select(r => $"({string.Join(", ", r)})"))} " +
         $"ON CONFLICT ({string.Join(", ", conflictColumns)}) DO NOTHING" + (returnColumn is null ? "" : $" RETURNING {returnColumn}");
 
-    /// <summary>The most parameters one statement may carry.</summary>
-    public abstract int MaxParameters { get; }
-
     /// <summary>
     /// <c>column IN @list</c> for a list parameter. Dapper expands lists into one parameter per item,
     /// except on Npgsql, where it sends a native array that only <c>= ANY(@list)</c> accepts.
     /// </summary>
     public virtual string InList(string column, string listParameter) => $"{column} IN @{listParameter}";
+
+    /// <summary>
+    /// Table hint written after the table name in a <c>SELECT … FROM table{hint} WHERE …</c> that
+    /// locks the rows it reads until the transaction ends, so a second writer waits (SQL Server:
+    /// UPDLOCK, HOLDLOCK). Empty where <see cref="RowLockSuffix"/> does the job or the database
+    /// locks as a whole (SQLite's BEGIN IMMEDIATE).
+    /// </summary>
+    public virtual string RowLockHint => "";
+
+    /// <summary>Suffix of the same locking SELECT (PostgreSQL: FOR UPDATE).</summary>
+    public virtual string RowLockSuffix => "";
+
+    /// <summary>
+    /// Most parameters one statement may carry (SQLite 32,766 since 3.32, PostgreSQL 65,535, SQL
+    /// Server 2,100), kept a little under the documented limit.
+    /// </summary>
+    public abstract int MaxParameters { get; }
+
+    /// <summary>
+    /// Most rows in one VALUES list: SQL Server refuses more than 1,000 (error 10738); the same cap
+    /// everywhere keeps the statements alike.
+    /// </summary>
+    public const int MaxRowsPerInsert = 1_000;
+
+    /// <summary>How many rows of <paramref name="columnCount"/> columns one <see cref="MultiRowInsert"/> may carry.</summary>
+    public int RowsPerInsert(int columnCount) => Math.Clamp(MaxParameters / columnCount, 1, MaxRowsPerInsert);
+
+    /// <summary>
+    /// <c>INSERT INTO table (a, b) VALUES (@a_0, @b_0), (@a_1, @b_1), …</c> for <paramref name="rows"/> rows:
+    /// one statement, and on a server database one round trip, instead of one per row. The same text
+    /// on all three databases; parameter <c>@{column}_{row}</c> holds row <c>row</c>'s value.
+    /// </summary>
+    public static string MultiRowInsert(string table, IReadOnlyList<string> columns, int rows)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(rows, 1);
+        var sql = new System.Text.StringBuilder($"INSERT INTO {table} ({string.Join(", ", columns)}) VALUES ");
+        for (var row = 0; row < rows; row++)
+        {
+            sql.Append(row == 0 ? "(" : ", (");
+            for (var c = 0; c < columns.Count; c++)
+            {
+                sql.Append(c == 0 ? "@" : ", @").Append(columns[c]).Append('_').Append(row);
+            }
+            sql.Append(')');
+        }
+        return sql.ToString();
+    }
 
     public static SqlDialect For(DatabaseProvider provider) => provider switch
     {
@@ -54,8 +101,7 @@ public sealed class SqliteDialect : SqlDialect
 
     public override DatabaseProvider Provider => DatabaseProvider.Sqlite;
 
-    // SQLITE_MAX_VARIABLE_NUMBER since 3.32.
-    public override int MaxParameters => 32_766;
+    public override int MaxParameters => 30_000;
 
     public override string Limit(string limitParameter) => $" LIMIT @{limitParameter}";
 
@@ -69,10 +115,11 @@ public sealed class PostgresDialect : SqlDialect
 
     public override DatabaseProvider Provider => DatabaseProvider.Postgres;
 
-    // The wire protocol counts parameters in an Int16.
-    public override int MaxParameters => 65_535;
+    public override int MaxParameters => 30_000;
 
     public override string InList(string column, string listParameter) => $"{column} = ANY(@{listParameter})";
+
+    public override string RowLockSuffix => " FOR UPDATE";
 
     public override string Limit(string limitParameter) => $" LIMIT @{limitParameter}";
 
@@ -86,7 +133,10 @@ public sealed class SqlServerDialect : SqlDialect
 
     public override DatabaseProvider Provider => DatabaseProvider.SqlServer;
 
-    // 2,100 per RPC request, less a margin for sp_executesql's own arguments.
+    // UPDLOCK takes the update lock a writer needs; HOLDLOCK keeps it (serializable) to the commit.
+    public override string RowLockHint => " WITH (UPDLOCK, HOLDLOCK)";
+
+    // 2,100 per request, and SqlClient's own parameters for sp_executesql count against it.
     public override int MaxParameters => 2_000;
 
     // SQL Server has no LIMIT; OFFSET/FETCH needs the ORDER BY every paged query already has.
@@ -103,6 +153,6 @@ public sealed class SqlServerDialect : SqlDialect
         string table, IReadOnlyList<string> columns, IReadOnlyList<IReadOnlyList<string>> rows, IReadOnlyList<string> conflictColumns, string? returnColumn) =>
         $"INSERT INTO {table} ({string.Join(", ", columns)}) " + (returnColumn is null ? "" : $"OUTPUT inserted.{returnColumn} ") +
         $"SELECT {string.Join(", ", columns.Select(c => "v." + c))} FROM (VALUES {string.Join(", ", rows.Select(r => $"({string.Join(", ", r)})"))}) AS v ({string.Join(", ", columns)}) " +
-        $"WHERE NOT EXISTS (SELECT 1 FROM {table} t WITH (UPDLOCK, HOLDLOCK) WHERE " +
+        $"WHERE NOT EXISTS (SELECT 1 FROM {table} t{RowLockHint} WHERE " +
         string.Join(" AND ", conflictColumns.Select(c => $"t.{c} = v.{c}")) + ")";
 }

@@ -1,0 +1,119 @@
+using System.ComponentModel.DataAnnotations;
+using System.Globalization;
+using System.Net;
+using System.Threading.RateLimiting;
+using Microsoft.AspNetCore.HttpOverrides;
+using Microsoft.AspNetCore.RateLimiting;
+using Microsoft.Extensions.Options;
+
+namespace InfoBank.Server.Features.Identity;
+
+/// <summary>Bound from <c>Identity:RateLimits</c>: how often one network address may present credentials.</summary>
+public sealed class CredentialRateLimitOptions
+{
+    public const string Section = "Identity:RateLimits";
+
+    /// <summary>
+    /// Password sign-ins (POST /signin) per address per minute. Account lockout already stops
+    /// guessing one account's password; this stops one address spraying a few guesses at many
+    /// accounts. Shared addresses (carrier NAT) are why it is not lower.
+    /// </summary>
+    [Range(1, 1_000_000)]
+    public int SignInsPerMinute { get; set; } = 20;
+
+    /// <summary>
+    /// Token requests (POST /connect/token) per address per minute. Every request with a client
+    /// secret costs a deliberately slow hash, so an unthrottled endpoint is a CPU lever.
+    /// </summary>
+    [Range(1, 1_000_000)]
+    public int TokenRequestsPerMinute { get; set; } = 300;
+
+    /// <summary>
+    /// Addresses of reverse proxies whose X-Forwarded-For is believed. Without them every request
+    /// behind a proxy would share the proxy's address, and so one budget.
+    /// </summary>
+    public List<string> TrustedProxies { get; set; } = [];
+}
+
+/// <summary>
+/// Per-address limits on the two places credentials are checked. The limiter runs after routing
+/// and before authentication, so a refused request never reaches OpenIddict's secret hashing or the
+/// password check; the answer is a 429 problem with Retry-After.
+/// </summary>
+public static class CredentialRateLimits
+{
+    public const string SignInPolicy = "credentials-signin";
+    public const string TokenPolicy = "credentials-token";
+
+    public static IServiceCollection AddCredentialRateLimits(this IServiceCollection services)
+    {
+        services.AddOptions<CredentialRateLimitOptions>().BindConfiguration(CredentialRateLimitOptions.Section)
+            .ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<ForwardedHeadersOptions>().Configure<IOptions<CredentialRateLimitOptions>>((forwarded, limits) =>
+        {
+            forwarded.ForwardedHeaders = ForwardedHeaders.XForwardedFor;
+            forwarded.KnownProxies.Clear();
+            forwarded.KnownIPNetworks.Clear();
+            foreach (var proxy in limits.Value.TrustedProxies)
+            {
+                forwarded.KnownProxies.Add(IPAddress.Parse(proxy));
+            }
+        });
+        services.AddRateLimiter(options =>
+        {
+            options.AddPolicy(SignInPolicy, context => PerAddress(context, o => o.SignInsPerMinute));
+            options.AddPolicy(TokenPolicy, context => PerAddress(context, o => o.TokenRequestsPerMinute));
+            options.OnRejected = RejectAsync;
+        });
+        return services;
+    }
+
+    /// <summary>Forwarded addresses (from trusted proxies only), then the limiter; call between routing and authentication.</summary>
+    public static WebApplication UseCredentialRateLimits(this WebApplication app)
+    {
+        if (app.Services.GetRequiredService<IOptions<CredentialRateLimitOptions>>().Value.TrustedProxies.Count > 0)
+        {
+            app.UseForwardedHeaders();
+        }
+        app.UseRateLimiter();
+        return app;
+    }
+
+    private static RateLimitPartition<string> PerAddress(HttpContext context, Func<CredentialRateLimitOptions, int> permits)
+    {
+        // Only presenting credentials counts: showing the sign-in form (GET) is free.
+        if (!HttpMethods.IsPost(context.Request.Method))
+        {
+            return RateLimitPartition.GetNoLimiter("not-a-credential-check");
+        }
+        var limit = permits(context.RequestServices.GetRequiredService<IOptions<CredentialRateLimitOptions>>().Value);
+        // In-process callers and Unix sockets have no address; they share one budget rather than none.
+        var address = context.Connection.RemoteIpAddress?.ToString() ?? "no-address";
+        return RateLimitPartition.GetSlidingWindowLimiter(address, _ => new SlidingWindowRateLimiterOptions
+        {
+            PermitLimit = limit,
+            Window = TimeSpan.FromMinutes(1),
+            SegmentsPerWindow = 6,
+            QueueLimit = 0,
+        });
+    }
+
+    private static async ValueTask RejectAsync(OnRejectedContext rejected, CancellationToken cancellationToken)
+    {
+        var context = rejected.HttpContext;
+        var retryAfter = rejected.Lease.TryGetMetadata(MetadataName.RetryAfter, out var after) ? after : TimeSpan.FromSeconds(10);
+        var seconds = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds));
+        context.Response.StatusCode = StatusCodes.Status429TooManyRequests;
+        context.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
+        await context.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
+        {
+            HttpContext = context,
+            ProblemDetails =
+            {
+                Status = StatusCodes.Status429TooManyRequests,
+                Title = "Too many attempts",
+                Detail = $"Too many credential checks from your network address; try again in {seconds} s.",
+            },
+        });
+    }
+}

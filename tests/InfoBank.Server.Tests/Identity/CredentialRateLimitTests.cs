@@ -1,0 +1,92 @@
+using System.Net;
+using InfoBank.Server.Features.Identity;
+using InfoBank.Server.Tests.Foundation;
+using InfoBank.Server.Tests.Infrastructure;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+
+namespace InfoBank.Server.Tests.Identity;
+
+/// <summary>A server with small per-address budgets for presenting credentials.</summary>
+public sealed class RateLimitedFactory : InfoBankFactory
+{
+    public const int SignIns = 3;
+    public const int TokenRequests = 4;
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        base.ConfigureWebHost(builder);
+        builder.UseSetting("Identity:RateLimits:SignInsPerMinute", SignIns.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        builder.UseSetting("Identity:RateLimits:TokenRequestsPerMinute", TokenRequests.ToString(System.Globalization.CultureInfo.InvariantCulture));
+    }
+}
+
+/// <summary>
+/// One network address cannot spray passwords across accounts or hammer the token endpoint. Each
+/// test gets its own server, because the budget is per address and every in-process client shares one.
+/// </summary>
+public sealed class CredentialRateLimitTests
+{
+    [Fact]
+    public async Task Sign_in_attempts_beyond_the_budget_get_429_even_with_the_right_password_and_the_form_stays_readable()
+    {
+        using var factory = new RateLimitedFactory();
+        await factory.EnsureTestAppAsync();
+        var victims = new List<string>();
+        for (var i = 0; i < RateLimitedFactory.SignIns; i++)
+        {
+            victims.Add((await factory.CreateAccountAsync(AccountKind.Resident)).Account.Username);
+        }
+        var (_, challenge) = TestTokens.NewPkce();
+        using var browser = factory.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false, HandleCookies = true });
+        var signInUrl = (await browser.GetAsync(TestTokens.AuthorizeUrl(challenge, AccountKind.Resident.Scope(), "s"))).Headers.Location!.ToString();
+
+        // A password spray: one wrong guess at each of several accounts, far below each account's lockout.
+        foreach (var username in victims)
+        {
+            var guess = await browser.PostAsync(signInUrl, await TestTokens.SignInFormAsync(browser, signInUrl, username, "Winter2026!"));
+            Assert.NotEqual(HttpStatusCode.TooManyRequests, guess.StatusCode);
+        }
+
+        var refused = await browser.PostAsync(signInUrl, await TestTokens.SignInFormAsync(browser, signInUrl, victims[0], TestTokens.TestPassword));
+        var problem = await HostTests.AssertProblem(refused, HttpStatusCode.TooManyRequests);
+        Assert.Equal("Too many attempts", problem.GetProperty("title").GetString());
+        Assert.True(int.Parse(refused.Headers.GetValues("Retry-After").Single(), System.Globalization.CultureInfo.InvariantCulture) is >= 1 and <= 60);
+        // Reading the form is not a credential check.
+        Assert.Equal(HttpStatusCode.OK, (await browser.GetAsync(signInUrl)).StatusCode);
+    }
+
+    [Fact]
+    public async Task Token_requests_beyond_the_budget_get_429_before_the_secret_is_checked_and_forwarded_headers_do_not_reset_it()
+    {
+        using var factory = new RateLimitedFactory();
+        var client = await factory.RegisterClientAsync(ClientKind.Business);
+        using var http = factory.CreateClient();
+        for (var i = 0; i < RateLimitedFactory.TokenRequests; i++)
+        {
+            using var wrong = Form(client.ClientId, "not-the-secret", $"203.0.113.{i}");
+            Assert.Equal(HttpStatusCode.Unauthorized, (await http.SendAsync(wrong)).StatusCode);
+        }
+
+        // No proxy is trusted, so a spoofed X-Forwarded-For does not buy a fresh budget, and the right secret does not help.
+        using var right = Form(client.ClientId, client.ClientSecret, "198.51.100.7");
+        var refused = await http.SendAsync(right);
+        await HostTests.AssertProblem(refused, HttpStatusCode.TooManyRequests);
+        Assert.True(refused.Headers.Contains("Retry-After"));
+    }
+
+    private static HttpRequestMessage Form(string clientId, string secret, string forwardedFor)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, "/connect/token")
+        {
+            Content = new FormUrlEncodedContent(new Dictionary<string, string>
+            {
+                ["grant_type"] = "client_credentials",
+                ["client_id"] = clientId,
+                ["client_secret"] = secret,
+            }),
+        };
+        request.Headers.Add("X-Forwarded-For", forwardedFor);
+        return request;
+    }
+}
