@@ -23,20 +23,20 @@ public static class PayloadValidator
         var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var member in payload.EnumerateObject())
         {
-            var memberPath = $"{path}.{member.Name}";
+            // Paths are built only for errors: a valid batch of thousands of records builds none.
             if (!seen.Add(member.Name))
             {
-                errors.Add(new FieldError(memberPath, "The field appears more than once."));
+                errors.Add(new FieldError($"{path}.{member.Name}", "The field appears more than once."));
                 continue;
             }
             if (!category.Fields.TryGetValue(member.Name, out var field))
             {
-                errors.Add(new FieldError(memberPath, $"Unknown field for {category.Name}; known fields: {string.Join(", ", category.Fields.Keys)}."));
+                errors.Add(new FieldError($"{path}.{member.Name}", $"Unknown field for {category.Name}; known fields: {string.Join(", ", category.Fields.Keys)}."));
                 continue;
             }
             if (CheckValue(field, member.Value) is { } message)
             {
-                errors.Add(new FieldError(memberPath, message));
+                errors.Add(new FieldError($"{path}.{member.Name}", message));
             }
         }
         foreach (var field in category.Fields.Values)

@@ -110,6 +110,49 @@ public abstract class CustodyStoreTests<TFixture> : StoreTestBase<TFixture>, IDi
     }
 
     [SkippableFact]
+    public async Task A_batch_spanning_several_statements_reports_each_duplicate_at_its_own_index()
+    {
+        // 250 records: several multi-row statements on the server databases (the last one partial),
+        // one statement per row on SQLite; every 7th was stored by an earlier request.
+        var resident = await _harness.EnrolledResidentAsync();
+        var other = await _harness.EnrolledResidentAsync();
+        var source = Source();
+        var batch = Enumerable.Range(0, 250).Select(i => Steps(i % 2 == 0 ? resident : other, i, $"m{i}", i % 30)).ToList();
+        var earlier = await _harness.Vault.InsertAsync(source, batch.Where((_, i) => i % 7 == 0).ToList(), default);
+        Assert.All(earlier, id => Assert.NotNull(id));
+
+        var ids = await _harness.Vault.InsertAsync(source, batch, default);
+
+        for (var i = 0; i < batch.Count; i++)
+        {
+            if (i % 7 == 0)
+            {
+                Assert.Null(ids[i]);
+            }
+            else
+            {
+                Assert.NotNull(ids[i]);
+            }
+        }
+        Assert.Equal(250 - 36, ids.Distinct().Count(id => id is not null));
+        Assert.Equal(125, await _harness.Vault.CountAsync(resident, default));
+        Assert.Equal(125, await _harness.Vault.CountAsync(other, default));
+        // Each stored id opens the record deposited at that index.
+        var opened = new List<OpenedRecord>();
+        await foreach (var record in _harness.Vault.ReadAllAsync(resident, default))
+        {
+            opened.Add(record);
+        }
+        for (var i = 2; i < batch.Count; i += 2)
+        {
+            if (ids[i] is { } id)
+            {
+                Assert.Equal(batch[i].SourceRecordId, Assert.Single(opened, r => r.Id == id).SourceRecordId);
+            }
+        }
+    }
+
+    [SkippableFact]
     public async Task Erasure_shreds_the_keys_so_the_raw_rows_cannot_be_decrypted_then_the_sweep_removes_them()
     {
         var resident = await _harness.EnrolledResidentAsync();

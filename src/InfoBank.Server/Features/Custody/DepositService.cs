@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using InfoBank.Core.Custody;
 using InfoBank.Server.Features.Audit;
@@ -145,7 +146,8 @@ public sealed class DepositService(
                 record.Category!,
                 record.ObservedAt!.Value.ToUniversalTime(),
                 record.SourceRecordId!,
-                JsonSerializer.SerializeToUtf8Bytes(record.Payload));
+                // The payload's own UTF-8 as it arrived (already checked above), without re-serialising it.
+                JsonMarshal.GetRawUtf8Value(record.Payload).ToArray());
         }
 
         Guid?[] stored;

@@ -21,6 +21,17 @@ public abstract class SqlDialect
     public abstract string InsertIgnoringDuplicates(string table, IReadOnlyList<string> columns, IReadOnlyList<string> conflictColumns);
 
     /// <summary>
+    /// A multi-row INSERT that skips rows whose <paramref name="conflictColumns"/> already exist and
+    /// returns <paramref name="returnColumn"/> of each row it did insert (or nothing when it is null:
+    /// the rows-affected count then tells). <paramref name="rows"/> holds one value expression per
+    /// column for each row (parameter names, possibly shared between rows).
+    /// </summary>
+    public virtual string InsertManyIgnoringDuplicates(
+        string table, IReadOnlyList<string> columns, IReadOnlyList<IReadOnlyList<string>> rows, IReadOnlyList<string> conflictColumns, string? returnColumn) =>
+        $"INSERT INTO {table} ({string.Join(", ", columns)}) VALUES {string.Join(", ", rows.Select(r => $"({string.Join(", ", r)})"))} " +
+        $"ON CONFLICT ({string.Join(", ", conflictColumns)}) DO NOTHING" + (returnColumn is null ? "" : $" RETURNING {returnColumn}");
+
+    /// <summary>
     /// <c>column IN @list</c> for a list parameter. Dapper expands lists into one parameter per item,
     /// except on Npgsql, where it sends a native array that only <c>= ANY(@list)</c> accepts.
     /// </summary>
@@ -135,4 +146,13 @@ public sealed class SqlServerDialect : SqlDialect
         $"INSERT INTO {table} ({string.Join(", ", columns)}) SELECT {Values(columns)} " +
         $"WHERE NOT EXISTS (SELECT 1 FROM {table} WITH (UPDLOCK, HOLDLOCK) WHERE " +
         string.Join(" AND ", conflictColumns.Select(c => $"{c} = @{c}")) + ")";
+
+    // No ON CONFLICT: the rows become a derived table, and the locking hints hold the key range so a
+    // concurrent insert of the same key waits instead of failing on the unique index.
+    public override string InsertManyIgnoringDuplicates(
+        string table, IReadOnlyList<string> columns, IReadOnlyList<IReadOnlyList<string>> rows, IReadOnlyList<string> conflictColumns, string? returnColumn) =>
+        $"INSERT INTO {table} ({string.Join(", ", columns)}) " + (returnColumn is null ? "" : $"OUTPUT inserted.{returnColumn} ") +
+        $"SELECT {string.Join(", ", columns.Select(c => "v." + c))} FROM (VALUES {string.Join(", ", rows.Select(r => $"({string.Join(", ", r)})"))}) AS v ({string.Join(", ", columns)}) " +
+        $"WHERE NOT EXISTS (SELECT 1 FROM {table} t{RowLockHint} WHERE " +
+        string.Join(" AND ", conflictColumns.Select(c => $"t.{c} = v.{c}")) + ")";
 }

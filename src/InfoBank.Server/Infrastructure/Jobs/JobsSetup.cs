@@ -1,7 +1,11 @@
 using System.ComponentModel.DataAnnotations;
 using Hangfire;
+using Hangfire.AspNetCore;
 using Hangfire.Dashboard;
+using Hangfire.InMemory;
 using Hangfire.PostgreSql;
+using Hangfire.PostgreSql.Factories;
+using Hangfire.SqlServer;
 using InfoBank.Server.Features.Identity;
 using InfoBank.Server.Infrastructure.Db;
 using Microsoft.Extensions.Options;
@@ -35,14 +39,29 @@ public static class JobsSetup
     {
         services.AddOptions<JobsOptions>().BindConfiguration(JobsOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         var database = configuration.GetSection(DatabaseOptions.Section).Get<DatabaseOptions>() ?? new DatabaseOptions();
+        // Each host gets its own storage and job activator as DI singletons. AddHangfire's defaults
+        // read the process-wide JobStorage.Current and JobActivator.Current, which the last host to
+        // configure wins: with several hosts in one process (the tests' factories) one host enqueued
+        // into another's storage, and failed once that host disposed it. AddHangfire only adds its
+        // defaults when none are registered, so these come first; the client, the recurring-job
+        // manager, the server and the dashboard all take the storage from DI.
+        services.AddSingleton<JobStorage>(provider =>
+        {
+            // The serializer settings below are process-wide and must be in place before any job is written.
+            provider.GetRequiredService<IGlobalConfiguration>();
+            return CreateStorage(database);
+        });
+        services.AddSingleton<JobActivator>(provider => new AspNetCoreJobActivator(provider.GetRequiredService<IServiceScopeFactory>()));
+        services.AddSingleton<HangfireLogRegistration>();
         services.AddHangfire((provider, config) =>
         {
             config
-                .UseLogProvider(new HangfireLogProvider(provider.GetRequiredService<ILoggerFactory>()))
                 .SetDataCompatibilityLevel(CompatibilityLevel.Version_180)
                 .UseSimpleAssemblyNameTypeSerializer()
-                .UseRecommendedSerializerSettings();
-            UseStorage(config, database);
+                .UseRecommendedSerializerSettings()
+                // Replaces the default (this host's logger factory, process-wide): see HangfireLogBridge.
+                .UseLogProvider(HangfireLogBridge.Instance);
+            provider.GetRequiredService<HangfireLogRegistration>();
         });
 
         var jobs = configuration.GetSection(JobsOptions.Section).Get<JobsOptions>() ?? new JobsOptions();
@@ -62,21 +81,17 @@ public static class JobsSetup
     // Hangfire keeps its queues beside our tables on the server databases, so every node of a
     // deployment shares them. On SQLite (one node by definition) they live in memory: durable
     // business state is always in our own tables and recurring jobs re-derive their work from it.
-    private static void UseStorage(IGlobalConfiguration config, DatabaseOptions database)
+    private static JobStorage CreateStorage(DatabaseOptions database)
     {
         switch (database.Provider)
         {
             case DatabaseProvider.Postgres:
-                config.UsePostgreSqlStorage(
-                    options => options.UseNpgsqlConnection(database.ConnectionString),
-                    new PostgreSqlStorageOptions { SchemaName = "hangfire", PrepareSchemaIfNecessary = true });
-                break;
+                var options = new PostgreSqlStorageOptions { SchemaName = "hangfire", PrepareSchemaIfNecessary = true };
+                return new PostgreSqlStorage(new NpgsqlConnectionFactory(database.ConnectionString, options, null), options);
             case DatabaseProvider.SqlServer:
-                config.UseSqlServerStorage(database.ConnectionString);
-                break;
+                return new SqlServerStorage(database.ConnectionString);
             default:
-                config.UseInMemoryStorage();
-                break;
+                return new InMemoryStorage();
         }
     }
 
