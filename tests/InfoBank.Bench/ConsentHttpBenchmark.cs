@@ -208,6 +208,8 @@ public sealed partial class ConsentHttpBenchmark : IBenchmark
             builder.UseSetting("Identity:RateLimits:SignInsPerMinute", "1000000");
             builder.UseSetting("Identity:RateLimits:TokenRequestsPerMinute", "1000000");
             builder.UseSetting("Logging:LogLevel:Default", "Warning");
+            // TestServer cannot apply a request body limit; the warning would drown the table.
+            builder.UseSetting("Logging:LogLevel:Microsoft.AspNetCore.Routing.EndpointRoutingMiddleware", "Error");
             builder.ConfigureTestServices(services => services.AddSingleton<IDataProtectionProvider, EphemeralDataProtectionProvider>());
         }
 

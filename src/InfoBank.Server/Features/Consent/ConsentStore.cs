@@ -205,33 +205,24 @@ public sealed class ConsentStore(DbConnectionFactory db)
             new { now, limit }))
         .Select(r => ToRecord(r)!).ToList();
 
+    // A consent in its given state joined with its offer's current terms: what decisions read.
+    private const string SnapshotSelect = $"""
+        SELECT {ConsentColumns}, o.grant_id AS OfferGrantId, o.status AS OfferStatus, o.notice_version AS OfferNoticeVersion,
+            o.notice_hash AS OfferNoticeHash, n.notice_json AS OfferNoticeJson
+        FROM consents c
+        JOIN offers o ON o.offer_id = c.offer_id
+        JOIN offer_notices n ON n.offer_id = o.offer_id AND n.notice_version = o.notice_version
+        WHERE c.state = 'ConsentGiven' AND o.recipient_client_id = @recipientClientId AND o.purpose_code = @purposeCode
+        """;
+
     /// <summary>
     /// What the decision function needs for one resident and one recipient and purpose: their
     /// consents to that recipient's offers for that purpose, with each offer's current terms.
     /// </summary>
-    public async Task<IReadOnlyList<ConsentSnapshotEntry>> SnapshotAsync(DbConnection connection, Guid subjectId, string recipientClientId, string purposeCode)
-    {
-        var rows = await connection.QueryAsync<SnapshotRow>(
-            $"""
-            SELECT {ConsentColumns}, o.grant_id AS OfferGrantId, o.status AS OfferStatus, o.notice_version AS OfferNoticeVersion,
-                o.notice_hash AS OfferNoticeHash, n.notice_json AS OfferNoticeJson
-            FROM consents c
-            JOIN offers o ON o.offer_id = c.offer_id
-            JOIN offer_notices n ON n.offer_id = o.offer_id AND n.notice_version = o.notice_version
-            WHERE c.subject_id = @subjectId AND c.state = 'ConsentGiven'
-              AND o.recipient_client_id = @recipientClientId AND o.purpose_code = @purposeCode
-            """,
-            new { subjectId, recipientClientId, purposeCode });
-        return rows.Select(r => new ConsentSnapshotEntry(ToRecord(r)!, ToTerms(new OfferRow
-        {
-            OfferId = r.OfferId,
-            GrantId = r.OfferGrantId,
-            Status = r.OfferStatus,
-            NoticeVersion = r.OfferNoticeVersion,
-            NoticeHash = r.OfferNoticeHash,
-            NoticeJson = r.OfferNoticeJson,
-        })!)).ToList();
-    }
+    public async Task<IReadOnlyList<ConsentSnapshotEntry>> SnapshotAsync(DbConnection connection, Guid subjectId, string recipientClientId, string purposeCode) =>
+        ToSnapshot(await connection.QueryAsync<SnapshotRow>(
+            SnapshotSelect + " AND c.subject_id = @subjectId",
+            new { subjectId, recipientClientId, purposeCode })).ToList();
 
     /// <summary>
     /// <see cref="SnapshotAsync"/> for many residents in one query: the active-state consents to this
@@ -239,23 +230,20 @@ public sealed class ConsentStore(DbConnectionFactory db)
     /// in [<paramref name="fromSubject"/>, <paramref name="toSubject"/>] in the database's own order
     /// (null bounds are open), grouped by resident. Added for Access's per-page and per-release decisions.
     /// </summary>
-    public async Task<ILookup<Guid, ConsentSnapshotEntry>> SnapshotRangeAsync(DbConnection connection, string recipientClientId, string purposeCode, Guid? grantId, Guid? fromSubject, Guid? toSubject)
-    {
-        var rows = await connection.QueryAsync<SnapshotRow>(
-            $"""
-            SELECT {ConsentColumns}, o.grant_id AS OfferGrantId, o.status AS OfferStatus, o.notice_version AS OfferNoticeVersion,
-                o.notice_hash AS OfferNoticeHash, n.notice_json AS OfferNoticeJson
-            FROM consents c
-            JOIN offers o ON o.offer_id = c.offer_id
-            JOIN offer_notices n ON n.offer_id = o.offer_id AND n.notice_version = o.notice_version
-            WHERE c.state = 'ConsentGiven' AND o.recipient_client_id = @recipientClientId AND o.purpose_code = @purposeCode
+    public async Task<ILookup<Guid, ConsentSnapshotEntry>> SnapshotRangeAsync(DbConnection connection, string recipientClientId, string purposeCode, Guid? grantId, Guid? fromSubject, Guid? toSubject) =>
+        ToSnapshot(await connection.QueryAsync<SnapshotRow>(
+            SnapshotSelect + """
+
               AND (@grantId IS NULL OR o.grant_id = @grantId)
               AND (@fromSubject IS NULL OR c.subject_id >= @fromSubject) AND (@toSubject IS NULL OR c.subject_id <= @toSubject)
             """,
-            new { recipientClientId, purposeCode, grantId, fromSubject, toSubject });
-        // Offers repeat across residents; their notices are parsed once each.
+            new { recipientClientId, purposeCode, grantId, fromSubject, toSubject })).ToLookup(e => e.Consent.SubjectId);
+
+    // Offers repeat across consents (across residents in a range); each notice is parsed once.
+    private static IEnumerable<ConsentSnapshotEntry> ToSnapshot(IEnumerable<SnapshotRow> rows)
+    {
         var offers = new Dictionary<(Guid, int), OfferTerms>();
-        return rows.Select(r =>
+        foreach (var r in rows)
         {
             if (!offers.TryGetValue((r.OfferId, r.OfferNoticeVersion), out var terms))
             {
@@ -270,8 +258,8 @@ public sealed class ConsentStore(DbConnectionFactory db)
                 })!;
                 offers[(r.OfferId, r.OfferNoticeVersion)] = terms;
             }
-            return new ConsentSnapshotEntry(ToRecord(r)!, terms);
-        }).ToLookup(e => e.Consent.SubjectId);
+            yield return new ConsentSnapshotEntry(ToRecord(r)!, terms);
+        }
     }
 
     // ---- events ----
