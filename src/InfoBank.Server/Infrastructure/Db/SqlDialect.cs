@@ -148,11 +148,15 @@ public sealed class SqlServerDialect : SqlDialect
         string.Join(" AND ", conflictColumns.Select(c => $"{c} = @{c}")) + ")";
 
     // No ON CONFLICT: the rows become a derived table, and the locking hints hold the key range so a
-    // concurrent insert of the same key waits instead of failing on the unique index.
+    // concurrent insert of the same key waits instead of failing on the unique index. NOT EXISTS sees
+    // the table as it was before this statement, so two rows of one statement that the collation
+    // calls equal ("a" and "a ", or "a" and "A" under a case-insensitive collation) would both pass it
+    // and fail the unique index; ROW_NUMBER keeps one of them and the other is reported a duplicate.
     public override string InsertManyIgnoringDuplicates(
         string table, IReadOnlyList<string> columns, IReadOnlyList<IReadOnlyList<string>> rows, IReadOnlyList<string> conflictColumns, string? returnColumn) =>
         $"INSERT INTO {table} ({string.Join(", ", columns)}) " + (returnColumn is null ? "" : $"OUTPUT inserted.{returnColumn} ") +
-        $"SELECT {string.Join(", ", columns.Select(c => "v." + c))} FROM (VALUES {string.Join(", ", rows.Select(r => $"({string.Join(", ", r)})"))}) AS v ({string.Join(", ", columns)}) " +
-        $"WHERE NOT EXISTS (SELECT 1 FROM {table} t{RowLockHint} WHERE " +
+        $"SELECT {string.Join(", ", columns.Select(c => "v." + c))} FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY {string.Join(", ", conflictColumns)} ORDER BY (SELECT NULL)) AS row_in_key " +
+        $"FROM (VALUES {string.Join(", ", rows.Select(r => $"({string.Join(", ", r)})"))}) AS r ({string.Join(", ", columns)})) AS v " +
+        $"WHERE v.row_in_key = 1 AND NOT EXISTS (SELECT 1 FROM {table} t{RowLockHint} WHERE " +
         string.Join(" AND ", conflictColumns.Select(c => $"t.{c} = v.{c}")) + ")";
 }
