@@ -399,39 +399,76 @@ public sealed class ApplicationService(ApplicationStore store, RuleCatalogProvid
     public async Task<int> SyncOffersAsync(CancellationToken ct)
     {
         var repaired = 0;
-        foreach (var grant in await store.GrantsSettledBeforeAsync(clock.GetUtcNow() - OfferSyncGrace, ct))
+        var failures = new List<Exception>();
+        foreach (var listed in await store.GrantsSettledBeforeAsync(clock.GetUtcNow() - OfferSyncGrace, ct))
         {
-            var repair = OfferSync.Needed(GrantWorkflow.Parse(grant.Status), await offers.OfferStatusAsync(grant.Id, ct));
-            switch (repair)
+            try
             {
-                case OfferRepair.None:
-                    continue;
-                case OfferRepair.Publish:
-                case OfferRepair.PublishSuspended:
-                    var version = await store.FindVersionAsync(grant.ApplicationId, grant.Version, ct)
-                        ?? throw new InvalidOperationException($"Grant {grant.Id} refers to a missing application version.");
-                    await offers.PublishAsync(grant, JsonSerializer.Deserialize<ApplicationSpec>(version.SpecJson, Json)!, ct);
-                    if (repair == OfferRepair.PublishSuspended)
-                    {
-                        await offers.SuspendAsync(grant.Id, ct);
-                    }
-                    break;
-                case OfferRepair.Suspend:
-                    await offers.SuspendAsync(grant.Id, ct);
-                    break;
-                case OfferRepair.Resume:
-                    await offers.ResumeAsync(grant.Id, ct);
-                    break;
-                case OfferRepair.Revoke:
-                    await offers.RevokeAsync(grant.Id, Actor.System.Ref, ct);
-                    break;
+                repaired += await SyncOfferAsync(listed.Id, ct) ? 1 : 0;
             }
-            await audit.AppendAsync(new AuditEntryDraft(AuditKinds.GrantOfferRepaired, Actor.System.Ref, GrantId: grant.Id,
-                Payload: new { grantStatus = grant.Status, repair = repair.ToString() }), ct);
-            repaired++;
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                // One grant that cannot be repaired must not hold up the others; the job fails at the
+                // end (and Hangfire retries it) so the operator sees it.
+                failures.Add(ex);
+            }
         }
-        return repaired;
+        return failures.Count == 0
+            ? repaired
+            : throw new AggregateException($"{failures.Count} grant offer(s) could not be repaired; {repaired} were.", failures);
     }
+
+    private async Task<bool> SyncOfferAsync(Guid grantId, CancellationToken ct)
+    {
+        // Read again: the committee may have changed the grant since the list was read, and the
+        // request that did so is still making its own offer step.
+        var grant = await store.FindGrantAsync(grantId, ct);
+        if (grant is null || grant.UpdatedAt > clock.GetUtcNow() - OfferSyncGrace)
+        {
+            return false;
+        }
+        var repair = OfferSync.Needed(GrantWorkflow.Parse(grant.Status), await offers.OfferStatusAsync(grant.Id, ct));
+        switch (repair)
+        {
+            case OfferRepair.None:
+                return false;
+            case OfferRepair.Publish:
+            case OfferRepair.PublishSuspended:
+                var version = await store.FindVersionAsync(grant.ApplicationId, grant.Version, ct)
+                    ?? throw new InvalidOperationException($"Grant {grant.Id} refers to a missing application version.");
+                await offers.PublishAsync(grant, JsonSerializer.Deserialize<ApplicationSpec>(version.SpecJson, Json)!, ct);
+                if (repair == OfferRepair.PublishSuspended)
+                {
+                    await offers.SuspendAsync(grant.Id, ct);
+                }
+                break;
+            case OfferRepair.Suspend:
+                await offers.SuspendAsync(grant.Id, ct);
+                break;
+            case OfferRepair.Resume:
+                await offers.ResumeAsync(grant.Id, ct);
+                break;
+            case OfferRepair.Revoke:
+                await offers.RevokeAsync(grant.Id, Actor.System.Ref, ct);
+                break;
+        }
+        // The change's own audit entry is written between its commit and its offer step, so a lost
+        // offer step may mean a lost entry too. The grant's current state is recorded again under the
+        // change's kind, so the verifier's replay sees the suspension, reinstatement or revocation
+        // (a repeated entry changes nothing in the replay); a publication repair has its own kind.
+        var kind = repair switch
+        {
+            OfferRepair.Suspend or OfferRepair.PublishSuspended => AuditKinds.GrantSuspended,
+            OfferRepair.Resume => AuditKinds.GrantReinstated,
+            OfferRepair.Revoke => AuditKinds.GrantRevoked,
+            _ => AuditKinds.GrantOfferRepaired,
+        };
+        await audit.AppendAsync(new AuditEntryDraft(kind, Actor.System.Ref, Purpose: grant.PurposeCode, GrantId: grant.Id, PolicyHash: grant.PolicyHash,
+            Payload: new { applicationId = grant.ApplicationId, grantStatus = grant.Status, repair = repair.ToString(), recordedBy = GrantOfferSyncJobName }), ct);
+        return true;
+    }
+
+    private const string GrantOfferSyncJobName = "applications.grant-offer-sync";
 
     private async Task<StepResult<GrantView>> ChangeGrantAsync(
         Actor actor, Guid grantId, GrantActionRequest? request, GrantCommand command, string? auditKind, CancellationToken ct, Func<Guid, CancellationToken, Task>? offerStep)
