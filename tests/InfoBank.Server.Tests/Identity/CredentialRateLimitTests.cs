@@ -89,4 +89,17 @@ public sealed class CredentialRateLimitTests
         request.Headers.Add("X-Forwarded-For", forwardedFor);
         return request;
     }
+
+    [Theory]
+    [InlineData("203.0.113.9", "203.0.113.9")]
+    [InlineData("::ffff:203.0.113.9", "203.0.113.9")]
+    [InlineData("2001:db8:1:2:aaaa:bbbb:cccc:dddd", "2001:db8:1:2::/64")]
+    [InlineData("2001:db8:1:2::1", "2001:db8:1:2::/64")]
+    [InlineData("2001:db8:1:3::1", "2001:db8:1:3::/64")]
+    public void An_IPv6_client_cannot_take_a_fresh_budget_from_its_own_64(string address, string expected) =>
+        Assert.Equal(expected, CredentialRateLimits.PartitionKey(IPAddress.Parse(address)));
+
+    [Fact]
+    public void Callers_without_an_address_share_one_budget() =>
+        Assert.Equal("no-address", CredentialRateLimits.PartitionKey(null));
 }

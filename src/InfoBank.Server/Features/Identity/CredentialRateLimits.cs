@@ -87,15 +87,38 @@ public static class CredentialRateLimits
             return RateLimitPartition.GetNoLimiter("not-a-credential-check");
         }
         var limit = permits(context.RequestServices.GetRequiredService<IOptions<CredentialRateLimitOptions>>().Value);
-        // In-process callers and Unix sockets have no address; they share one budget rather than none.
-        var address = context.Connection.RemoteIpAddress?.ToString() ?? "no-address";
-        return RateLimitPartition.GetSlidingWindowLimiter(address, _ => new SlidingWindowRateLimiterOptions
+        return RateLimitPartition.GetSlidingWindowLimiter(PartitionKey(context.Connection.RemoteIpAddress), _ => new SlidingWindowRateLimiterOptions
         {
             PermitLimit = limit,
             Window = TimeSpan.FromMinutes(1),
             SegmentsPerWindow = 6,
             QueueLimit = 0,
         });
+    }
+
+    /// <summary>
+    /// Whose budget a request spends. An IPv6 client normally holds a whole /64 and could take a fresh
+    /// address for every attempt, so IPv6 addresses share their /64's budget; IPv4-mapped addresses
+    /// count as the IPv4 address they carry. In-process callers and Unix sockets have no address;
+    /// they share one budget rather than none.
+    /// </summary>
+    internal static string PartitionKey(IPAddress? address)
+    {
+        if (address is null)
+        {
+            return "no-address";
+        }
+        if (address.IsIPv4MappedToIPv6)
+        {
+            address = address.MapToIPv4();
+        }
+        if (address.AddressFamily != System.Net.Sockets.AddressFamily.InterNetworkV6)
+        {
+            return address.ToString();
+        }
+        var bytes = address.GetAddressBytes();
+        Array.Clear(bytes, 8, 8);
+        return new IPAddress(bytes) + "/64";
     }
 
     private static async ValueTask RejectAsync(OnRejectedContext rejected, CancellationToken cancellationToken)
