@@ -9,6 +9,6 @@ namespace InfoBank.Server.Features.Consent;
 /// </summary>
 public sealed class ConsentErasureStep(ConsentService consents) : IResidentErasureStep
 {
-    public Task BeforeErasureAsync(Guid residentId, CancellationToken cancellationToken) =>
+    public Task ApplyAsync(Guid residentId, CancellationToken cancellationToken) =>
         consents.WithdrawAllAsync(residentId, cancellationToken);
 }

@@ -88,12 +88,18 @@ public sealed partial class ResidentCustodyService(
         // the other order would leave an erased resident with consents nobody can withdraw any more.
         foreach (var step in erasureSteps)
         {
-            await step.BeforeErasureAsync(residentId, cancellationToken);
+            await step.ApplyAsync(residentId, cancellationToken);
         }
         var erasure = await store.EraseAsync(residentId, cancellationToken);
         if (erasure is null)
         {
             return null;
+        }
+        // Once more after the shred: another session of the resident may have given a consent
+        // between the first pass and the erasure. The steps are idempotent.
+        foreach (var step in erasureSteps)
+        {
+            await step.ApplyAsync(residentId, cancellationToken);
         }
         await audit.AppendAsync(new AuditEntryDraft(
             AuditKinds.Erasure,
