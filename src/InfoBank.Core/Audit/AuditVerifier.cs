@@ -406,13 +406,17 @@ public static class AuditVerifier
 /// unset or equal to the access's grant. Accesses without a subject (aggregates) are not checked here.
 /// A revoked grant (<c>grant.revoked</c>) allows no further access, and a suspended grant
 /// (<c>grant.suspended</c>) none until it is reinstated (<c>grant.reinstated</c>); these grant checks
-/// apply to every allowed access, aggregates included.
+/// apply to every allowed access, aggregates included. An access is judged against its decision
+/// horizon: the <c>decidedAfter</c> number in its payload is the log's size when the server read the
+/// grant, so a suspension or revocation at or above it may have raced the request and is not held
+/// against it, while one below it was committed before the grant was read and is. Without a horizon
+/// (or an impossible one) the access's own position is used.
 /// </summary>
 internal sealed class ConsentReplay
 {
     private readonly Dictionary<(string Subject, string Purpose), HashSet<Guid>> _active = [];
-    private readonly HashSet<Guid> _revokedGrants = [];
-    private readonly HashSet<Guid> _suspendedGrants = [];
+    private readonly Dictionary<Guid, long> _revokedGrants = [];
+    private readonly Dictionary<Guid, long> _suspendedGrants = [];
 
     public string? Apply(AuditEntry entry)
     {
@@ -442,22 +446,23 @@ internal sealed class ConsentReplay
                 }
                 return null;
             case "grant.revoked" when entry.GrantId is { } revoked:
-                _revokedGrants.Add(revoked);
+                _revokedGrants.TryAdd(revoked, entry.Sequence);
                 return null;
             case "grant.suspended" when entry.GrantId is { } suspended:
-                _suspendedGrants.Add(suspended);
+                // A repeated entry (the offer sync job re-records a change) keeps the first position.
+                _suspendedGrants.TryAdd(suspended, entry.Sequence);
                 return null;
             case "grant.reinstated" when entry.GrantId is { } reinstated:
                 _suspendedGrants.Remove(reinstated);
                 return null;
             case "access.allowed":
-                if (entry.GrantId is { } used && _revokedGrants.Contains(used))
+                if (entry.GrantId is { } used && _revokedGrants.TryGetValue(used, out var revokedAt) && revokedAt < Horizon(entry))
                 {
-                    return $"entry {entry.Sequence}: access allowed under grant {used} after it was revoked";
+                    return $"entry {entry.Sequence}: access allowed under grant {used} after it was revoked (entry {revokedAt})";
                 }
-                if (entry.GrantId is { } paused && _suspendedGrants.Contains(paused))
+                if (entry.GrantId is { } paused && _suspendedGrants.TryGetValue(paused, out var suspendedAt) && suspendedAt < Horizon(entry))
                 {
-                    return $"entry {entry.Sequence}: access allowed under grant {paused} while it was suspended";
+                    return $"entry {entry.Sequence}: access allowed under grant {paused} while it was suspended (entry {suspendedAt})";
                 }
                 if (entry.SubjectRef is null)
                 {
@@ -474,6 +479,28 @@ internal sealed class ConsentReplay
                     : $"entry {entry.Sequence}: access allowed to subject {entry.SubjectRef} for purpose {entry.Purpose} with no active consent at {AuditBundle.FormatTime(entry.Time)}";
             default:
                 return null;
+        }
+    }
+
+    private static long Horizon(AuditEntry entry)
+    {
+        if (entry.Payload is null)
+        {
+            return entry.Sequence;
+        }
+        try
+        {
+            using var payload = JsonDocument.Parse(entry.Payload);
+            return payload.RootElement.ValueKind == JsonValueKind.Object
+                && payload.RootElement.TryGetProperty("decidedAfter", out var value)
+                && value.ValueKind == JsonValueKind.Number && value.TryGetInt64(out var horizon)
+                && horizon >= 0 && horizon <= entry.Sequence
+                ? horizon
+                : entry.Sequence;
+        }
+        catch (JsonException)
+        {
+            return entry.Sequence;
         }
     }
 }

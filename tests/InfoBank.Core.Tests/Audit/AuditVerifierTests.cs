@@ -243,4 +243,34 @@ public sealed class AuditVerifierTests
         Assert.Contains("while it was suspended", report.Findings[4]);
         Assert.StartsWith("entry 13:", report.Findings[5]);
     }
+
+    [Fact]
+    public void A_grant_change_audited_at_or_after_an_accesss_decision_horizon_is_a_race_not_a_violation()
+    {
+        var t = Start;
+        AuditEntry E(long seq, string kind, Guid grant, long? decidedAfter = null) =>
+            new(seq, t.AddMinutes(seq), kind, "system", null, "walking", grant,
+                null, decidedAfter is { } h ? $"{{\"kind\":\"records\",\"decidedAfter\":{h}}}" : null, null);
+        List<AuditEntry> entries =
+        [
+            E(0, "access.allowed", Grant, 0),
+            E(1, "grant.suspended", Grant),
+            E(2, "access.allowed", Grant, 1),        // read the grant before the suspension was audited: a race, fine
+            E(3, "access.allowed", Grant, 2),        // read it after: flagged
+            E(4, "access.allowed", Grant),           // no horizon: judged at its own position, flagged
+            E(5, "access.allowed", Grant, 99),       // an impossible horizon counts as its own position: flagged
+            E(6, "grant.reinstated", Grant),
+            E(7, "grant.revoked", Other),
+            E(8, "access.allowed", Other, 7),        // revocation at 7 raced the read at size 7: fine
+            E(9, "access.allowed", Other, 9),        // flagged
+        ];
+        var report = Verify(Bundle(entries, [10]), null, Verifier);
+        Assert.Null(report.Failure);
+        Assert.Equal(4, report.Findings.Count);
+        Assert.StartsWith("entry 3:", report.Findings[0]);
+        Assert.StartsWith("entry 4:", report.Findings[1]);
+        Assert.StartsWith("entry 5:", report.Findings[2]);
+        Assert.StartsWith("entry 9:", report.Findings[3]);
+        Assert.Contains("after it was revoked (entry 7)", report.Findings[3]);
+    }
 }

@@ -122,9 +122,11 @@ public sealed class BrokeredAccessHttpTests(BrokeredAccessHttpTests.Factory fact
 
         // The audit log has the access with the residents by internal reference, before the data left.
         await using var db = await factory.Connections.OpenAsync();
-        var audited = (await db.QueryAsync<string>("SELECT payload FROM audit_log WHERE kind = @kind AND payload LIKE @grant",
+        var audited = (await db.QueryAsync<(long Seq, string Payload)>("SELECT seq, payload FROM audit_log WHERE kind = @kind AND payload LIKE @grant",
             new { kind = AuditKinds.AccessAllowed, grant = $"%{seen.Id}%" })).ToList();
         Assert.NotEmpty(audited);
+        // Each carries its decision horizon: the log's size when the grant was read, below its own position.
+        Assert.All(audited, a => Assert.InRange(JsonDocument.Parse(a.Payload).RootElement.GetProperty("decidedAfter").GetInt64(), 1, a.Seq));
     }
 
     [Fact]

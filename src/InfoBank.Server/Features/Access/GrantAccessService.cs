@@ -76,6 +76,7 @@ public sealed partial class GrantAccessService(
     RecipientPseudonyms pseudonyms,
     PageCursors cursors,
     IAuditLog audit,
+    AuditStore auditStore,
     DataInventory inventory,
     IOptions<AccessOptions> options,
     TimeProvider time,
@@ -86,7 +87,7 @@ public sealed partial class GrantAccessService(
     public async Task<AccessResult<RecordPage>> ReadRecordsAsync(string recipient, Guid grantId, string? cursor, int? pageSize, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
-        var (grant, refusal) = await UsableGrantAsync(recipient, grantId, AccessKinds.Records, now, cancellationToken);
+        var (grant, refusal, decidedAfter) = await UsableGrantAsync(recipient, grantId, AccessKinds.Records, now, cancellationToken);
         if (refusal is not null)
         {
             return new(null, refusal);
@@ -194,7 +195,7 @@ public sealed partial class GrantAccessService(
             .ToList();
         await RecordAccessAsync(grant, recipient, AccessKinds.Records, AccessOutcomes.Served, fetchId, state is null, now, records.Count, provisions, reasons,
             new { fetchId, servedInFetch = servedNow, residents = perResident.Keys.Select(r => r.ToString("D")).ToList(), consents = decisions.Values.Where(d => d.Allowed).Select(d => d.ConsentId).ToList() },
-            cancellationToken);
+            cancellationToken, decidedAfter);
 
         return new(new RecordPage(grant.Id, fetchId, grant.PurposeCode, grant.Items, records, servedNow,
             grant.Fetch.MaxRecordsPerFetch is { } cap ? Math.Max(0, cap - servedNow) : null, next), null);
@@ -203,7 +204,7 @@ public sealed partial class GrantAccessService(
     public async Task<AccessResult<AggregateResult>> AggregateAsync(string recipient, Guid grantId, AggregateRequest? request, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
-        var (grant, refusal) = await UsableGrantAsync(recipient, grantId, AccessKinds.Aggregate, now, cancellationToken);
+        var (grant, refusal, decidedAfter) = await UsableGrantAsync(recipient, grantId, AccessKinds.Aggregate, now, cancellationToken);
         if (refusal is not null)
         {
             return new(null, refusal);
@@ -232,7 +233,7 @@ public sealed partial class GrantAccessService(
             return new(null, await ThrottleAsync(grant!, recipient, AccessKinds.Aggregate, now, verdict, cancellationToken));
         }
 
-        await ReleaseDueBucketsAsync(grant!, offset, now, cancellationToken);
+        await ReleaseDueBucketsAsync(grant!, offset, now, decidedAfter, cancellationToken);
         var cells = await store.CellsAsync(grant!.Id, category!, cancellationToken);
         var answer = AggregateEngine.Answer(spec, query, cells);
         var released = (await store.ReleasedBucketsAsync(grant.Id, cancellationToken)).Order(StringComparer.Ordinal).ToList();
@@ -240,7 +241,7 @@ public sealed partial class GrantAccessService(
         await RecordAccessAsync(grant, recipient, AccessKinds.Aggregate, AccessOutcomes.Served, queryId, true, now, answer.Groups.Count, [],
             [$"Aggregates of {category} from released cells only, k = {spec.K}; {answer.SuppressedGroups} group(s) suppressed, {answer.PartialGroups} partial."],
             new { category, groupBy = query.GroupBy, measures = query.Measures.Select(m => m.Name).ToList(), filters = query.Filters, released },
-            cancellationToken);
+            cancellationToken, decidedAfter);
         return new(new AggregateResult(grant.Id, category!, grant.PurposeCode, spec.K, spec.PeriodDimension, released, answer.Groups,
             answer.SuppressedGroups, answer.PartialGroups, answer.Suppression), null);
     }
@@ -250,7 +251,7 @@ public sealed partial class GrantAccessService(
     /// approved categories: only residents the consent decision allows at release time take part.
     /// Each resident in a released cell gets a passbook line for the release.
     /// </summary>
-    private async Task ReleaseDueBucketsAsync(GrantTerms grant, TimeSpan offset, DateTimeOffset now, CancellationToken cancellationToken)
+    private async Task ReleaseDueBucketsAsync(GrantTerms grant, TimeSpan offset, DateTimeOffset now, long decidedAfter, CancellationToken cancellationToken)
     {
         var specs = grant.Categories.Select(c => (Category: c, Spec: grant.AggregateSpec(c, inventory, offset)!)).ToList();
         var releasedAlready = await store.ReleasedBucketsAsync(grant.Id, cancellationToken);
@@ -300,7 +301,7 @@ public sealed partial class GrantAccessService(
             var provisions = contributed.Select(c => new Provision(c.Key, c.Value, grant.BenefitPoints)).ToList();
             await RecordAccessAsync(grant, grant.Recipient, AccessKinds.AggregateRelease, AccessOutcomes.Served, null, false, now, cells.Count, provisions,
                 [$"Week {bucket} released for aggregates: {cells.Count(c => c.Item2.Suppressed)} of {cells.Count} cell(s) suppressed (fewer than k residents)."],
-                new { bucket, residents = provisions.Select(p => p.ResidentId.ToString("D")).ToList() }, cancellationToken);
+                new { bucket, residents = provisions.Select(p => p.ResidentId.ToString("D")).ToList() }, cancellationToken, decidedAfter);
             LogReleased(logger, grant.Id, bucket, cells.Count);
         }
     }
@@ -367,33 +368,41 @@ public sealed partial class GrantAccessService(
             Guid.ParseExact(parts[2], "N"));
     }
 
-    private async Task<(GrantTerms? Grant, AccessRefusal? Refusal)> UsableGrantAsync(string recipient, Guid grantId, string kind, DateTimeOffset now, CancellationToken cancellationToken)
+    /// <summary>
+    /// The grant, if this recipient may use it now. Also returns the audit log's size read just before
+    /// the grant was: the access's decision horizon. A suspension or revocation audited below it was
+    /// committed before the grant was read, so an access allowed after it would be a violation; one
+    /// audited at or above it may have raced the request, which was decided on the state before it.
+    /// The verifier's replay (<c>decidedAfter</c> in the access.allowed payload) applies exactly this rule.
+    /// </summary>
+    private async Task<(GrantTerms? Grant, AccessRefusal? Refusal, long DecidedAfter)> UsableGrantAsync(string recipient, Guid grantId, string kind, DateTimeOffset now, CancellationToken cancellationToken)
     {
+        var decidedAfter = (await auditStore.CurrentFrontierAsync(cancellationToken)).Size;
         var view = await applications.FindGrantAsync(grantId, cancellationToken);
         if (view is null || !string.Equals(view.RecipientClientId, recipient, StringComparison.Ordinal))
         {
             // Another business's grant gets the same answer as a grant that does not exist.
             var detail = $"There is no grant {grantId} for this business.";
             await LogAttemptAsync(grantId, recipient, kind, AccessOutcomes.Refused, now, view is null ? "unknown grant" : "grant of another business", cancellationToken);
-            return (null, new AccessRefusal(AccessFailure.NotFound, detail));
+            return (null, new AccessRefusal(AccessFailure.NotFound, detail), decidedAfter);
         }
         var grant = GrantTerms.From(view);
         if (grant.Inactive(now) is { } why)
         {
             await RecordAccessAsync(grant, recipient, kind, AccessOutcomes.GrantInactive, null, false, now, 0, [], [why], null, cancellationToken);
-            return (grant, new AccessRefusal(AccessFailure.Forbidden, why));
+            return (grant, new AccessRefusal(AccessFailure.Forbidden, why), decidedAfter);
         }
         if (kind == AccessKinds.Records && grant.AggregateOnly)
         {
             return (grant, await RefuseAsync(grant, recipient, kind, now, new AccessRefusal(AccessFailure.Forbidden,
-                "This grant allows aggregate results only: use POST /api/v1/grants/{id}/aggregates."), cancellationToken));
+                "This grant allows aggregate results only: use POST /api/v1/grants/{id}/aggregates."), cancellationToken), decidedAfter);
         }
         if (kind == AccessKinds.Aggregate && !grant.AggregateOnly)
         {
             return (grant, await RefuseAsync(grant, recipient, kind, now, new AccessRefusal(AccessFailure.Forbidden,
-                "This grant was approved for record-level access; aggregates are offered for aggregate-only grants."), cancellationToken));
+                "This grant was approved for record-level access; aggregates are offered for aggregate-only grants."), cancellationToken), decidedAfter);
         }
-        return (grant, null);
+        return (grant, null, decidedAfter);
     }
 
     private async Task<AccessRefusal> ThrottleAsync(GrantTerms grant, string recipient, string kind, DateTimeOffset now, FetchVerdict verdict, CancellationToken cancellationToken)
@@ -420,13 +429,13 @@ public sealed partial class GrantAccessService(
 
     /// <summary>The audit entry first (durable on return), then the access log and passbook lines: both before any data is returned.</summary>
     private async Task RecordAccessAsync(GrantTerms grant, string recipient, string kind, string outcome, Guid? fetchId, bool fetchStart, DateTimeOffset now,
-        int items, IReadOnlyList<Provision> provisions, IReadOnlyList<string> reasons, object? details, CancellationToken cancellationToken)
+        int items, IReadOnlyList<Provision> provisions, IReadOnlyList<string> reasons, object? details, CancellationToken cancellationToken, long? decidedAfter = null)
     {
         var id = Guid.CreateVersion7(now);
         var appended = await audit.AppendAsync(new AuditEntryDraft(
             outcome == AccessOutcomes.Served ? AuditKinds.AccessAllowed : AuditKinds.AccessDenied,
             $"client:{recipient}", Purpose: grant.PurposeCode, GrantId: grant.Id, PolicyHash: grant.PolicyHash,
-            Payload: new { accessId = id, kind, outcome, items = grant.Items, count = items, reasons, details }), cancellationToken);
+            Payload: new { accessId = id, kind, outcome, items = grant.Items, count = items, reasons, details, decidedAfter }), cancellationToken);
         await store.RecordAsync(new AccessLogEntry(id, now, grant.Id, recipient, kind, outcome, fetchId, fetchStart, items, provisions.Count,
             AccessViewMapping.Json(grant.Items), grant.PurposeCode, grant.Approval, grant.PolicyHash, AccessViewMapping.Json(reasons), appended.Sequence),
             provisions, cancellationToken);
