@@ -360,6 +360,14 @@ public static class AuditVerifier
         private void Finish(CompactRange range)
         {
             report.Entries = range.Size;
+            foreach (var finding in _consents.Finish())
+            {
+                if (report.Findings.Count >= MaxFindings)
+                {
+                    break;
+                }
+                report.Findings.Add(finding);
+            }
             if (_nextCheck < _checks.Count)
             {
                 throw new VerificationFailed($"{_checks[_nextCheck].Label} was never reached: the bundle holds {range.Size} entries", range.Size);
@@ -411,15 +419,40 @@ public static class AuditVerifier
 /// grant, so a suspension or revocation at or above it may have raced the request and is not held
 /// against it, while one below it was committed before the grant was read and is. Without a horizon
 /// (or an impossible one) the access's own position is used.
+/// <para>
+/// An access that provides many residents' data in one entry (a records page, a weekly release)
+/// names them and the consents it relied on (<c>details.residents</c>, <c>details.consents</c>).
+/// Once the whole log is read (<see cref="Finish"/>; consent entries may be audited after the access
+/// that raced them, or late through the outbox), every cited consent must be recorded as given, for
+/// the access's purpose and grant, and not ended below the access's horizon, and every named
+/// resident must be the subject of one of the cited consents.
+/// </para>
 /// </summary>
 internal sealed class ConsentReplay
 {
     private readonly Dictionary<(string Subject, string Purpose), HashSet<Guid>> _active = [];
     private readonly Dictionary<Guid, long> _revokedGrants = [];
     private readonly Dictionary<Guid, long> _suspendedGrants = [];
+    private readonly Dictionary<Guid, ConsentTrace> _traces = [];
+    private readonly List<Citation> _citations = [];
+
+    private sealed class ConsentTrace
+    {
+        public bool Given { get; set; }
+        public string? Subject { get; set; }
+        public string? Purpose { get; set; }
+        public Guid? Grant { get; set; }
+        public long? EndedAt { get; set; }
+    }
+
+    private sealed record Citation(long Access, long Horizon, string? Purpose, Guid? Grant, IReadOnlyList<Guid> Consents, IReadOnlyList<string> Residents);
 
     public string? Apply(AuditEntry entry)
     {
+        if (entry.Kind.StartsWith("consent.", StringComparison.Ordinal))
+        {
+            Trace(entry);
+        }
         switch (entry.Kind)
         {
             case "consent.given" when entry.SubjectRef is not null && entry.Purpose is not null:
@@ -456,6 +489,7 @@ internal sealed class ConsentReplay
                 _suspendedGrants.Remove(reinstated);
                 return null;
             case "access.allowed":
+                Cite(entry);
                 if (entry.GrantId is { } used && _revokedGrants.TryGetValue(used, out var revokedAt) && revokedAt < Horizon(entry))
                 {
                     return $"entry {entry.Sequence}: access allowed under grant {used} after it was revoked (entry {revokedAt})";
@@ -479,6 +513,115 @@ internal sealed class ConsentReplay
                     : $"entry {entry.Sequence}: access allowed to subject {entry.SubjectRef} for purpose {entry.Purpose} with no active consent at {AuditBundle.FormatTime(entry.Time)}";
             default:
                 return null;
+        }
+    }
+
+    /// <summary>The citation findings, once every entry has been applied.</summary>
+    public IEnumerable<string> Finish()
+    {
+        foreach (var citation in _citations)
+        {
+            // Residents whose cited consent was checked (found valid, or already reported as not).
+            var subjects = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+            foreach (var id in citation.Consents)
+            {
+                if (!_traces.TryGetValue(id, out var trace) || !trace.Given)
+                {
+                    yield return $"entry {citation.Access}: the access cites consent {id}, which the log never records as given";
+                    continue;
+                }
+                if (trace.Subject is not null)
+                {
+                    subjects.Add(trace.Subject);
+                }
+                if (!string.Equals(trace.Purpose, citation.Purpose, StringComparison.Ordinal)
+                    || (citation.Grant is { } grant && trace.Grant is { } consented && grant != consented))
+                {
+                    yield return $"entry {citation.Access}: the access cites consent {id}, which was given for another purpose or grant";
+                }
+                else if (trace.EndedAt is { } ended && ended < citation.Horizon)
+                {
+                    yield return $"entry {citation.Access}: the access cites consent {id}, which ended at entry {ended}, before the access read its grant";
+                }
+            }
+            foreach (var resident in citation.Residents.Where(r => !subjects.Contains(r)))
+            {
+                yield return $"entry {citation.Access}: the access provided data of subject {resident} without citing a valid consent of theirs";
+            }
+        }
+    }
+
+    private void Trace(AuditEntry entry)
+    {
+        if (Payload(entry) is not { } payload)
+        {
+            return;
+        }
+        using (payload)
+        {
+            if (!payload.RootElement.TryGetProperty("consentId", out var idElement) || !idElement.TryGetGuid(out var id))
+            {
+                return;
+            }
+            if (!_traces.TryGetValue(id, out var trace))
+            {
+                _traces[id] = trace = new ConsentTrace();
+            }
+            trace.Subject ??= entry.SubjectRef;
+            trace.Purpose ??= entry.Purpose;
+            trace.Grant ??= entry.GrantId;
+            if (entry.Kind == "consent.given")
+            {
+                trace.Given = true;
+            }
+            else
+            {
+                trace.EndedAt ??= entry.Sequence;
+            }
+        }
+    }
+
+    private void Cite(AuditEntry entry)
+    {
+        if (Payload(entry) is not { } payload)
+        {
+            return;
+        }
+        using (payload)
+        {
+            // Only entries that name the consents they relied on (a records page, a weekly release).
+            if (!payload.RootElement.TryGetProperty("details", out var details) || details.ValueKind != JsonValueKind.Object
+                || !details.TryGetProperty("consents", out var consents) || consents.ValueKind != JsonValueKind.Array)
+            {
+                return;
+            }
+            var cited = consents.EnumerateArray().Select(c => c.ValueKind == JsonValueKind.String && c.TryGetGuid(out var g) ? g : Guid.Empty).ToList();
+            var residents = details.TryGetProperty("residents", out var named) && named.ValueKind == JsonValueKind.Array
+                ? named.EnumerateArray().Select(r => r.GetString() ?? "").ToList()
+                : [];
+            _citations.Add(new Citation(entry.Sequence, Horizon(entry), entry.Purpose, entry.GrantId, cited, residents));
+        }
+    }
+
+    private static JsonDocument? Payload(AuditEntry entry)
+    {
+        if (entry.Payload is null)
+        {
+            return null;
+        }
+        try
+        {
+            var document = JsonDocument.Parse(entry.Payload);
+            if (document.RootElement.ValueKind == JsonValueKind.Object)
+            {
+                return document;
+            }
+            document.Dispose();
+            return null;
+        }
+        catch (JsonException)
+        {
+            return null;
         }
     }
 

@@ -273,4 +273,41 @@ public sealed class AuditVerifierTests
         Assert.StartsWith("entry 9:", report.Findings[3]);
         Assert.Contains("after it was revoked (entry 7)", report.Findings[3]);
     }
+
+    [Fact]
+    public void Page_accesses_must_cite_given_unended_consents_of_every_resident_they_provide()
+    {
+        var t = Start;
+        Guid C(int n) => Guid.Parse($"00000000-0000-0000-0000-{n:D12}");
+        string R(int n) => $"00000000-0000-0000-0000-{n + 100:D12}";
+        AuditEntry Consent(long seq, string kind, int consent, int resident, string purpose = "walking", Guid? grant = null) =>
+            new(seq, t.AddMinutes(seq), kind, "system", R(resident), purpose, grant ?? Grant, null, $"{{\"consentId\":\"{C(consent)}\"}}", null);
+        AuditEntry Page(long seq, long horizon, int[] consents, int[] residents) =>
+            new(seq, t.AddMinutes(seq), "access.allowed", "client:b", null, "walking", Grant, null,
+                $"{{\"decidedAfter\":{horizon},\"details\":{{\"consents\":[{string.Join(",", consents.Select(c => $"\"{C(c)}\""))}],\"residents\":[{string.Join(",", residents.Select(r => $"\"{R(r)}\""))}]}}}}", null);
+        List<AuditEntry> entries =
+        [
+            Consent(0, "consent.given", 1, 1),
+            Consent(1, "consent.given", 2, 2),
+            Page(2, 2, [1, 2], [1, 2]),                     // fine
+            Page(3, 3, [1, 3], [1, 3]),                     // consent 3 is audited only later (it raced the page): fine
+            Consent(4, "consent.given", 3, 3),
+            Consent(5, "consent.withdrawn", 2, 2),
+            Page(6, 5, [2], [2]),                           // read its grant before the withdrawal was audited: a race, fine
+            Page(7, 7, [2], [2]),                           // cites a consent ended at 5 < 7: flagged
+            Page(8, 8, [1], [1, 3]),                        // provides resident 3 without citing their consent: flagged
+            Page(9, 9, [9], []),                            // a consent the log never records: flagged
+            Consent(10, "consent.given", 4, 4, purpose: "research"),
+            Page(11, 11, [4], [4]),                         // a consent for another purpose: flagged
+        ];
+        var report = Verify(Bundle(entries, [12]), null, Verifier);
+        Assert.Null(report.Failure);
+        Assert.Equal(4, report.Findings.Count);
+        Assert.Contains("entry 7: the access cites consent", report.Findings[0]);
+        Assert.Contains("ended at entry 5", report.Findings[0]);
+        Assert.Equal($"entry 8: the access provided data of subject {R(3)} without citing a valid consent of theirs", report.Findings[1]);
+        Assert.Contains("never records as given", report.Findings[2]);
+        Assert.Contains("another purpose or grant", report.Findings[3]);
+    }
 }
+

@@ -118,6 +118,18 @@ public sealed class AggregateHttpTests(AggregateHttpTests.Factory factory) : ICl
         var smallReleases = smallLog.Where(e => e.GetProperty("kind").GetString() == "aggregate-release").ToList();
         Assert.NotEmpty(smallReleases);
         Assert.All(smallReleases, e => Assert.Equal(0, e.GetProperty("residents").GetInt32()));
+
+        // Offline, the releases' contributors are each covered by a consent the release cites.
+        var (_, auditorToken) = await factory.SignInAsync(AccountKind.Auditor);
+        using var auditor = factory.CreateClientWithToken(auditorToken);
+        using var export = await auditor.GetAsync("/api/v1/audit/export", HttpCompletionOption.ResponseHeadersRead);
+        await using var bundle = await export.Content.ReadAsStreamAsync();
+        var report = InfoBank.Core.Audit.AuditVerifier.Verify(bundle, new InfoBank.Core.Audit.AuditVerifierOptions());
+        Assert.Null(report.Failure);
+        Assert.Empty(report.Findings);
+        await using var db = await factory.Connections.OpenAsync();
+        var releases = (await Dapper.SqlMapper.QueryAsync<string>(db, "SELECT payload FROM audit_log WHERE kind = 'access.allowed' AND payload LIKE '%aggregate-release%'")).ToList();
+        Assert.Contains(releases, p => JsonDocument.Parse(p).RootElement.GetProperty("details").GetProperty("consents").GetArrayLength() == 12);
     }
 
     [Fact]

@@ -301,7 +301,13 @@ public sealed partial class GrantAccessService(
             var provisions = contributed.Select(c => new Provision(c.Key, c.Value, grant.BenefitPoints)).ToList();
             await RecordAccessAsync(grant, grant.Recipient, AccessKinds.AggregateRelease, AccessOutcomes.Served, null, false, now, cells.Count, provisions,
                 [$"Week {bucket} released for aggregates: {cells.Count(c => c.Item2.Suppressed)} of {cells.Count} cell(s) suppressed (fewer than k residents)."],
-                new { bucket, residents = provisions.Select(p => p.ResidentId.ToString("D")).ToList() }, cancellationToken, decidedAfter);
+                new
+                {
+                    bucket,
+                    residents = provisions.Select(p => p.ResidentId.ToString("D")).ToList(),
+                    // The consent each contributor's data was released under: the verifier checks them.
+                    consents = provisions.Select(p => decided[p.ResidentId].ConsentId).ToList(),
+                }, cancellationToken, decidedAfter);
             LogReleased(logger, grant.Id, bucket, cells.Count);
         }
     }
