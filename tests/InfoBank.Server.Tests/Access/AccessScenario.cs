@@ -123,6 +123,17 @@ internal sealed class AccessScenario(InfoBankFactory factory)
     }
 
     /// <summary>Every record of a grant, following the cursor through all pages of one fetch.</summary>
+    /// <summary>What an auditor gets from verifying the whole audit log offline, exported over HTTP with an auditor's token.</summary>
+    public async Task<InfoBank.Core.Audit.AuditVerificationReport> VerifyExportedLogAsync()
+    {
+        var (_, auditorToken) = await factory.SignInAsync(AccountKind.Auditor);
+        using var auditor = factory.CreateClientWithToken(auditorToken);
+        using var export = await auditor.GetAsync("/api/v1/audit/export", HttpCompletionOption.ResponseHeadersRead);
+        Assert.Equal(HttpStatusCode.OK, export.StatusCode);
+        await using var bundle = await export.Content.ReadAsStreamAsync();
+        return InfoBank.Core.Audit.AuditVerifier.Verify(bundle, new InfoBank.Core.Audit.AuditVerifierOptions());
+    }
+
     public static async Task<List<JsonElement>> ReadAllAsync(HttpClient business, Guid grantId, int pageSize = 100)
     {
         var records = new List<JsonElement>();

@@ -120,11 +120,7 @@ public sealed class AggregateHttpTests(AggregateHttpTests.Factory factory) : ICl
         Assert.All(smallReleases, e => Assert.Equal(0, e.GetProperty("residents").GetInt32()));
 
         // Offline, the releases' contributors are each covered by a consent the release cites.
-        var (_, auditorToken) = await factory.SignInAsync(AccountKind.Auditor);
-        using var auditor = factory.CreateClientWithToken(auditorToken);
-        using var export = await auditor.GetAsync("/api/v1/audit/export", HttpCompletionOption.ResponseHeadersRead);
-        await using var bundle = await export.Content.ReadAsStreamAsync();
-        var report = InfoBank.Core.Audit.AuditVerifier.Verify(bundle, new InfoBank.Core.Audit.AuditVerifierOptions());
+        var report = await scenario.VerifyExportedLogAsync();
         Assert.Null(report.Failure);
         Assert.Empty(report.Findings);
         await using var db = await factory.Connections.OpenAsync();

@@ -2,7 +2,6 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Dapper;
-using InfoBank.Core.Audit;
 using InfoBank.Core.Consent;
 using InfoBank.Server.Features.Applications;
 using InfoBank.Server.Features.Audit;
@@ -131,12 +130,7 @@ public sealed class BrokeredAccessHttpTests(BrokeredAccessHttpTests.Factory fact
 
         // And an auditor's offline verification of the whole log finds every page's residents covered
         // by consents that were given and not yet withdrawn when the page was decided.
-        var (_, auditorToken) = await factory.SignInAsync(AccountKind.Auditor);
-        using var auditor = factory.CreateClientWithToken(auditorToken);
-        using var export = await auditor.GetAsync("/api/v1/audit/export", HttpCompletionOption.ResponseHeadersRead);
-        Assert.Equal(HttpStatusCode.OK, export.StatusCode);
-        await using var bundle = await export.Content.ReadAsStreamAsync();
-        var report = AuditVerifier.Verify(bundle, new AuditVerifierOptions());
+        var report = await new AccessScenario(factory).VerifyExportedLogAsync();
         Assert.Null(report.Failure);
         Assert.Empty(report.Findings);
         Assert.True(report.CountsByKind.GetValueOrDefault(AuditKinds.AccessAllowed) >= 3);
