@@ -163,8 +163,8 @@ internal static class AuditCommand
 
     private static Command Record()
     {
-        var kind = new Option<string>("--kind") { Description = "Entry kind, one of the known audit kinds (e.g. key.destroyed).", Required = true };
-        var actor = new Option<string>("--actor") { Description = "Who acted: operator:{name} or system.", Required = true };
+        var kind = new Option<string>("--kind") { Description = "Entry kind: an event outside the service (key.rotated or key.destroyed).", Required = true };
+        var actor = new Option<string>("--actor") { Description = "Who acted: operator:{name}.", Required = true };
         var subject = new Option<string?>("--subject") { Description = "Pseudonymous subject reference, if the event concerns a resident." };
         var purpose = new Option<string?>("--purpose") { Description = "Purpose code, where relevant." };
         var payload = new Option<string?>("--payload") { Description = "Details as a JSON object (no personal data)." };
@@ -183,14 +183,14 @@ internal static class AuditCommand
         {
             var kindValue = parse.GetValue(kind)!;
             var actorValue = parse.GetValue(actor)!;
-            if (!KnownKinds.Contains(kindValue))
+            if (!OutOfBandKinds.Contains(kindValue))
             {
-                Console.Error.WriteLine($"error: --kind must be one of: {string.Join(", ", KnownKinds.Order(StringComparer.Ordinal))}");
+                Console.Error.WriteLine($"error: --kind must be one of: {string.Join(", ", OutOfBandKinds.Order(StringComparer.Ordinal))}");
                 return 2;
             }
-            if (actorValue != "system" && !(actorValue.StartsWith("operator:", StringComparison.Ordinal) && actorValue.Length > 9))
+            if (!(actorValue.StartsWith("operator:", StringComparison.Ordinal) && actorValue.Length > 9))
             {
-                Console.Error.WriteLine("error: --actor must be operator:{name} or system");
+                Console.Error.WriteLine("error: --actor must be operator:{name}");
                 return 2;
             }
             System.Text.Json.JsonElement? details = null;
@@ -236,11 +236,10 @@ internal static class AuditCommand
         return command;
     }
 
-    private static readonly HashSet<string> KnownKinds = typeof(AuditKinds)
-        .GetFields(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Static)
-        .Where(f => f.IsLiteral)
-        .Select(f => (string)f.GetRawConstantValue()!)
-        .ToHashSet(StringComparer.Ordinal);
+    // Only events that happen outside the service (a key ceremony, a drill). Consent, grant and
+    // access entries are evidence the verifier replays; an operator must not be able to add them
+    // after the fact, nor write as the service itself ("system").
+    private static readonly HashSet<string> OutOfBandKinds = new([AuditKinds.KeyRotated, AuditKinds.KeyDestroyed], StringComparer.Ordinal);
 
     private static Command SignCheckpoint()
     {

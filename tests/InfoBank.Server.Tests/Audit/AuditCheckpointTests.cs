@@ -136,4 +136,12 @@ public sealed class AuditCheckpointTests : IDisposable
         Assert.Equal(1, await InfoBankCli.BuildRoot().Parse(["audit", "verify", bundle, "--key", vkey]).InvokeAsync());
         Assert.Equal(2, await InfoBankCli.BuildRoot().Parse(["audit", "verify", bundle, "--key", "not-a-key"]).InvokeAsync());
     }
+
+    [Theory]
+    [InlineData("consent.given", "operator:alice")]
+    [InlineData("grant.reinstated", "operator:alice")]
+    [InlineData("access.allowed", "operator:alice")]
+    [InlineData("key.rotated", "system")]
+    public async Task The_cli_cannot_write_evidence_the_verifier_replays_nor_speak_as_the_service(string kind, string actor) =>
+        Assert.Equal(2, await InfoBankCli.BuildRoot().Parse(["audit", "record", "--kind", kind, "--actor", actor]).InvokeAsync());
 }
