@@ -45,7 +45,9 @@ public sealed class IdentityAuditTests(InfoBankFactory factory) : IClassFixture<
 
         var entries = await EntriesAsync();
         var actor = $"client:{client.ClientId}";
-        Assert.Contains(entries, e => e.Kind == "signin.failed" && e.Actor == actor && e.Payload!.Contains("invalid_client"));
+        // The refused token request names the client it claimed to be, but not as the actor: nobody authenticated.
+        Assert.Contains(entries, e => e.Kind == "signin.failed" && e.Actor == "anonymous" && e.Payload!.Contains("invalid_client")
+            && e.Payload.Contains(client.ClientId));
         Assert.Contains(entries, e => e.Kind == "token.issued" && e.Actor == actor);
         Assert.Contains(entries, e => e.Kind == "access.denied" && e.Actor == actor && e.Payload!.Contains("/api/v1/admin/accounts") && e.Payload.Contains("403"));
         Assert.DoesNotContain(entries, e => (e.Payload ?? "").Contains(client.ClientSecret));

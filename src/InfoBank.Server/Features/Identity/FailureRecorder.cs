@@ -66,10 +66,18 @@ internal static partial class FailureRecorder
             return;
         }
         LogRefused(logger, endpoint, error, type ?? "-", clientId ?? "-");
+        // Only the token endpoint's refusals go into the append-only log: it is rate-limited per
+        // address, while anyone can produce authorize, introspection and revocation refusals at will
+        // (those are logged above). The client id is only claimed, never authenticated, so it is not
+        // the actor: the entry names it in its payload, as refused sign-ins do with a username.
+        if (endpoint != "token")
+        {
+            return;
+        }
         try
         {
-            await audit.AppendAsync(new AuditEntryDraft(AuditKinds.SignInFailed, clientId is null ? "anonymous" : $"client:{clientId}",
-                Payload: new { method = "oauth", endpoint, error, type }), cancellationToken);
+            await audit.AppendAsync(new AuditEntryDraft(AuditKinds.SignInFailed, "anonymous",
+                Payload: new { method = "oauth", endpoint, error, type, claimedClientId = clientId }), cancellationToken);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
