@@ -449,9 +449,13 @@ internal sealed class ConsentReplay
 
     public string? Apply(AuditEntry entry)
     {
-        if (entry.Kind.StartsWith("consent.", StringComparison.Ordinal))
+        // Parsed once, and only for the kinds whose payload the replay reads.
+        var isConsent = entry.Kind.StartsWith("consent.", StringComparison.Ordinal);
+        using var payload = isConsent || entry.Kind == "access.allowed" ? Payload(entry) : null;
+        var root = payload?.RootElement;
+        if (isConsent && root is { } consentPayload)
         {
-            Trace(entry);
+            Trace(entry, consentPayload);
         }
         switch (entry.Kind)
         {
@@ -489,12 +493,16 @@ internal sealed class ConsentReplay
                 _suspendedGrants.Remove(reinstated);
                 return null;
             case "access.allowed":
-                Cite(entry);
-                if (entry.GrantId is { } used && _revokedGrants.TryGetValue(used, out var revokedAt) && revokedAt < Horizon(entry))
+                var horizon = Horizon(entry, root);
+                if (root is { } accessPayload)
+                {
+                    Cite(entry, accessPayload, horizon);
+                }
+                if (entry.GrantId is { } used && _revokedGrants.TryGetValue(used, out var revokedAt) && revokedAt < horizon)
                 {
                     return $"entry {entry.Sequence}: access allowed under grant {used} after it was revoked (entry {revokedAt})";
                 }
-                if (entry.GrantId is { } paused && _suspendedGrants.TryGetValue(paused, out var suspendedAt) && suspendedAt < Horizon(entry))
+                if (entry.GrantId is { } paused && _suspendedGrants.TryGetValue(paused, out var suspendedAt) && suspendedAt < horizon)
                 {
                     return $"entry {entry.Sequence}: access allowed under grant {paused} while it was suspended (entry {suspendedAt})";
                 }
@@ -551,56 +559,42 @@ internal sealed class ConsentReplay
         }
     }
 
-    private void Trace(AuditEntry entry)
+    private void Trace(AuditEntry entry, JsonElement payload)
     {
-        if (Payload(entry) is not { } payload)
+        if (!payload.TryGetProperty("consentId", out var idElement) || idElement.ValueKind != JsonValueKind.String || !idElement.TryGetGuid(out var id))
         {
             return;
         }
-        using (payload)
+        if (!_traces.TryGetValue(id, out var trace))
         {
-            if (!payload.RootElement.TryGetProperty("consentId", out var idElement) || !idElement.TryGetGuid(out var id))
-            {
-                return;
-            }
-            if (!_traces.TryGetValue(id, out var trace))
-            {
-                _traces[id] = trace = new ConsentTrace();
-            }
-            trace.Subject ??= entry.SubjectRef;
-            trace.Purpose ??= entry.Purpose;
-            trace.Grant ??= entry.GrantId;
-            if (entry.Kind == "consent.given")
-            {
-                trace.Given = true;
-            }
-            else
-            {
-                trace.EndedAt ??= entry.Sequence;
-            }
+            _traces[id] = trace = new ConsentTrace();
+        }
+        trace.Subject ??= entry.SubjectRef;
+        trace.Purpose ??= entry.Purpose;
+        trace.Grant ??= entry.GrantId;
+        if (entry.Kind == "consent.given")
+        {
+            trace.Given = true;
+        }
+        else
+        {
+            trace.EndedAt ??= entry.Sequence;
         }
     }
 
-    private void Cite(AuditEntry entry)
+    private void Cite(AuditEntry entry, JsonElement payload, long horizon)
     {
-        if (Payload(entry) is not { } payload)
+        // Only entries that name the consents they relied on (a records page, a weekly release).
+        if (!payload.TryGetProperty("details", out var details) || details.ValueKind != JsonValueKind.Object
+            || !details.TryGetProperty("consents", out var consents) || consents.ValueKind != JsonValueKind.Array)
         {
             return;
         }
-        using (payload)
-        {
-            // Only entries that name the consents they relied on (a records page, a weekly release).
-            if (!payload.RootElement.TryGetProperty("details", out var details) || details.ValueKind != JsonValueKind.Object
-                || !details.TryGetProperty("consents", out var consents) || consents.ValueKind != JsonValueKind.Array)
-            {
-                return;
-            }
-            var cited = consents.EnumerateArray().Select(c => c.ValueKind == JsonValueKind.String && c.TryGetGuid(out var g) ? g : Guid.Empty).ToList();
-            var residents = details.TryGetProperty("residents", out var named) && named.ValueKind == JsonValueKind.Array
-                ? named.EnumerateArray().Select(r => r.GetString() ?? "").ToList()
-                : [];
-            _citations.Add(new Citation(entry.Sequence, Horizon(entry), entry.Purpose, entry.GrantId, cited, residents));
-        }
+        var cited = consents.EnumerateArray().Select(c => c.ValueKind == JsonValueKind.String && c.TryGetGuid(out var g) ? g : Guid.Empty).ToList();
+        var residents = details.TryGetProperty("residents", out var named) && named.ValueKind == JsonValueKind.Array
+            ? named.EnumerateArray().Select(r => r.ValueKind == JsonValueKind.String ? r.GetString()! : "").ToList()
+            : [];
+        _citations.Add(new Citation(entry.Sequence, horizon, entry.Purpose, entry.GrantId, cited, residents));
     }
 
     private static JsonDocument? Payload(AuditEntry entry)
@@ -625,25 +619,11 @@ internal sealed class ConsentReplay
         }
     }
 
-    private static long Horizon(AuditEntry entry)
-    {
-        if (entry.Payload is null)
-        {
-            return entry.Sequence;
-        }
-        try
-        {
-            using var payload = JsonDocument.Parse(entry.Payload);
-            return payload.RootElement.ValueKind == JsonValueKind.Object
-                && payload.RootElement.TryGetProperty("decidedAfter", out var value)
-                && value.ValueKind == JsonValueKind.Number && value.TryGetInt64(out var horizon)
-                && horizon >= 0 && horizon <= entry.Sequence
-                ? horizon
-                : entry.Sequence;
-        }
-        catch (JsonException)
-        {
-            return entry.Sequence;
-        }
-    }
+    private static long Horizon(AuditEntry entry, JsonElement? payload) =>
+        payload is { } root
+            && root.TryGetProperty("decidedAfter", out var value)
+            && value.ValueKind == JsonValueKind.Number && value.TryGetInt64(out var horizon)
+            && horizon >= 0 && horizon <= entry.Sequence
+            ? horizon
+            : entry.Sequence;
 }

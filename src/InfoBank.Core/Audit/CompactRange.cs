@@ -89,6 +89,4 @@ public sealed class CompactRange
         }
         return new CompactRange(size, list);
     }
-
-    public CompactRange Clone() => new(Size, [.. _hashes]);
 }

@@ -27,9 +27,6 @@ public sealed class AuditStore(DbConnectionFactory db)
     private const string UpdateFrontier =
         "UPDATE audit_frontier SET tree_size = @Size, last_time = @LastTime, hashes = @Hashes WHERE id = 1 AND tree_size = @OldSize";
 
-    private const string InsertCheckpoint =
-        "INSERT INTO audit_checkpoints (tree_size, root_hash, created_at, key_name, note) VALUES (@TreeSize, @RootHash, @CreatedAt, @KeyName, @Note)";
-
     private const string CheckpointColumns = "tree_size AS TreeSize, root_hash AS RootHash, created_at AS CreatedAt, key_name AS KeyName, note AS Note";
 
     public DbConnectionFactory Db => db;
@@ -178,8 +175,6 @@ public sealed class AuditStore(DbConnectionFactory db)
     public async Task<Dictionary<(int Level, long Index), byte[]>> NodesAsync(
         IEnumerable<(int Level, long Index)> wanted, CancellationToken cancellationToken = default)
     {
-        // Dapper passes a list to Npgsql as one array parameter rather than expanding it.
-        var inIds = db.Provider == DatabaseProvider.Postgres ? "= ANY(@ids)" : "IN @ids";
         var result = new Dictionary<(int, long), byte[]>();
         await using var connection = await db.OpenAsync(cancellationToken);
         foreach (var group in wanted.Distinct().GroupBy(w => w.Level))
@@ -188,9 +183,9 @@ public sealed class AuditStore(DbConnectionFactory db)
             {
                 var rows = group.Key == 0
                     ? await connection.QueryAsync<(long Index, byte[] Hash)>(new CommandDefinition(
-                        $"SELECT seq, leaf_hash FROM audit_log WHERE seq {inIds}", new { ids = chunk }, cancellationToken: cancellationToken))
+                        $"SELECT seq, leaf_hash FROM audit_log WHERE {db.Dialect.InList("seq", "ids")}", new { ids = chunk }, cancellationToken: cancellationToken))
                     : await connection.QueryAsync<(long Index, byte[] Hash)>(new CommandDefinition(
-                        $"SELECT idx, hash FROM audit_tree_nodes WHERE level = @level AND idx {inIds}", new { level = group.Key, ids = chunk }, cancellationToken: cancellationToken));
+                        $"SELECT idx, hash FROM audit_tree_nodes WHERE level = @level AND {db.Dialect.InList("idx", "ids")}", new { level = group.Key, ids = chunk }, cancellationToken: cancellationToken));
                 foreach (var (index, hash) in rows)
                 {
                     result[(group.Key, index)] = hash;
