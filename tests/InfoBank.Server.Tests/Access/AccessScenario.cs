@@ -122,7 +122,6 @@ internal sealed class AccessScenario(InfoBankFactory factory)
         return given.GetProperty("consent").GetProperty("consentId").GetGuid();
     }
 
-    /// <summary>Every record of a grant, following the cursor through all pages of one fetch.</summary>
     /// <summary>What an auditor gets from verifying the whole audit log offline, exported over HTTP with an auditor's token.</summary>
     public async Task<InfoBank.Core.Audit.AuditVerificationReport> VerifyExportedLogAsync()
     {
@@ -134,6 +133,7 @@ internal sealed class AccessScenario(InfoBankFactory factory)
         return InfoBank.Core.Audit.AuditVerifier.Verify(bundle, new InfoBank.Core.Audit.AuditVerifierOptions());
     }
 
+    /// <summary>Every record of a grant, following the cursor through all pages of one fetch.</summary>
     public static async Task<List<JsonElement>> ReadAllAsync(HttpClient business, Guid grantId, int pageSize = 100)
     {
         var records = new List<JsonElement>();

@@ -225,6 +225,12 @@ public sealed class ConsentApiTests(InfoBankFactory factory) : IClassFixture<Inf
         var events = (await factory.Services.GetRequiredService<ConsentStore>().ListAllEventsAsync(connection))
             .Where(e => e.SubjectId == resident).ToList();
         Assert.Equal(2, events.Count(e => e.Type == ConsentState.ConsentWithdrawn));
+        // ...and the erasure's withdrawal was recorded before the keys were destroyed.
+        var subject = resident.ToString("D");
+        var audited = (await Dapper.SqlMapper.QueryAsync<(long Seq, string Kind)>(connection,
+            "SELECT seq, kind FROM audit_log WHERE subject_ref = @subject ORDER BY seq", new { subject })).ToList();
+        var erasedAt = audited.Single(a => a.Kind == Features.Audit.AuditKinds.Erasure).Seq;
+        Assert.True(audited.Last(a => a.Kind == Features.Audit.AuditKinds.ConsentWithdrawn).Seq < erasedAt);
     }
 
     [Fact]

@@ -95,17 +95,17 @@ public sealed partial class ResidentCustodyService(
         {
             return null;
         }
+        await audit.AppendAsync(new AuditEntryDraft(
+            AuditKinds.Erasure,
+            Actor(residentId),
+            SubjectRef: residentId.ToString(),
+            Payload: new { erasureId = erasure.Id, keyVersionsDestroyed = erasure.UpToKeyVersion, method = "crypto-shredding" }), cancellationToken);
         // Once more after the shred: another session of the resident may have given a consent
         // between the first pass and the erasure. The steps are idempotent.
         foreach (var step in erasureSteps)
         {
             await step.ApplyAsync(residentId, cancellationToken);
         }
-        await audit.AppendAsync(new AuditEntryDraft(
-            AuditKinds.Erasure,
-            Actor(residentId),
-            SubjectRef: residentId.ToString(),
-            Payload: new { erasureId = erasure.Id, keyVersionsDestroyed = erasure.UpToKeyVersion, method = "crypto-shredding" }), cancellationToken);
         LogErased(logger, erasure.Id);
         return erasure;
     }
