@@ -23,17 +23,17 @@ public abstract class AccessStoreTests<TFixture>(TFixture database) : StoreTestB
         var entry = Entry(grant, "fitness-club", Now);
         await Store.RecordAsync(entry, [new Provision(alice, 2, 10), new Provision(bob, 1, 0)], CancellationToken.None);
 
-        var line = Assert.Single(await Store.PassbookAsync(alice, null, 10, CancellationToken.None));
+        var line = Assert.Single(await Store.PassbookAsync(alice, null, null, 10, CancellationToken.None));
         Assert.Equal((entry.Id, grant, "fitness-club", 2, 10), (line.AccessId, line.GrantId, line.Recipient, line.Records, line.Points));
         Assert.Equal(Now, line.At);
         Assert.Equal("health-research", line.Purpose);
         Assert.Equal("committee decision 7", line.Approval);
-        Assert.Single(await Store.PassbookAsync(bob, null, 10, CancellationToken.None));
-        Assert.Empty(await Store.PassbookAsync(carol, null, 10, CancellationToken.None));
+        Assert.Single(await Store.PassbookAsync(bob, null, null, 10, CancellationToken.None));
+        Assert.Empty(await Store.PassbookAsync(carol, null, null, 10, CancellationToken.None));
         Assert.Equal(10, await Store.PointsTotalAsync(alice, CancellationToken.None));
         Assert.Equal(0, await Store.PointsTotalAsync(carol, CancellationToken.None));
         Assert.Equal([alice], await Store.RewardedInFetchAsync(entry.FetchId!.Value, CancellationToken.None));
-        Assert.Empty(await Store.PassbookAsync(alice, Now, 10, CancellationToken.None));
+        Assert.Empty(await Store.PassbookAsync(alice, Now, null, 10, CancellationToken.None));
     }
 
     [SkippableFact]
@@ -48,12 +48,55 @@ public abstract class AccessStoreTests<TFixture>(TFixture database) : StoreTestB
         {
             await Store.RecordAsync(e, [], CancellationToken.None);
         }
-        var byGrant = await Store.LogAsync(grant, null, null, null, 10, CancellationToken.None);
+        var byGrant = await Store.LogAsync(grant, null, null, null, null, 10, CancellationToken.None);
         Assert.Equal([newer.Id, older.Id], byGrant.Select(e => e.Id));
         Assert.Equal(newer, byGrant[0]);
-        Assert.Equal(3, (await Store.LogAsync(null, recipient, null, null, 10, CancellationToken.None)).Count);
-        Assert.Equal([older.Id], (await Store.LogAsync(grant, recipient, Now.AddHours(-3), Now.AddHours(-1), 10, CancellationToken.None)).Select(e => e.Id));
-        Assert.Single(await Store.LogAsync(null, recipient, null, null, 1, CancellationToken.None));
+        Assert.Equal(3, (await Store.LogAsync(null, recipient, null, null, null, 10, CancellationToken.None)).Count);
+        Assert.Equal([older.Id], (await Store.LogAsync(grant, recipient, Now.AddHours(-3), Now.AddHours(-1), null, 10, CancellationToken.None)).Select(e => e.Id));
+        Assert.Single(await Store.LogAsync(null, recipient, null, null, null, 1, CancellationToken.None));
+    }
+
+    [SkippableFact]
+    public async Task Paging_through_lines_written_at_the_same_moment_skips_none()
+    {
+        // One weekly release request writes a line per week, all at the same time.
+        var (resident, grant) = (Guid.NewGuid(), Guid.NewGuid());
+        var recipient = $"biz-{Guid.NewGuid():N}";
+        var written = new List<Guid>();
+        for (var week = 0; week < 4; week++)
+        {
+            var entry = Entry(grant, recipient, Now);
+            await Store.RecordAsync(entry, [new Provision(resident, 7, 0)], CancellationToken.None);
+            written.Add(entry.Id);
+        }
+
+        var seen = new List<Guid>();
+        (DateTimeOffset? At, Guid? Id) next = (null, null);
+        for (var page = 0; page < 10; page++)
+        {
+            var rows = await Store.PassbookAsync(resident, next.At, next.Id, 1, CancellationToken.None);
+            if (rows.Count == 0)
+            {
+                break;
+            }
+            seen.Add(rows[0].AccessId);
+            next = (rows[0].At, rows[0].AccessId);
+        }
+        Assert.Equal(written.Order(), seen.Order());
+
+        var logged = new List<Guid>();
+        next = (null, null);
+        for (var page = 0; page < 10; page++)
+        {
+            var rows = await Store.LogAsync(grant, null, null, next.At, next.Id, 1, CancellationToken.None);
+            if (rows.Count == 0)
+            {
+                break;
+            }
+            logged.Add(rows[0].Id);
+            next = (rows[0].At, rows[0].Id);
+        }
+        Assert.Equal(written.Order(), logged.Order());
     }
 
     [SkippableFact]

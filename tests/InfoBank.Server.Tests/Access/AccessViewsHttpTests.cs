@@ -45,7 +45,8 @@ public sealed class AccessViewsHttpTests(InfoBankFactory factory) : IClassFixtur
         var paged = await asAlice.GetFromJsonAsync<JsonElement>("/api/v1/me/passbook?limit=1");
         Assert.Single(paged.GetProperty("lines").EnumerateArray());
         var before = paged.GetProperty("nextBefore").GetDateTimeOffset();
-        var rest = await asAlice.GetFromJsonAsync<JsonElement>($"/api/v1/me/passbook?limit=1&before={Uri.EscapeDataString(before.ToString("O"))}");
+        var beforeId = paged.GetProperty("nextBeforeId").GetGuid();
+        var rest = await asAlice.GetFromJsonAsync<JsonElement>($"/api/v1/me/passbook?limit=1&before={Uri.EscapeDataString(before.ToString("O"))}&beforeId={beforeId}");
         Assert.Equal(first.Id, rest.GetProperty("lines")[0].GetProperty("accessId").GetGuid());
 
         using var asBob = factory.CreateClientWithToken(bobToken);

@@ -27,7 +27,7 @@ internal sealed class AccessApi : IApiModule
     }
 
     public static async Task<Results<Ok<Passbook>, ValidationProblem>> GetPassbookAsync(
-        HttpContext context, AccessStore store, IClientDirectory clients, DateTimeOffset? before, int? limit, CancellationToken cancellationToken)
+        HttpContext context, AccessStore store, IClientDirectory clients, DateTimeOffset? before, Guid? beforeId, int? limit, CancellationToken cancellationToken)
     {
         if (limit is < 1 or > MaxLimit)
         {
@@ -35,16 +35,17 @@ internal sealed class AccessApi : IApiModule
         }
         var residentId = context.User.AccountId();
         var take = limit ?? 50;
-        var rows = await store.PassbookAsync(residentId, before, take, cancellationToken);
+        var rows = await store.PassbookAsync(residentId, before, beforeId, take, cancellationToken);
         var businesses = await AccessViewMapping.BusinessesAsync(clients, rows.Select(r => r.Recipient), cancellationToken);
         var lines = rows.Select(r => new PassbookLine(r.AccessId, r.At, businesses[r.Recipient], r.Kind, AccessViewMapping.Strings(r.DataItems),
             r.Purpose, r.GrantId, r.Approval, r.Records, r.Points)).ToList();
         var total = await store.PointsTotalAsync(residentId, cancellationToken);
-        return TypedResults.Ok(new Passbook(total, lines, rows.Count == take ? rows[^1].At : null));
+        var more = rows.Count == take;
+        return TypedResults.Ok(new Passbook(total, lines, more ? rows[^1].At : null, more ? rows[^1].AccessId : null));
     }
 
     public static async Task<Results<Ok<AccessLogPage>, ValidationProblem>> GetAccessLogAsync(
-        AccessStore store, IClientDirectory clients, Guid? grantId, string? business, DateTimeOffset? from, DateTimeOffset? to, int? limit, CancellationToken cancellationToken)
+        AccessStore store, IClientDirectory clients, Guid? grantId, string? business, DateTimeOffset? from, DateTimeOffset? to, Guid? toId, int? limit, CancellationToken cancellationToken)
     {
         var errors = new Dictionary<string, string[]>();
         if (limit is < 1 or > MaxLimit)
@@ -64,12 +65,13 @@ internal sealed class AccessApi : IApiModule
             return TypedResults.ValidationProblem(errors);
         }
         var take = limit ?? 100;
-        var rows = await store.LogAsync(grantId, business, from, to, take, cancellationToken);
+        var rows = await store.LogAsync(grantId, business, from, to, toId, take, cancellationToken);
         var businesses = await AccessViewMapping.BusinessesAsync(clients, rows.Select(r => r.Recipient), cancellationToken);
         var entries = rows.Select(r => new AccessLogView(r.Id, r.At, r.GrantId, businesses[r.Recipient], r.Kind, r.Outcome, r.FetchId, r.FetchStart,
             r.Items, r.Residents, AccessViewMapping.Strings(r.DataItems), r.Purpose, r.Approval, r.PolicyHash,
             AccessViewMapping.Strings(r.Reasons), r.AuditSequence)).ToList();
-        return TypedResults.Ok(new AccessLogPage(entries, rows.Count == take ? rows[^1].At : null));
+        var more = rows.Count == take;
+        return TypedResults.Ok(new AccessLogPage(entries, more ? rows[^1].At : null, more ? rows[^1].Id : null));
     }
 
     public static async Task<Results<Ok<List<AlertView>>, ValidationProblem>> GetAlertsAsync(

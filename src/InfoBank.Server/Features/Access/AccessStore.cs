@@ -100,7 +100,8 @@ public sealed class AccessStore(DbConnectionFactory db)
         SELECT p.access_id AS AccessId, p.at AS At, l.grant_id AS GrantId, l.recipient AS Recipient, l.kind AS Kind,
                l.data_items AS DataItems, l.purpose AS Purpose, l.approval AS Approval, p.records AS Records, p.points AS Points
         FROM access_provisions p JOIN access_log l ON l.id = p.access_id
-        WHERE p.resident_id = @residentId AND (@before IS NULL OR p.at < @before)
+        WHERE p.resident_id = @residentId
+          AND (@before IS NULL OR p.at < @before OR (p.at = @before AND @beforeId IS NOT NULL AND p.access_id < @beforeId))
         ORDER BY p.at DESC, p.access_id DESC
         """;
 
@@ -268,11 +269,15 @@ public sealed class AccessStore(DbConnectionFactory db)
             new { grantId, after, limit }, cancellationToken: cancellationToken))];
     }
 
-    public async Task<IReadOnlyList<PassbookRow>> PassbookAsync(Guid residentId, DateTimeOffset? before, int limit, CancellationToken cancellationToken)
+    /// <summary>
+    /// The resident's lines, newest first, from just below (<paramref name="before"/>, <paramref name="beforeId"/>)
+    /// in (time, id) order: one release writes several lines at the same time, so time alone would skip some.
+    /// </summary>
+    public async Task<IReadOnlyList<PassbookRow>> PassbookAsync(Guid residentId, DateTimeOffset? before, Guid? beforeId, int limit, CancellationToken cancellationToken)
     {
         await using var connection = await db.OpenAsync(cancellationToken);
         var rows = await connection.QueryAsync<PassbookData>(new CommandDefinition(SelectPassbook + db.Dialect.Limit("limit"),
-            new { residentId, before, limit }, cancellationToken: cancellationToken));
+            new { residentId, before, beforeId, limit }, cancellationToken: cancellationToken));
         return [.. rows.Select(r => new PassbookRow(r.AccessId, r.At, r.GrantId, r.Recipient, r.Kind, r.DataItems, r.Purpose, r.Approval, r.Records, r.Points))];
     }
 
@@ -282,16 +287,19 @@ public sealed class AccessStore(DbConnectionFactory db)
         return await connection.ExecuteScalarAsync<long>(new CommandDefinition(SelectPointsTotal, new { residentId }, cancellationToken: cancellationToken));
     }
 
-    /// <summary>The committee's view of the log, newest first, optionally by grant, recipient and time.</summary>
-    public async Task<IReadOnlyList<AccessLogEntry>> LogAsync(Guid? grantId, string? recipient, DateTimeOffset? from, DateTimeOffset? to, int limit, CancellationToken cancellationToken)
+    /// <summary>
+    /// The committee's view of the log, newest first, optionally by grant, recipient and time; pages
+    /// continue below (<paramref name="to"/>, <paramref name="toId"/>) in (time, id) order.
+    /// </summary>
+    public async Task<IReadOnlyList<AccessLogEntry>> LogAsync(Guid? grantId, string? recipient, DateTimeOffset? from, DateTimeOffset? to, Guid? toId, int limit, CancellationToken cancellationToken)
     {
         var sql = SelectColumns + """
              WHERE (@grantId IS NULL OR grant_id = @grantId) AND (@recipient IS NULL OR recipient = @recipient)
-               AND (@from IS NULL OR at >= @from) AND (@to IS NULL OR at < @to)
+               AND (@from IS NULL OR at >= @from) AND (@to IS NULL OR at < @to OR (at = @to AND @toId IS NOT NULL AND id < @toId))
              ORDER BY at DESC, id DESC
             """ + db.Dialect.Limit("limit");
         await using var connection = await db.OpenAsync(cancellationToken);
-        var rows = await connection.QueryAsync<LogData>(new CommandDefinition(sql, new { grantId, recipient, from, to, limit }, cancellationToken: cancellationToken));
+        var rows = await connection.QueryAsync<LogData>(new CommandDefinition(sql, new { grantId, recipient, from, to, toId, limit }, cancellationToken: cancellationToken));
         return [.. rows.Select(r => new AccessLogEntry(r.Id, r.At, r.GrantId, r.Recipient, r.Kind, r.Outcome, r.FetchId, r.FetchStart, r.Items, r.Residents,
             r.DataItems, r.Purpose, r.Approval, r.PolicyHash, r.Reasons, r.AuditSequence))];
     }

@@ -18,7 +18,8 @@ public sealed record PassbookLine(
     int Records,
     int Points);
 
-public sealed record Passbook(long TotalPoints, IReadOnlyList<PassbookLine> Lines, DateTimeOffset? NextBefore);
+/// <summary>A page of the passbook; the next page is <c>?before={NextBefore}&amp;beforeId={NextBeforeId}</c>.</summary>
+public sealed record Passbook(long TotalPoints, IReadOnlyList<PassbookLine> Lines, DateTimeOffset? NextBefore, Guid? NextBeforeId);
 
 /// <summary>One access as the committee reviews it.</summary>
 public sealed record AccessLogView(
@@ -39,7 +40,8 @@ public sealed record AccessLogView(
     IReadOnlyList<string> Reasons,
     long? AuditSequence);
 
-public sealed record AccessLogPage(IReadOnlyList<AccessLogView> Entries, DateTimeOffset? NextTo);
+/// <summary>A page of the access log; the next page is <c>?to={NextTo}&amp;toId={NextToId}</c> with the same filters.</summary>
+public sealed record AccessLogPage(IReadOnlyList<AccessLogView> Entries, DateTimeOffset? NextTo, Guid? NextToId);
 
 public sealed record AlertView(string Key, Guid GrantId, string Kind, DateTimeOffset DetectedAt, string Message);
 
