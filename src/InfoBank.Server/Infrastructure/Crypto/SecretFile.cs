@@ -31,24 +31,10 @@ public static class SecretFile
 
     private static void Create(string full)
     {
-        var directory = Path.GetDirectoryName(full)!;
-        if (OperatingSystem.IsWindows())
-        {
-            Directory.CreateDirectory(directory);
-        }
-        else
-        {
-            Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        }
         try
         {
             // Created owner-only before the secret is written into it.
-            var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
-            if (!OperatingSystem.IsWindows())
-            {
-                options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-            }
-            using var stream = new FileStream(full, options);
+            using var stream = OpenOwnerOnly(full, FileMode.CreateNew);
             stream.Write(Encoding.ASCII.GetBytes(Convert.ToBase64String(RandomNumberGenerator.GetBytes(32))));
             stream.Flush(flushToDisk: true);
         }
@@ -56,5 +42,25 @@ public static class SecretFile
         {
             // Another process created it first; use theirs.
         }
+    }
+
+    /// <summary>
+    /// Opens <paramref name="full"/> for writing so that, when it is created, it is readable by the
+    /// owner only from its first byte (mode 0600, in a folder created 0700), never chmod-ed afterwards.
+    /// </summary>
+    public static FileStream OpenOwnerOnly(string full, FileMode mode)
+    {
+        var directory = Path.GetDirectoryName(full)!;
+        var options = new FileStreamOptions { Mode = mode, Access = FileAccess.Write };
+        if (OperatingSystem.IsWindows())
+        {
+            Directory.CreateDirectory(directory);
+        }
+        else
+        {
+            Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        }
+        return new FileStream(full, options);
     }
 }

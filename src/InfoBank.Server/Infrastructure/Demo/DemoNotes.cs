@@ -1,3 +1,5 @@
+using InfoBank.Server.Infrastructure.Crypto;
+
 namespace InfoBank.Server.Infrastructure.Demo;
 
 /// <summary>
@@ -15,16 +17,11 @@ public static class DemoNotes
         {
             return;
         }
-        var path = PathFor(configuration);
-        var directory = Path.GetDirectoryName(Path.GetFullPath(path));
-        if (!string.IsNullOrEmpty(directory))
+        using var file = SecretFile.OpenOwnerOnly(Path.GetFullPath(PathFor(configuration)), FileMode.Append);
+        using var writer = new StreamWriter(file);
+        foreach (var note in context.Notes)
         {
-            Directory.CreateDirectory(directory);
-        }
-        File.AppendAllLines(path, context.Notes);
-        if (!OperatingSystem.IsWindows())
-        {
-            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            writer.WriteLine(note);
         }
     }
 }
