@@ -176,8 +176,6 @@ public sealed record PiaRuleSet(
         YamlScalarNode { Value: { } v } => Value.Of(v),
         _ => throw file.Error(node, "a parameter must be a number, boolean, text or list"),
     };
-
-    internal static Value ParameterValue(YamlFile file, YamlNode node) => ToValue(file, node);
 }
 
 public sealed record PiaFinding(

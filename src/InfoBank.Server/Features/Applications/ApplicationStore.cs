@@ -331,9 +331,6 @@ public sealed class ApplicationStore(DbConnectionFactory db)
         return await c.QuerySingleOrDefaultAsync<GrantRow>(new CommandDefinition(SelectGrantSql, new { id }, cancellationToken: ct));
     }
 
-    public static Task<GrantRow?> FindGrantAsync(DbConnection c, DbTransaction? tx, Guid id, CancellationToken ct) =>
-        c.QuerySingleOrDefaultAsync<GrantRow>(new CommandDefinition(SelectGrantSql, new { id }, tx, cancellationToken: ct));
-
     public async Task<GrantRow?> FindGrantForApplicationAsync(Guid applicationId, CancellationToken ct)
     {
         await using var c = await db.OpenAsync(ct);
