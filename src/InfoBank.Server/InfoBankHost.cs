@@ -55,6 +55,7 @@ public static class InfoBankHost
         services.AddInfoBankCore();
         services.AddOptions<LimitsOptions>().BindConfiguration(LimitsOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddInfoBankProblemDetails();
+        services.AddSingleton<IApiModule, ProblemTypesApi>();
         services.AddValidation();
         services.AddOpenApi("v1");
         services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);

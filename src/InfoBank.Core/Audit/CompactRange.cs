@@ -71,6 +71,9 @@ public sealed class CompactRange
         return root;
     }
 
+    /// <summary>An independent copy (the audit writer keeps one to undo a change that rolled back).</summary>
+    public CompactRange Clone() => new(Size, [.. _hashes]);
+
     /// <summary>The frontier hashes concatenated, for storage next to <see cref="Size"/>.</summary>
     public byte[] ToBytes() => _hashes.SelectMany(h => h).ToArray();
 

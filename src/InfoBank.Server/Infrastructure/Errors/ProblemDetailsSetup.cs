@@ -13,6 +13,15 @@ public static class ProblemDetailsSetup
         services.AddProblemDetails(options => options.CustomizeProblemDetails = context =>
         {
             context.ProblemDetails.Instance ??= context.HttpContext.Request.Path;
+            // Every answer names one of our documented types; the framework's default is a link to
+            // the HTTP RFC's status section, which tells a client nothing the status did not.
+            var status = context.ProblemDetails.Status ?? context.HttpContext.Response.StatusCode;
+            if ((context.ProblemDetails.Type is null || context.ProblemDetails.Type.StartsWith("https://tools.ietf.org/", StringComparison.Ordinal))
+                && ProblemTypes.ForStatus(status) is { } generic)
+            {
+                context.ProblemDetails.Type = generic.Uri;
+                context.ProblemDetails.Title ??= generic.Title;
+            }
             context.ProblemDetails.Extensions.TryAdd(
                 "traceId", Activity.Current?.Id ?? context.HttpContext.TraceIdentifier);
         });

@@ -1,0 +1,145 @@
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+
+namespace InfoBank.Server.Infrastructure.Errors;
+
+/// <summary>
+/// One kind of error a client can tell apart without parsing English: the RFC 9457 <c>type</c>
+/// (<c>/problems/{slug}</c>, documented at that path on every deployment), its status and title.
+/// </summary>
+public sealed record ProblemType(string Slug, int Status, string Title, string Description)
+{
+    /// <summary>The <c>type</c> member: a relative reference, resolved against the server that answered.</summary>
+    public string Uri => "/problems/" + Slug;
+
+    /// <summary>A problem of this type for an endpoint's typed result.</summary>
+    public ProblemHttpResult Result(string detail, IDictionary<string, object?>? extensions = null) =>
+        TypedResults.Problem(ToDetails(detail, extensions));
+
+    /// <summary>The body, for code that writes it itself (middleware, exception handlers).</summary>
+    public ProblemDetails ToDetails(string detail, IDictionary<string, object?>? extensions = null)
+    {
+        var problem = new ProblemDetails { Type = Uri, Status = Status, Title = Title, Detail = detail };
+        foreach (var (key, value) in extensions ?? new Dictionary<string, object?>())
+        {
+            problem.Extensions[key] = value;
+        }
+        return problem;
+    }
+
+    /// <summary>A validation problem (the <c>errors</c> member keyed by JSON path or parameter) of this type.</summary>
+    public ProblemHttpResult Validation(IDictionary<string, string[]> errors, string detail) =>
+        TypedResults.Problem(new HttpValidationProblemDetails(errors) { Type = Uri, Status = Status, Title = Title, Detail = detail });
+}
+
+/// <summary>
+/// Every problem type the API answers with. Features add theirs here, so the list stays complete
+/// and <c>GET /problems</c> documents each. Slugs are stable: clients match on them.
+/// </summary>
+public static partial class ProblemTypes
+{
+    // ---- requests the HTTP layer refuses before any feature sees them ----
+    public static readonly ProblemType MalformedRequest = new("malformed-request", 400, "Malformed request",
+        "The request could not be read: invalid JSON, a wrong type for a member, an unknown member, a duplicate key, or a missing required value. The detail names the JSON path.");
+
+    public static readonly ProblemType InvalidParameter = new("invalid-parameter", 400, "Invalid parameter",
+        "A query or route parameter is out of range or malformed. `errors` names each one.");
+
+    public static readonly ProblemType DotSegment = new("dot-segment", 400, "Dot segment in the path",
+        "The request target contains a `.` or `..` segment (also percent-encoded). Such paths are refused rather than normalised, so a request can never reach a different route than the one written.");
+
+    public static readonly ProblemType TokenInUrl = new("token-in-url", 400, "Token outside the Authorization header",
+        "An access token was sent in the query string or a form body. Send it only as `Authorization: Bearer …`; URLs and bodies end up in logs and histories.");
+
+    public static readonly ProblemType BodyTooLarge = new("body-too-large", 413, "Request body too large",
+        "The body exceeds this endpoint's limit.");
+
+    public static readonly ProblemType UnsupportedMediaType = new("unsupported-media-type", 415, "Unsupported media type",
+        "The body's Content-Type (or its charset) is not one this endpoint reads. JSON bodies are `application/json`, UTF-8.");
+
+    public static readonly ProblemType NotFound = new("not-found", 404, "Not found",
+        "There is no such resource for you. Another caller's resource answers the same as one that does not exist.");
+
+    public static readonly ProblemType MethodNotAllowed = new("method-not-allowed", 405, "Method not allowed",
+        "The path exists but not with this method; the Allow header lists the ones it takes.");
+
+    public static readonly ProblemType Unauthenticated = new("unauthenticated", 401, "Authentication required",
+        "The request needs a valid bearer token (missing, malformed, expired or revoked).");
+
+    public static readonly ProblemType Forbidden = new("forbidden", 403, "Not allowed",
+        "The token is valid but does not allow this operation.");
+
+    public static readonly ProblemType RateLimited = new("rate-limited", 429, "Too many requests",
+        "Too many requests from this address or client; retry after the number of seconds in Retry-After.");
+
+    public static readonly ProblemType Conflict = new("conflict", 409, "Conflict",
+        "The request is valid but conflicts with the resource's current state (a concurrent change, or it was already done). Read the resource again.");
+
+    public static readonly ProblemType Refused = new("refused", 422, "Refused",
+        "The request is well-formed but the domain refuses it; the detail says why.");
+
+    public static readonly ProblemType StorageUnavailable = new("storage-unavailable", 503, "Storage unavailable",
+        "The database or the data folder could not take the change (busy, full or read-only). Nothing was changed; retry after the number of seconds in Retry-After.");
+
+    public static readonly ProblemType Internal = new("internal", 500, "Internal error",
+        "An unexpected error. Nothing in the answer describes it; the traceId lets an operator find it in the logs.");
+
+    private static IReadOnlyDictionary<string, ProblemType>? _all;
+
+    /// <summary>
+    /// The type given to a problem that named none (the framework's own 401/404/405 answers, status
+    /// code pages, validation problems): the generic type of its status.
+    /// </summary>
+    public static ProblemType? ForStatus(int status) => status switch
+    {
+        400 => MalformedRequest,
+        401 => Unauthenticated,
+        403 => Forbidden,
+        404 => NotFound,
+        405 => MethodNotAllowed,
+        409 => Conflict,
+        413 => BodyTooLarge,
+        415 => UnsupportedMediaType,
+        422 => Refused,
+        429 => RateLimited,
+        500 => Internal,
+        503 => StorageUnavailable,
+        _ => null,
+    };
+
+    /// <summary>
+    /// Every type above and in the other parts of this class, by slug. Built on first use, after the
+    /// type initializer has set the fields of every part (their order across files is unspecified).
+    /// </summary>
+    public static IReadOnlyDictionary<string, ProblemType> All => _all ??= typeof(ProblemTypes)
+        .GetFields(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Static)
+        .Where(f => f.FieldType == typeof(ProblemType))
+        .Select(f => (ProblemType)f.GetValue(null)!)
+        .ToDictionary(t => t.Slug, StringComparer.Ordinal);
+}
+
+/// <summary>
+/// <c>GET /problems</c> and <c>GET /problems/{slug}</c>: what each problem <c>type</c> means, so the
+/// type in an error answer can be looked up on the server that gave it. Anonymous, like the API reference.
+/// </summary>
+public sealed class ProblemTypesApi : IApiModule
+{
+    public sealed record ProblemTypeResponse(string Type, int Status, string Title, string Description);
+
+    public void MapEndpoints(IEndpointRouteBuilder routes)
+    {
+        var group = routes.MapGroup("/problems").WithTags("Problems").AllowAnonymous();
+        group.MapGet("/", List).WithName("ListProblemTypes").WithSummary("Every problem type the API answers with.");
+        group.MapGet("/{slug}", Get).WithName("GetProblemType").WithSummary("What one problem type means.");
+    }
+
+    public static Ok<IReadOnlyList<ProblemTypeResponse>> List() =>
+        TypedResults.Ok<IReadOnlyList<ProblemTypeResponse>>(ProblemTypes.All.Values.OrderBy(t => t.Slug, StringComparer.Ordinal).Select(From).ToList());
+
+    public static Results<Ok<ProblemTypeResponse>, ProblemHttpResult> Get(string slug) =>
+        ProblemTypes.All.TryGetValue(slug, out var type)
+            ? TypedResults.Ok(From(type))
+            : ProblemTypes.NotFound.Result($"There is no problem type '{slug}'; GET /problems lists them.");
+
+    private static ProblemTypeResponse From(ProblemType type) => new(type.Uri, type.Status, type.Title, type.Description);
+}
