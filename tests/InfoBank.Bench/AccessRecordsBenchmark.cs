@@ -9,6 +9,8 @@ using InfoBank.Server.Features.Applications;
 using InfoBank.Server.Features.Consent;
 using InfoBank.Server.Features.Custody;
 using InfoBank.Server.Features.Identity;
+using InfoBank.Server.Infrastructure.Db;
+using InfoBank.TestSupport;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace InfoBank.Bench;
@@ -121,6 +123,7 @@ public sealed class AccessRecordsBenchmark : IBenchmark
     {
         using var scope = server.Services.CreateScope();
         var vault = scope.ServiceProvider.GetRequiredService<RecordVault>();
+        var db = scope.ServiceProvider.GetRequiredService<DbConnectionFactory>();
         var at = DateTimeOffset.UtcNow;
         var batch = new List<NewRecord>(5_000);
         foreach (var resident in residents)
@@ -132,13 +135,13 @@ public sealed class AccessRecordsBenchmark : IBenchmark
             }
             if (batch.Count >= 5_000)
             {
-                await vault.InsertAsync(sourceId, batch, default);
+                await vault.InsertAsync(db, sourceId, batch, default);
                 batch.Clear();
             }
         }
         if (batch.Count > 0)
         {
-            await vault.InsertAsync(sourceId, batch, default);
+            await vault.InsertAsync(db, sourceId, batch, default);
         }
     }
 
@@ -152,19 +155,20 @@ public sealed class AccessRecordsBenchmark : IBenchmark
         var request = new GiveConsent(offer.OfferId, offer.NoticeVersion, offer.NoticeHash, offer.Notice.SpecialCareItems);
         foreach (var chunk in residents.Chunk(1_000))
         {
-            await using var connection = await store.Connections.OpenAsync();
-            await using var transaction = await connection.BeginTransactionAsync();
-            foreach (var resident in chunk)
+            await store.Db.InTransactionAsync(async s =>
             {
-                var now = DateTimeOffset.UtcNow;
-                var (e, refusal) = ConsentCommands.Give(resident, offer, null, request, Guid.CreateVersion7(now), now);
-                if (e is null)
+                foreach (var resident in chunk)
                 {
-                    throw new InvalidOperationException(refusal!.Message);
+                    var now = DateTimeOffset.UtcNow;
+                    var (e, refusal) = ConsentCommands.Give(resident, offer, null, request, Guid.CreateVersion7(now), now);
+                    if (e is null)
+                    {
+                        throw new InvalidOperationException(refusal!.Message);
+                    }
+                    await store.AppendAsync(s, e, ConsentLedger.Apply(null, e));
                 }
-                await store.AppendAsync(connection, transaction, e, ConsentLedger.Apply(null, e));
-            }
-            await transaction.CommitAsync();
+                return true;
+            });
         }
     }
 }

@@ -118,15 +118,15 @@ public sealed class ConsentDecisionBenchmark : IBenchmark
 
     private static async Task LoadAsync(DbConnectionFactory connections, ConsentStore store, OfferTerms[] offers, Guid[] subjects)
     {
-        await using var connection = await connections.OpenAsync();
-        await using (var transaction = await connection.BeginTransactionAsync())
+        await connections.InTransactionAsync(async s =>
         {
             foreach (var offer in offers)
             {
-                await store.InsertOfferAsync(connection, transaction, offer, Now);
+                await store.InsertOfferAsync(s, offer, Now);
             }
-            await transaction.CommitAsync();
-        }
+            return true;
+        });
+        await using var connection = await connections.OpenAsync();
         const string insert = """
             INSERT INTO consents (consent_id, subject_id, offer_id, notice_version, state, items, explicit_items, given_at, expires_at, ended_at, last_sequence)
             VALUES (@ConsentId, @SubjectId, @OfferId, 1, 'ConsentGiven', @Items, @ExplicitItems, @GivenAt, @ExpiresAt, NULL, 0)

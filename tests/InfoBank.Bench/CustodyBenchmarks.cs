@@ -4,6 +4,8 @@ using System.Text;
 using System.Text.Json;
 using InfoBank.Server.Features.Custody;
 using InfoBank.Server.Features.Identity;
+using InfoBank.Server.Infrastructure.Db;
+using InfoBank.TestSupport;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
@@ -73,12 +75,14 @@ internal sealed class BenchServer : WebApplicationFactory<CustodyApi>
         using var scope = Services.CreateScope();
         var client = await scope.ServiceProvider.GetRequiredService<ClientRegistry>().RegisterMachineClientAsync(ClientKind.DataSource, "Bench source");
         var store = scope.ServiceProvider.GetRequiredService<CustodyStore>();
+        var db = scope.ServiceProvider.GetRequiredService<DbConnectionFactory>();
+        var keys = scope.ServiceProvider.GetRequiredService<ResidentKeyRing>();
         var residents = new List<(Guid, string)>();
         for (var i = 0; i < count; i++)
         {
             var id = Guid.NewGuid();
-            await store.EnrolAsync(id, CustodyTerms.Current.Version, CustodyTerms.Current.Hash, default);
-            var (link, _) = await store.UpsertLinkAsync(id, client.ClientId, [category], default);
+            await store.EnrolAsync(db, keys, id, CustodyTerms.Current.Version, CustodyTerms.Current.Hash, default);
+            var (link, _) = await store.UpsertLinkAsync(db, id, client.ClientId, [category], default);
             residents.Add((id, link.ResidentRef));
         }
 
@@ -199,6 +203,7 @@ public sealed class ErasureBenchmark : IBenchmark
         var (_, clientId, residents) = await server.SourceWithResidentsAsync(6, "search.query");
         using var scope = server.Services.CreateScope();
         var vault = scope.ServiceProvider.GetRequiredService<RecordVault>();
+        var db = scope.ServiceProvider.GetRequiredService<DbConnectionFactory>();
         var custody = scope.ServiceProvider.GetRequiredService<ResidentCustodyService>();
 
         async Task Fill(Guid resident, int count)
@@ -208,7 +213,7 @@ public sealed class ErasureBenchmark : IBenchmark
                 var batch = Enumerable.Range(done, Math.Min(5_000, count - done))
                     .Select(i => new NewRecord(resident, "search.query", DateTimeOffset.UtcNow.AddMinutes(-i), $"{resident:N}-{i}", Encoding.UTF8.GetBytes($"{{\"query\":\"{new string('q', 180)}\"}}")))
                     .ToList();
-                await vault.InsertAsync(clientId, batch, default);
+                await vault.InsertAsync(db, clientId, batch, default);
             }
         }
 

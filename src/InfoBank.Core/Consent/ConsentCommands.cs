@@ -13,6 +13,9 @@ public enum ConsentRefusalKind
 
     /// <summary>The request is well-formed but not acceptable as consent (422): special-care items not named.</summary>
     Unacceptable,
+
+    /// <summary>The resident is not enrolled (never, or erased): nobody can consent for them (409).</summary>
+    NotEnrolled,
 }
 
 /// <summary>What a resident asks for when giving consent: the offer, the notice version they read, the special-care items they name.</summary>

@@ -2,6 +2,8 @@ using InfoBank.Core.Access;
 using InfoBank.Server.Features.Access;
 using InfoBank.Server.Tests.Infrastructure;
 
+using InfoBank.TestSupport;
+
 namespace InfoBank.Server.Tests.Access;
 
 public abstract class AccessStoreTests<TFixture>(TFixture database) : StoreTestBase<TFixture>(database)

@@ -7,6 +7,7 @@ using InfoBank.Server.Features.Audit;
 using InfoBank.Server.Features.Identity;
 using InfoBank.Server.Infrastructure.Auth;
 using InfoBank.Server.Tests.Infrastructure;
+using InfoBank.TestSupport;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace InfoBank.Server.Tests.Access;

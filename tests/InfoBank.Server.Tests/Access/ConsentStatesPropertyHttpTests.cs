@@ -58,7 +58,7 @@ public sealed class ConsentStatesPropertyHttpTests(ConsentStatesPropertyHttpTest
         var residents = new List<Resident>();
         for (var i = 0; i < 7; i++)
         {
-            // Someone who never enrolled can still consent, but cannot link a source.
+            // Someone who never enrolled can neither consent nor link a source.
             var enrolled = random.Next(6) != 0;
             var resident = new Resident(await scenario.ResidentAsync(enrolled), (ConsentState)random.Next(4), enrolled ? (Data)random.Next(4) : Data.None,
                 enrolled && random.Next(6) == 0, enrolled);
@@ -79,7 +79,18 @@ public sealed class ConsentStatesPropertyHttpTests(ConsentStatesPropertyHttpTest
                     }), HttpStatusCode.OK);
                     break;
             }
-            if (resident.Consent != ConsentState.Never)
+            if (resident.Consent != ConsentState.Never && !resident.Enrolled)
+            {
+                // Consent is refused to someone who never agreed to the custody terms.
+                await JsonOf(await resident.Person.Http.PostAsJsonAsync("/api/v1/me/consents", new
+                {
+                    offerId = offer.OfferId,
+                    noticeVersion = offer.NoticeVersion,
+                    noticeHash = offer.NoticeHash,
+                    specialCareItems = offer.Notice.SpecialCareItems,
+                }), HttpStatusCode.Conflict);
+            }
+            else if (resident.Consent != ConsentState.Never)
             {
                 var consentId = await ConsentAsync(resident.Person, offer);
                 if (resident.Consent != ConsentState.Active)

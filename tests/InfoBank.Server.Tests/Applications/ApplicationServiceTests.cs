@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Dapper;
 using InfoBank.Core.Applications;
 using InfoBank.Core.Rules;
@@ -8,7 +7,6 @@ using InfoBank.Server.Tests.Infrastructure;
 using Microsoft.Extensions.FileProviders;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
-using OfferStatus = InfoBank.Core.Consent.OfferStatus;
 
 namespace InfoBank.Server.Tests.Applications;
 
@@ -19,9 +17,11 @@ namespace InfoBank.Server.Tests.Applications;
 public abstract class ApplicationServiceTests<TFixture>(TFixture database) : StoreTestBase<TFixture>(database)
     where TFixture : DatabaseFixture
 {
-    private readonly RecordingAuditLog _audit = new();
     private readonly RecordingGrantOffers _offers = new();
     private readonly ManualClock _clock = new(new DateTimeOffset(2026, 11, 22, 9, 0, 0, TimeSpan.Zero));
+    private RecordingAuditLog? _auditLog;
+
+    private RecordingAuditLog _audit => _auditLog ??= new(Database.Connections, _clock);
 
     private ApplicationService NewService()
     {
@@ -224,55 +224,46 @@ public abstract class ApplicationServiceTests<TFixture>(TFixture database) : Sto
     }
 
     [SkippableFact]
-    public async Task Offers_left_behind_by_a_crash_after_the_grant_committed_are_repaired_once_the_grace_period_passed()
+    public async Task A_failing_offer_step_undoes_the_committee_step_and_its_audit_entry()
     {
         var service = NewService();
-        string Last(Guid grant) => _offers.Calls.Last(c => c.Contains(grant.ToString(), StringComparison.Ordinal));
+        async Task<(string Status, int Entries)> StateAsync(Guid application)
+        {
+            var row = await new ApplicationStore(Database.Connections).FindAsync(application, default);
+            return (row!.Status, _audit.Entries.Count);
+        }
 
-        // Approval committed, then the process "stopped" before the offer was published.
+        // The offer cannot be published: the approval, the grant and the decision's entry go with it.
+        var owner = Owner();
+        var id = (await service.CreateAsync(owner, Example("fitness-club"), default)).Value!.Id;
+        await service.SubmitAsync(owner, id, default);
+        foreach (var actor in new[] { Member, Secretary, Chair })
+        {
+            await service.VoteAsync(actor, id, new VoteRequest("approve", "ok", null), default);
+        }
+        var before = await StateAsync(id);
         _offers.FailNext = "publish";
-        await Assert.ThrowsAsync<InvalidOperationException>(() => ApprovedGrantAsync(service));
-        var grant = _audit.Entries.Last(e => e.Kind == AuditKinds.CommitteeDecision).GrantId!.Value;
-        await service.SyncOffersAsync(default);
-        Assert.DoesNotContain(_offers.Calls, c => c.StartsWith($"publish {grant}", StringComparison.Ordinal));   // still the request's business
-        _clock.Advance(ApplicationService.OfferSyncGrace + TimeSpan.FromSeconds(1));
-        await service.SyncOffersAsync(default);
-        Assert.Equal($"publish {grant} dpv:ServiceOptimisation", Last(grant));
-        Assert.Contains(_audit.Entries, e => e.Kind == AuditKinds.GrantOfferRepaired && e.GrantId == grant);
+        await Assert.ThrowsAsync<InvalidOperationException>(() => service.DecideAsync(Chair, id, null, default));
+        Assert.Equal(before, await StateAsync(id));
+        Assert.Null(await new ApplicationStore(Database.Connections).FindGrantForApplicationAsync(id, default));
+        Assert.DoesNotContain(_audit.Entries, e => e.Kind == AuditKinds.CommitteeDecision && e.Payload!.ToString()!.Contains(id.ToString(), StringComparison.Ordinal));
 
-        // A committee change that is still inside the grace period is left to its own request.
-        _offers.FailNext = "suspend";
-        await Assert.ThrowsAsync<InvalidOperationException>(() => service.SuspendGrantAsync(Member, grant, new GrantActionRequest("first look"), default));
-        await service.SyncOffersAsync(default);
-        Assert.Equal($"publish {grant} dpv:ServiceOptimisation", Last(grant));
-        _clock.Advance(ApplicationService.OfferSyncGrace + TimeSpan.FromSeconds(1));
-        await service.SyncOffersAsync(default);
-        Assert.Equal($"suspend {grant}", Last(grant));
-        // The lost offer step may mean a lost audit entry: the repair records the suspension again.
-        Assert.Equal(2, _audit.Entries.Count(e => e.Kind == AuditKinds.GrantSuspended && e.GrantId == grant));
-        Assert.Equal("active", (await service.ReinstateGrantAsync(Chair, grant, new GrantActionRequest("explained"), default)).Value!.Status);
+        // Retried, it goes through whole.
+        var grant = (await service.DecideAsync(Chair, id, null, default)).Value!.Grant!.Id;
+        Assert.Single(_audit.Entries, e => e.Kind == AuditKinds.CommitteeDecision && e.GrantId == grant);
 
-        _offers.FailNext = "suspend";
-        await Assert.ThrowsAsync<InvalidOperationException>(() => service.SuspendGrantAsync(Member, grant, new GrantActionRequest("odd pattern"), default));
-        _clock.Advance(ApplicationService.OfferSyncGrace + TimeSpan.FromSeconds(1));
-        await service.SyncOffersAsync(default);
-        Assert.Equal($"suspend {grant}", Last(grant));
-
-        _offers.FailNext = "resume";
-        await Assert.ThrowsAsync<InvalidOperationException>(() => service.ReinstateGrantAsync(Chair, grant, new GrantActionRequest("cleared"), default));
-        _clock.Advance(ApplicationService.OfferSyncGrace + TimeSpan.FromSeconds(1));
-        await service.SyncOffersAsync(default);
-        Assert.Equal($"resume {grant}", Last(grant));
-        Assert.Contains(_audit.Entries, e => e.Kind == AuditKinds.GrantReinstated && e.GrantId == grant && e.Actor == Actor.System.Ref);
-
-        _offers.FailNext = "revoke";
-        await Assert.ThrowsAsync<InvalidOperationException>(() => service.RevokeGrantAsync(Chair, grant, new GrantActionRequest("breach"), default));
-        _clock.Advance(ApplicationService.OfferSyncGrace + TimeSpan.FromSeconds(1));
-        await service.SyncOffersAsync(default);
-        Assert.Equal($"revoke {grant} {Actor.System.Ref}", Last(grant));
-
-        // In line again: nothing left to repair, for this grant or any other.
-        Assert.Equal(0, await service.SyncOffersAsync(default));
+        foreach (var (step, act) in new (string, Func<Task>)[]
+        {
+            ("suspend", () => service.SuspendGrantAsync(Member, grant, new GrantActionRequest("odd pattern"), default)),
+            ("revoke", () => service.RevokeGrantAsync(Chair, grant, new GrantActionRequest("breach"), default)),
+        })
+        {
+            var count = _audit.Entries.Count;
+            _offers.FailNext = step;
+            await Assert.ThrowsAsync<InvalidOperationException>(act);
+            Assert.Equal("active", (await service.FindGrantAsync(grant, default))!.Status);
+            Assert.Equal(count, _audit.Entries.Count);
+        }
     }
 
     private static async Task<Guid> ApprovedGrantAsync(ApplicationService service)
@@ -305,90 +296,37 @@ public sealed class PostgresApplicationServiceTests(PostgresFixture database) : 
 
 public sealed class SqlServerApplicationServiceTests(SqlServerFixture database) : ApplicationServiceTests<SqlServerFixture>(database);
 
-/// <summary>Collects audit entries so tests can check what each step records.</summary>
-internal sealed class RecordingAuditLog : IAuditLog
-{
-    private readonly List<AuditEntryDraft> _entries = [];
-
-    public IReadOnlyList<AuditEntryDraft> Entries
-    {
-        get
-        {
-            lock (_entries)
-            {
-                return [.. _entries];
-            }
-        }
-    }
-
-    public Task<AuditAppended> AppendAsync(AuditEntryDraft entry, CancellationToken cancellationToken = default)
-    {
-        lock (_entries)
-        {
-            _entries.Add(entry);
-            JsonSerializer.Serialize(entry.Payload);
-            return Task.FromResult(new AuditAppended(_entries.Count, DateTimeOffset.UnixEpoch, new byte[32]));
-        }
-    }
-}
-
-/// <summary>Records what the workflow asks of the consent side; the HTTP tests run the real offers.</summary>
-/// <summary>Which repair each grant/offer state pair needs.</summary>
-public sealed class OfferSyncTests
-{
-    [Theory]
-    [InlineData(GrantStatus.Active, null, OfferRepair.Publish)]
-    [InlineData(GrantStatus.Active, OfferStatus.Active, OfferRepair.None)]
-    [InlineData(GrantStatus.Active, OfferStatus.Suspended, OfferRepair.Resume)]
-    [InlineData(GrantStatus.Active, OfferStatus.Revoked, OfferRepair.None)]
-    [InlineData(GrantStatus.Suspended, null, OfferRepair.PublishSuspended)]
-    [InlineData(GrantStatus.Suspended, OfferStatus.Active, OfferRepair.Suspend)]
-    [InlineData(GrantStatus.Suspended, OfferStatus.Suspended, OfferRepair.None)]
-    [InlineData(GrantStatus.Revoked, null, OfferRepair.None)]
-    [InlineData(GrantStatus.Revoked, OfferStatus.Active, OfferRepair.Revoke)]
-    [InlineData(GrantStatus.Revoked, OfferStatus.Suspended, OfferRepair.Revoke)]
-    [InlineData(GrantStatus.Expired, OfferStatus.Active, OfferRepair.None)]
-    public void The_repair_follows_the_grant(GrantStatus grant, OfferStatus? offer, OfferRepair expected) =>
-        Assert.Equal(expected, OfferSync.Needed(grant, offer));
-}
-
-/// <summary>Records the offer steps and keeps each offer's status; <see cref="FailNext"/> makes one step fail as a crash would.</summary>
+/// <summary>Records the offer steps; <see cref="FailNext"/> makes one step fail inside the committee step's transaction.</summary>
 internal sealed class RecordingGrantOffers : IGrantOffers
 {
-    private readonly Dictionary<Guid, OfferStatus> _status = [];
-
     public List<string> Calls { get; } = [];
 
-    /// <summary>"publish", "suspend", "resume" or "revoke": that step throws once, before it takes effect.</summary>
+    /// <summary>"publish", "suspend", "resume" or "revoke": that step throws once.</summary>
     public string? FailNext { get; set; }
 
-    public Task PublishAsync(GrantRow grant, ApplicationSpec spec, CancellationToken cancellationToken) =>
-        Step("publish", grant.Id, $"publish {grant.Id} {spec.Purpose.Code}", () => _status.TryAdd(grant.Id, OfferStatus.Active));
+    public Task<string> RecipientNameAsync(string clientId, CancellationToken cancellationToken) => Task.FromResult(clientId);
 
-    public Task SuspendAsync(Guid grantId, CancellationToken cancellationToken) =>
-        Step("suspend", grantId, $"suspend {grantId}", () => _status[grantId] = OfferStatus.Suspended);
+    public Task PublishAsync(AuditScope scope, GrantRow grant, ApplicationSpec spec, string recipientName) =>
+        Step("publish", grant.Id, $"publish {grant.Id} {spec.Purpose.Code}");
 
-    public Task ResumeAsync(Guid grantId, CancellationToken cancellationToken) =>
-        Step("resume", grantId, $"resume {grantId}", () => _status[grantId] = OfferStatus.Active);
+    public Task SuspendAsync(AuditScope scope, Guid grantId) => Step("suspend", grantId, $"suspend {grantId}");
 
-    public async Task<int> RevokeAsync(Guid grantId, string actor, CancellationToken cancellationToken)
+    public Task ResumeAsync(AuditScope scope, Guid grantId) => Step("resume", grantId, $"resume {grantId}");
+
+    public async Task<int> RevokeAsync(AuditScope scope, Guid grantId, string actor)
     {
-        await Step("revoke", grantId, $"revoke {grantId} {actor}", () => _status[grantId] = OfferStatus.Revoked);
+        await Step("revoke", grantId, $"revoke {grantId} {actor}");
         return 0;
     }
 
-    public Task<OfferStatus?> OfferStatusAsync(Guid grantId, CancellationToken cancellationToken) =>
-        Task.FromResult(_status.TryGetValue(grantId, out var status) ? status : (OfferStatus?)null);
-
-    private Task Step(string name, Guid grantId, string call, Action effect)
+    private Task Step(string name, Guid grantId, string call)
     {
         if (FailNext == name)
         {
             FailNext = null;
-            throw new InvalidOperationException($"simulated crash before {name} of {grantId}");
+            throw new InvalidOperationException($"simulated failure of the {name} step of {grantId}");
         }
         Calls.Add(call);
-        effect();
         return Task.CompletedTask;
     }
 }

@@ -107,6 +107,12 @@ public sealed class ApplicationsHttpTests(ApplicationsHttpTests.Factory factory)
         Assert.Equal("AggregateOnly", offer.GetProperty("granularity").GetString());
         Assert.Equal(["steps.daily"], offer.GetProperty("items").EnumerateArray().Select(i => i.GetString()));
         using var resident = factory.CreateClientWithToken((await factory.SignInAsync(AccountKind.Resident)).AccessToken);
+        await JsonOf(await resident.PostAsJsonAsync("/api/v1/me/enrollment", new
+        {
+            termsVersion = Features.Custody.CustodyTerms.Current.Version,
+            termsHash = Features.Custody.CustodyTerms.Current.Hash,
+            agree = true,
+        }), HttpStatusCode.Created);
         await JsonOf(await resident.PostAsJsonAsync("/api/v1/me/consents", new
         {
             offerId = offer.GetProperty("offerId").GetGuid(),
@@ -189,6 +195,12 @@ public sealed class ApplicationsHttpTests(ApplicationsHttpTests.Factory factory)
     public async Task Committee_routes_refuse_people_outside_the_committee()
     {
         using var resident = factory.CreateClientWithToken((await factory.SignInAsync(AccountKind.Resident)).AccessToken);
+        await JsonOf(await resident.PostAsJsonAsync("/api/v1/me/enrollment", new
+        {
+            termsVersion = Features.Custody.CustodyTerms.Current.Version,
+            termsHash = Features.Custody.CustodyTerms.Current.Hash,
+            agree = true,
+        }), HttpStatusCode.Created);
         Assert.Equal(HttpStatusCode.Forbidden, (await resident.GetAsync("/api/v1/committee/applications")).StatusCode);
         Assert.Equal(HttpStatusCode.Forbidden, (await Vote(resident, Guid.NewGuid(), "approve", "x")).StatusCode);
         using var anonymous = factory.CreateClient();

@@ -5,6 +5,7 @@ using System.Text.Json;
 using InfoBank.Core.Consent;
 using InfoBank.Server.Features.Consent;
 using InfoBank.Server.Features.Identity;
+using InfoBank.Server.Infrastructure.Db;
 using InfoBank.Server.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -23,10 +24,21 @@ public sealed class ConsentApiTests(InfoBankFactory factory) : IClassFixture<Inf
     private async Task<OfferTerms> PublishResearchAsync(string? recipient = null) =>
         (await Offers.PublishAsync(Current(ConsentKit.ResearchDraft(recipient: recipient ?? "research-" + Guid.NewGuid().ToString("N")[..8])))).Offer;
 
-    private async Task<(Guid Resident, HttpClient Http)> ResidentAsync()
+    private async Task<(Guid Resident, HttpClient Http)> ResidentAsync(bool enrol = true)
     {
         var (id, token) = await factory.SignInAsync(AccountKind.Resident);
-        return (id, factory.CreateClientWithToken(token));
+        var http = factory.CreateClientWithToken(token);
+        if (enrol)
+        {
+            var enrolled = await http.PostAsJsonAsync("/api/v1/me/enrollment", new
+            {
+                termsVersion = Features.Custody.CustodyTerms.Current.Version,
+                termsHash = Features.Custody.CustodyTerms.Current.Hash,
+                agree = true,
+            });
+            Assert.Equal(HttpStatusCode.Created, enrolled.StatusCode);
+        }
+        return (id, http);
     }
 
     private static object GiveBody(OfferTerms offer, params string[] named) =>
@@ -200,13 +212,6 @@ public sealed class ConsentApiTests(InfoBankFactory factory) : IClassFixture<Inf
         var first = await PublishResearchAsync();
         var second = await PublishResearchAsync();
         var (resident, http) = await ResidentAsync();
-        var enrolled = await http.PostAsJsonAsync("/api/v1/me/enrollment", new
-        {
-            termsVersion = Features.Custody.CustodyTerms.Current.Version,
-            termsHash = Features.Custody.CustodyTerms.Current.Hash,
-            agree = true,
-        });
-        Assert.True(enrolled.IsSuccessStatusCode);
         Assert.Equal(HttpStatusCode.Created, (await http.PostAsJsonAsync("/api/v1/me/consents", GiveBody(first, DataCategories.BodyComposition))).StatusCode);
         var kept = await http.PostAsJsonAsync("/api/v1/me/consents", GiveBody(second, DataCategories.BodyComposition));
         var keptId = (await kept.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("consent").GetProperty("consentId").GetGuid();
@@ -222,7 +227,7 @@ public sealed class ConsentApiTests(InfoBankFactory factory) : IClassFixture<Inf
         Assert.Equal(["ConsentWithdrawn", "ConsentWithdrawn"], states);
         // The already-withdrawn consent was not touched again: one withdrawal event each.
         await using var connection = await factory.Connections.OpenAsync();
-        var events = (await factory.Services.GetRequiredService<ConsentStore>().ListAllEventsAsync(connection))
+        var events = (await factory.Connections.ReadAsync(factory.Services.GetRequiredService<ConsentStore>().ListAllEventsAsync))
             .Where(e => e.SubjectId == resident).ToList();
         Assert.Equal(2, events.Count(e => e.Type == ConsentState.ConsentWithdrawn));
         // ...and the erasure's withdrawal was recorded before the keys were destroyed.
@@ -234,22 +239,23 @@ public sealed class ConsentApiTests(InfoBankFactory factory) : IClassFixture<Inf
     }
 
     [Fact]
-    public async Task A_resident_who_never_enrolled_erases_nothing_and_keeps_their_consents()
+    public async Task A_resident_who_never_enrolled_can_neither_consent_nor_erase()
     {
         var offer = await PublishResearchAsync();
-        var (resident, http) = await ResidentAsync();
-        Assert.Equal(HttpStatusCode.Created, (await http.PostAsJsonAsync("/api/v1/me/consents", GiveBody(offer, DataCategories.BodyComposition))).StatusCode);
+        var (resident, http) = await ResidentAsync(enrol: false);
+        var before = await EventCountAsync();
+        var refused = await HostProblem(await http.PostAsJsonAsync("/api/v1/me/consents", GiveBody(offer, DataCategories.BodyComposition)), HttpStatusCode.Conflict);
+        Assert.Equal("/problems/not-enrolled", refused.GetProperty("type").GetString());
+        Assert.Equal(before, await EventCountAsync());
 
         await HostProblem(await http.DeleteAsync("/api/v1/me"), HttpStatusCode.NotFound);
-
         var question = ConsentKit.ResearchQuestion(resident) with { RecipientClientId = offer.Notice.Recipient.ClientId };
-        Assert.True((await Decisions.DecideAsync(question)).Allowed);
+        Assert.False((await Decisions.DecideAsync(question)).Allowed);
     }
 
     private async Task<int> EventCountAsync()
     {
-        await using var connection = await factory.Connections.OpenAsync();
-        return (await factory.Services.GetRequiredService<ConsentStore>().ListAllEventsAsync(connection)).Count;
+        return (await factory.Connections.ReadAsync(factory.Services.GetRequiredService<ConsentStore>().ListAllEventsAsync)).Count;
     }
 
     private static Task<JsonElement> HostProblem(HttpResponseMessage response, HttpStatusCode status) =>

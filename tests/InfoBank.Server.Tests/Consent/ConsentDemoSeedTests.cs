@@ -1,6 +1,7 @@
 using InfoBank.Core.Consent;
 using InfoBank.Server.Features.Consent;
 using InfoBank.Server.Features.Identity;
+using InfoBank.Server.Infrastructure.Db;
 using InfoBank.Server.Infrastructure.Demo;
 using InfoBank.Server.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
@@ -20,8 +21,7 @@ public sealed class ConsentDemoSeedTests(InfoBankFactory factory) : IClassFixtur
 
         // One offer per approved application: the fitness club's; the research institute's is still in review.
         var store = factory.Services.GetRequiredService<ConsentStore>();
-        await using var connection = await store.Connections.OpenAsync();
-        var open = await store.ListOpenOffersAsync(connection, DateTimeOffset.UtcNow);
+        var open = await store.Db.ReadAsync(s => store.ListOpenOffersAsync(s, DateTimeOffset.UtcNow));
         Assert.Single(open, o => o.Notice.Recipient.ClientId == "business-fitness-club");
         Assert.DoesNotContain(open, o => o.Notice.Recipient.ClientId == "business-health-research");
 

@@ -2,6 +2,7 @@ using System.Data.Common;
 using Dapper;
 using InfoBank.Core.Consent;
 using InfoBank.Server.Features.Consent;
+using InfoBank.Server.Infrastructure.Db;
 using InfoBank.Server.Tests.Infrastructure;
 
 namespace InfoBank.Server.Tests.Consent;
@@ -31,7 +32,7 @@ public abstract class ConsentLedgerTests<TFixture> : StoreTestBase<TFixture>, ID
     public async Task Given_consent_allows_exactly_its_items_and_withdrawal_denies_the_next_request()
     {
         var offer = (await _kit.Offers.PublishAsync(ConsentKit.ResearchDraft())).Offer;
-        var subject = Guid.NewGuid();
+        var subject = await _kit.NewResidentAsync();
         var view = await _kit.GiveAsync(subject, offer);
         Assert.Equal(ConsentState.ConsentGiven, view.Consent.State);
 
@@ -55,8 +56,8 @@ public abstract class ConsentLedgerTests<TFixture> : StoreTestBase<TFixture>, ID
     public async Task Bad_commands_are_refused_and_leave_the_ledger_unchanged()
     {
         var offer = (await _kit.Offers.PublishAsync(ConsentKit.ResearchDraft())).Offer;
-        var subject = Guid.NewGuid();
-        var other = Guid.NewGuid();
+        var subject = await _kit.NewResidentAsync();
+        var other = await _kit.NewResidentAsync();
         var view = await _kit.GiveAsync(subject, offer);
         var before = await _kit.EventCountAsync();
 
@@ -95,7 +96,7 @@ public abstract class ConsentLedgerTests<TFixture> : StoreTestBase<TFixture>, ID
     public async Task Suspension_denies_until_resumed_and_revocation_ends_consents_for_good()
     {
         var offer = (await _kit.Offers.PublishAsync(ConsentKit.ResearchDraft())).Offer;
-        var subject = Guid.NewGuid();
+        var subject = await _kit.NewResidentAsync();
         var view = await _kit.GiveAsync(subject, offer);
 
         await _kit.Offers.SuspendForGrantAsync(offer.GrantId);
@@ -114,7 +115,7 @@ public abstract class ConsentLedgerTests<TFixture> : StoreTestBase<TFixture>, ID
         await Assert.ThrowsAsync<OfferStateException>(() => _kit.Offers.PublishAsync(ConsentKit.ResearchDraft(offer.GrantId)));
         await Assert.ThrowsAsync<OfferStateException>(() => _kit.Offers.ResumeForGrantAsync(offer.GrantId));
         Assert.Null(await _kit.Offers.SuspendForGrantAsync(Guid.NewGuid()));
-        Assert.Contains(_kit.Audit.Entries, e => e.Entry.Kind == "consent.revoked" && e.Entry.Actor == "committee:chair");
+        Assert.Contains(_kit.Audit.Entries, e => e.Kind == "consent.revoked" && e.Actor == "committee:chair");
         await AssertProjectionMatchesRebuild();
         _ = view;
     }
@@ -126,7 +127,7 @@ public abstract class ConsentLedgerTests<TFixture> : StoreTestBase<TFixture>, ID
         var first = await _kit.Offers.PublishAsync(draft);
         Assert.Equal(PublishOutcome.Created, first.Outcome);
         Assert.Equal(PublishOutcome.Unchanged, (await _kit.Offers.PublishAsync(draft)).Outcome);
-        var subject = Guid.NewGuid();
+        var subject = await _kit.NewResidentAsync();
         await _kit.GiveAsync(subject, first.Offer);
 
         var changed = await _kit.Offers.PublishAsync(draft with { RetentionDays = 1825, Items = [.. draft.Items, DataCategories.LocationVisit] });
@@ -152,7 +153,7 @@ public abstract class ConsentLedgerTests<TFixture> : StoreTestBase<TFixture>, ID
     public async Task Expiry_denies_at_once_and_the_job_records_it_idempotently()
     {
         var offer = (await _kit.Offers.PublishAsync(ConsentKit.ResearchDraft())).Offer;
-        var subject = Guid.NewGuid();
+        var subject = await _kit.NewResidentAsync();
         await _kit.GiveAsync(subject, offer);
         Assert.Equal(0, await _kit.Consents.ExpireDueAsync(default));
 
@@ -165,37 +166,55 @@ public abstract class ConsentLedgerTests<TFixture> : StoreTestBase<TFixture>, ID
         Assert.True(await _kit.Consents.ExpireDueAsync(default) >= 1);
         Assert.Equal(0, await _kit.Consents.ExpireDueAsync(default));
         Assert.Equal(ConsentState.ConsentExpired, Assert.Single(await _kit.Consents.ListAsync(subject, default)).Consent.State);
-        Assert.Single(_kit.Audit.Entries, e => e.Entry.Kind == "consent.expired" && e.Entry.SubjectRef == subject.ToString("D"));
+        Assert.Single(_kit.Audit.Entries, e => e.Kind == "consent.expired" && e.SubjectRef == subject.ToString("D"));
         await AssertProjectionMatchesRebuild();
     }
 
     [SkippableFact]
-    public async Task Every_event_is_audited_and_an_interrupted_audit_is_completed_by_the_job()
+    public async Task Every_event_is_audited_with_it_and_an_audit_that_fails_leaves_nothing_changed()
     {
         var offer = (await _kit.Offers.PublishAsync(ConsentKit.ResearchDraft())).Offer;
-        var subject = Guid.NewGuid();
+        var subject = await _kit.NewResidentAsync();
         var view = await _kit.GiveAsync(subject, offer);
-        var given = Assert.Single(_kit.Audit.Entries, e => e.Entry.SubjectRef == subject.ToString("D"));
-        Assert.Equal("consent.given", given.Entry.Kind);
-        Assert.Equal(subject.ToString("D"), given.Entry.SubjectRef);
-        Assert.Equal(offer.GrantId, given.Entry.GrantId);
+        var given = Assert.Single(_kit.Audit.Entries, e => e.SubjectRef == subject.ToString("D"));
+        Assert.Equal("consent.given", given.Kind);
+        Assert.Equal(offer.GrantId, given.GrantId);
 
+        // The audit log cannot commit: the withdrawal is not recorded either, and the consent still holds.
+        var events = await _kit.EventCountAsync();
         _kit.Audit.Fail = true;
         await Assert.ThrowsAsync<IOException>(() => _kit.Consents.WithdrawAsync(subject, view.Consent.ConsentId, default));
         _kit.Audit.Fail = false;
-        // The withdrawal itself is recorded: the ledger never loses a committed event.
-        Assert.False((await _kit.Decisions.DecideAsync(ConsentKit.ResearchQuestion(subject))).Allowed);
+        Assert.Equal(events, await _kit.EventCountAsync());
+        Assert.True((await _kit.Decisions.DecideAsync(ConsentKit.ResearchQuestion(subject))).Allowed);
+        Assert.DoesNotContain(_kit.Audit.Entries, e => e.Kind == "consent.withdrawn" && e.SubjectRef == subject.ToString("D"));
 
-        _kit.Clock.Advance(TimeSpan.FromMinutes(5));
-        await _kit.Consents.ExpireDueAsync(default);
-        Assert.Single(_kit.Audit.Entries, e => e.Entry.Kind == "consent.withdrawn" && e.Entry.SubjectRef == subject.ToString("D"));
-        await _kit.Consents.ExpireDueAsync(default);
-        Assert.Equal(2, _kit.Audit.Entries.Count(e => e.Entry.SubjectRef == subject.ToString("D")));
+        // Retried, it takes effect with exactly one entry.
+        Assert.NotNull((await _kit.Consents.WithdrawAsync(subject, view.Consent.ConsentId, default)).View);
+        Assert.False((await _kit.Decisions.DecideAsync(ConsentKit.ResearchQuestion(subject))).Allowed);
+        Assert.Single(_kit.Audit.Entries, e => e.Kind == "consent.withdrawn" && e.SubjectRef == subject.ToString("D"));
+        Assert.Equal(2, _kit.Audit.Entries.Count(e => e.SubjectRef == subject.ToString("D")));
 
         var receipt = await _kit.Consents.ReceiptAsync(subject, view.Consent.ConsentId, default);
-        var events = receipt!.Receipt.GetProperty("events").EnumerateArray().ToList();
-        Assert.Equal(["ConsentGiven", "ConsentWithdrawn"], events.Select(e => e.GetProperty("type").GetString()));
-        Assert.All(events, e => Assert.Equal(System.Text.Json.JsonValueKind.Number, e.GetProperty("auditSequence").ValueKind));
+        var receiptEvents = receipt!.Receipt.GetProperty("events").EnumerateArray().ToList();
+        Assert.Equal(["ConsentGiven", "ConsentWithdrawn"], receiptEvents.Select(e => e.GetProperty("type").GetString()));
+        Assert.All(receiptEvents, e => Assert.Equal(System.Text.Json.JsonValueKind.Number, e.GetProperty("auditSequence").ValueKind));
+    }
+
+    [SkippableFact]
+    public async Task Only_an_enrolled_resident_can_consent()
+    {
+        var offer = (await _kit.Offers.PublishAsync(ConsentKit.FitnessDraft())).Offer;
+        var before = await _kit.EventCountAsync();
+        var (view, refusal) = await _kit.Consents.GiveAsync(Guid.NewGuid(), new GiveConsent(offer.OfferId, 1, null, []), default);
+        Assert.Null(view);
+        Assert.Equal(ConsentRefusalKind.NotEnrolled, refusal!.Kind);
+        Assert.Equal(before, await _kit.EventCountAsync());
+
+        var erased = await _kit.NewResidentAsync();
+        await _kit.Connections.InTransactionAsync(s => s.ExecuteAsync("UPDATE residents SET status = 'erased' WHERE account_id = @erased", new { erased }));
+        Assert.Equal(ConsentRefusalKind.NotEnrolled, (await _kit.Consents.GiveAsync(erased, new GiveConsent(offer.OfferId, 1, null, []), default)).Refusal!.Kind);
+        Assert.Equal(before, await _kit.EventCountAsync());
     }
 
     [SkippableFact]
@@ -215,7 +234,7 @@ public abstract class ConsentLedgerTests<TFixture> : StoreTestBase<TFixture>, ID
     public async Task Concurrent_gives_to_one_offer_record_one_consent()
     {
         var offer = (await _kit.Offers.PublishAsync(ConsentKit.FitnessDraft())).Offer;
-        var subject = Guid.NewGuid();
+        var subject = await _kit.NewResidentAsync();
         var before = await _kit.EventCountAsync();
         var results = await Task.WhenAll(Enumerable.Range(0, 8).Select(async _ =>
         {
@@ -244,9 +263,8 @@ public abstract class ConsentLedgerTests<TFixture> : StoreTestBase<TFixture>, ID
 
     private async Task AssertProjectionMatchesRebuild()
     {
-        await using var connection = await _kit.Connections.OpenAsync();
-        var rebuilt = ConsentLedger.Project(await _kit.Store.ListAllEventsAsync(connection));
-        var stored = await _kit.Store.ListAllConsentsAsync(connection);
+        var rebuilt = ConsentLedger.Project(await _kit.Connections.ReadAsync(_kit.Store.ListAllEventsAsync));
+        var stored = await _kit.Connections.ReadAsync(_kit.Store.ListAllConsentsAsync);
         Assert.Equal(rebuilt.Count, stored.Count);
         foreach (var record in stored)
         {

@@ -1,9 +1,10 @@
-using System.Collections.Concurrent;
+using Dapper;
 using InfoBank.Core.Consent;
 using InfoBank.Server.Features.Audit;
 using InfoBank.Server.Features.Consent;
 using InfoBank.Server.Infrastructure.Crypto;
 using InfoBank.Server.Infrastructure.Db;
+using InfoBank.Server.Tests.Infrastructure;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
@@ -19,30 +20,6 @@ public sealed class ManualClock(DateTimeOffset start) : TimeProvider
     public void Advance(TimeSpan by) => Now += by;
 }
 
-/// <summary>
-/// Records audit appends in memory with increasing sequences, standing in for the audit log's
-/// implementation (which lives in the audit feature) in tests of the consent services alone.
-/// </summary>
-public sealed class RecordingAuditLog : IAuditLog
-{
-    private long _sequence;
-
-    public ConcurrentQueue<(AuditEntryDraft Entry, long Sequence)> Entries { get; } = new();
-
-    public bool Fail { get; set; }
-
-    public Task<AuditAppended> AppendAsync(AuditEntryDraft entry, CancellationToken cancellationToken = default)
-    {
-        if (Fail)
-        {
-            throw new IOException("audit log unavailable");
-        }
-        var sequence = Interlocked.Increment(ref _sequence) - 1;
-        Entries.Enqueue((entry, sequence));
-        return Task.FromResult(new AuditAppended(sequence, DateTimeOffset.UtcNow, new byte[32]));
-    }
-}
-
 /// <summary>The consent services wired by hand over one test database.</summary>
 public sealed class ConsentKit
 {
@@ -51,19 +28,20 @@ public sealed class ConsentKit
     public ConsentKit(DbConnectionFactory connections, string keyDirectory)
     {
         Connections = connections;
+        Audit = new RecordingAuditLog(connections, Clock);
         Store = new ConsentStore(connections);
-        var auditor = new ConsentAuditor(Store, Audit);
+        var auditor = new ConsentAuditor(Store);
         Keys = new SigningKeyStore(Options.Create(new SigningOptions { KeyDirectory = keyDirectory }), Clock, NullLogger<SigningKeyStore>.Instance);
         var receipts = new ConsentReceipts(Keys, Options.Create(new ConsentOptions()));
-        Consents = new ConsentService(Store, auditor, receipts, Clock, NullLogger<ConsentService>.Instance);
-        Offers = new OfferService(Store, auditor, Clock, NullLogger<OfferService>.Instance);
+        Consents = new ConsentService(Store, auditor, receipts, Audit, NullLogger<ConsentService>.Instance);
+        Offers = new OfferService(Store, auditor, Audit, NullLogger<OfferService>.Instance);
         Decisions = new ConsentDecisions(Store, Clock);
         Auditor = auditor;
     }
 
     public ManualClock Clock { get; } = new(Start);
 
-    public RecordingAuditLog Audit { get; } = new();
+    public RecordingAuditLog Audit { get; }
 
     public DbConnectionFactory Connections { get; }
 
@@ -111,8 +89,24 @@ public sealed class ConsentKit
         new("hokkaido-health-research", subject, Purposes.AcademicResearch,
             items.Length > 0 ? items : [DataCategories.BodyComposition], Granularity.RecordLevel);
 
+    /// <summary>
+    /// Makes <paramref name="subject"/> an enrolled resident (consent is refused to anyone else), with
+    /// a bare residents row: these tests exercise consent, not custody's keys.
+    /// </summary>
+    public async Task<Guid> EnrolAsync(Guid subject)
+    {
+        await using var connection = await Connections.OpenAsync();
+        var insert = Connections.Dialect.InsertIgnoringDuplicates("residents", ["account_id", "status", "terms_version", "terms_hash", "enrolled_at"], ["account_id"]);
+        await connection.ExecuteAsync(insert, new { account_id = subject, status = "enrolled", terms_version = "test", terms_hash = "sha256:test", enrolled_at = Clock.GetUtcNow() });
+        return subject;
+    }
+
+    /// <summary>A new enrolled resident.</summary>
+    public Task<Guid> NewResidentAsync() => EnrolAsync(Guid.NewGuid());
+
     public async Task<ConsentView> GiveAsync(Guid subject, OfferTerms offer)
     {
+        await EnrolAsync(subject);
         var (view, refusal) = await Consents.GiveAsync(subject,
             new GiveConsent(offer.OfferId, offer.NoticeVersion, offer.NoticeHash, offer.Notice.SpecialCareItems), CancellationToken.None);
         Assert.True(view is not null, refusal?.Message);
@@ -121,7 +115,6 @@ public sealed class ConsentKit
 
     public async Task<int> EventCountAsync()
     {
-        await using var connection = await Connections.OpenAsync();
-        return (await Store.ListAllEventsAsync(connection)).Count;
+        return (await Connections.ReadAsync(Store.ListAllEventsAsync)).Count;
     }
 }

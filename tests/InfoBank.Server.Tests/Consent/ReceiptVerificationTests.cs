@@ -21,6 +21,10 @@ public sealed class ReceiptVerificationTests(InfoBankFactory factory) : IClassFi
         var consents = factory.Services.GetRequiredService<ConsentService>();
         var offer = (await offers.PublishAsync(ConsentKit.ResearchDraft() with { ValidFrom = DateTimeOffset.UtcNow.AddDays(-1), ValidUntil = DateTimeOffset.UtcNow.AddDays(30) })).Offer;
         var subject = Guid.NewGuid();
+        await using (var scope = factory.Services.CreateAsyncScope())
+        {
+            await scope.ServiceProvider.GetRequiredService<Features.Custody.ResidentCustodyService>().EnrolAsync(subject, Features.Custody.CustodyTerms.Current, default);
+        }
         var (view, refusal) = await consents.GiveAsync(subject,
             new Core.Consent.GiveConsent(offer.OfferId, offer.NoticeVersion, null, offer.Notice.SpecialCareItems), default);
         Assert.True(view is not null, refusal?.Message);

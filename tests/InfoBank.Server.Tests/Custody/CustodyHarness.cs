@@ -1,26 +1,12 @@
-using System.Collections.Concurrent;
 using InfoBank.Server.Features.Audit;
 using InfoBank.Server.Features.Custody;
 using InfoBank.Server.Infrastructure.Db;
 using InfoBank.Server.Tests.Infrastructure;
+using InfoBank.TestSupport;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace InfoBank.Server.Tests.Custody;
-
-/// <summary>Keeps what was appended, so store-level tests can check the audit calls without the HTTP host.</summary>
-public sealed class RecordingAuditLog : IAuditLog
-{
-    private long _sequence;
-
-    public ConcurrentQueue<AuditEntryDraft> Entries { get; } = new();
-
-    public Task<AuditAppended> AppendAsync(AuditEntryDraft entry, CancellationToken cancellationToken = default)
-    {
-        Entries.Enqueue(entry);
-        return Task.FromResult(new AuditAppended(Interlocked.Increment(ref _sequence), DateTimeOffset.UtcNow, new byte[32]));
-    }
-}
 
 /// <summary>
 /// The real custody services as the CLI composes them (AddInfoBankCore): a DataProtection key ring
@@ -48,6 +34,7 @@ public sealed class CustodyHarness : IDisposable
             ["Custody:RetiredKeyGraceSeconds"] = "0",
             ["Signing:KeyDirectory"] = Path.Combine(Directory, "signing"),
         }).Build();
+        Audit = new RecordingAuditLog(database.Connections);
         var services = new ServiceCollection();
         services.AddSingleton<IConfiguration>(configuration);
         services.AddLogging();
@@ -61,7 +48,7 @@ public sealed class CustodyHarness : IDisposable
 
     public string MasterKeyFile { get; }
 
-    public RecordingAuditLog Audit { get; } = new();
+    public RecordingAuditLog Audit { get; }
 
     public T Get<T>()
         where T : notnull => _scope.ServiceProvider.GetRequiredService<T>();
@@ -79,7 +66,7 @@ public sealed class CustodyHarness : IDisposable
     public async Task<Guid> EnrolledResidentAsync()
     {
         var id = Guid.NewGuid();
-        await Store.EnrolAsync(id, CustodyTerms.Current.Version, CustodyTerms.Current.Hash, CancellationToken.None);
+        await Store.EnrolAsync(Db, Keys, id, CustodyTerms.Current.Version, CustodyTerms.Current.Hash, CancellationToken.None);
         return id;
     }
 

@@ -6,6 +6,8 @@ using InfoBank.Server.Features.Audit;
 using InfoBank.Server.Features.Custody;
 using InfoBank.Server.Tests.Infrastructure;
 
+using InfoBank.TestSupport;
+
 namespace InfoBank.Server.Tests.Custody;
 
 public sealed class SqliteCustodyStoreTests(SqliteFixture database) : CustodyStoreTests<SqliteFixture>(database);
@@ -40,7 +42,7 @@ public abstract class CustodyStoreTests<TFixture> : StoreTestBase<TFixture>, IDi
     {
         var resident = await _harness.EnrolledResidentAsync();
         var source = Source();
-        var ids = await _harness.Vault.InsertAsync(source, [Steps(resident, 8123, "a"), Steps(resident, 9001, "b", 1)], default);
+        var ids = await _harness.Vault.InsertAsync(_harness.Db, source, [Steps(resident, 8123, "a"), Steps(resident, 9001, "b", 1)], default);
         Assert.All(ids, id => Assert.NotNull(id));
 
         var records = await _harness.Vault.ListAsync(resident, new RecordQuery(null, null, null, null, null, 10), default);
@@ -60,8 +62,8 @@ public abstract class CustodyStoreTests<TFixture> : StoreTestBase<TFixture>, IDi
         var alice = await _harness.EnrolledResidentAsync();
         var bob = await _harness.EnrolledResidentAsync();
         var source = Source();
-        var aliceIds = await _harness.Vault.InsertAsync(source, [Steps(alice, 1111, "a1"), Steps(alice, 2222, "a2", 1)], default);
-        var bobIds = await _harness.Vault.InsertAsync(source, [Steps(bob, 3333, "b1")], default);
+        var aliceIds = await _harness.Vault.InsertAsync(_harness.Db, source, [Steps(alice, 1111, "a1"), Steps(alice, 2222, "a2", 1)], default);
+        var bobIds = await _harness.Vault.InsertAsync(_harness.Db, source, [Steps(bob, 3333, "b1")], default);
 
         await using (var connection = await _harness.Db.OpenAsync())
         {
@@ -81,7 +83,7 @@ public abstract class CustodyStoreTests<TFixture> : StoreTestBase<TFixture>, IDi
     public async Task A_tampered_ciphertext_is_an_authentication_failure_not_garbage()
     {
         var resident = await _harness.EnrolledResidentAsync();
-        var ids = await _harness.Vault.InsertAsync(Source(), [Steps(resident, 4242, "t")], default);
+        var ids = await _harness.Vault.InsertAsync(_harness.Db, Source(), [Steps(resident, 4242, "t")], default);
         await using (var connection = await _harness.Db.OpenAsync())
         {
             var value = await connection.QuerySingleAsync<byte[]>("SELECT ciphertext FROM custody_records WHERE id = @id", new { id = ids[0] });
@@ -97,8 +99,8 @@ public abstract class CustodyStoreTests<TFixture> : StoreTestBase<TFixture>, IDi
         var resident = await _harness.EnrolledResidentAsync();
         var source = Source();
         var batch = new[] { Steps(resident, 1, "r1"), Steps(resident, 2, "r2") };
-        var first = await _harness.Vault.InsertAsync(source, batch, default);
-        var again = await _harness.Vault.InsertAsync(source, [.. batch, Steps(resident, 3, "r3")], default);
+        var first = await _harness.Vault.InsertAsync(_harness.Db, source, batch, default);
+        var again = await _harness.Vault.InsertAsync(_harness.Db, source, [.. batch, Steps(resident, 3, "r3")], default);
 
         Assert.All(first, id => Assert.NotNull(id));
         Assert.Null(again[0]);
@@ -106,7 +108,7 @@ public abstract class CustodyStoreTests<TFixture> : StoreTestBase<TFixture>, IDi
         Assert.NotNull(again[2]);
         Assert.Equal(3, await _harness.Vault.CountAsync(resident, default));
         // Another source may use the same ids: idempotency is per (source, source record id).
-        Assert.All(await _harness.Vault.InsertAsync(Source(), batch, default), id => Assert.NotNull(id));
+        Assert.All(await _harness.Vault.InsertAsync(_harness.Db, Source(), batch, default), id => Assert.NotNull(id));
     }
 
     [SkippableFact]
@@ -118,10 +120,10 @@ public abstract class CustodyStoreTests<TFixture> : StoreTestBase<TFixture>, IDi
         var other = await _harness.EnrolledResidentAsync();
         var source = Source();
         var batch = Enumerable.Range(0, 250).Select(i => Steps(i % 2 == 0 ? resident : other, i, $"m{i}", i % 30)).ToList();
-        var earlier = await _harness.Vault.InsertAsync(source, batch.Where((_, i) => i % 7 == 0).ToList(), default);
+        var earlier = await _harness.Vault.InsertAsync(_harness.Db, source, batch.Where((_, i) => i % 7 == 0).ToList(), default);
         Assert.All(earlier, id => Assert.NotNull(id));
 
-        var ids = await _harness.Vault.InsertAsync(source, batch, default);
+        var ids = await _harness.Vault.InsertAsync(_harness.Db, source, batch, default);
 
         for (var i = 0; i < batch.Count; i++)
         {
@@ -158,13 +160,13 @@ public abstract class CustodyStoreTests<TFixture> : StoreTestBase<TFixture>, IDi
         var resident = await _harness.EnrolledResidentAsync();
         var other = await _harness.EnrolledResidentAsync();
         var source = Source();
-        await _harness.Vault.InsertAsync(source, Enumerable.Range(0, 50).Select(i => Steps(resident, i, $"e{i}", i % 3)).ToList(), default);
-        await _harness.Vault.InsertAsync(source, [Steps(other, 77, "keep")], default);
-        await _harness.Store.UpsertLinkAsync(resident, source, ["steps.daily"], default);
+        await _harness.Vault.InsertAsync(_harness.Db, source, Enumerable.Range(0, 50).Select(i => Steps(resident, i, $"e{i}", i % 3)).ToList(), default);
+        await _harness.Vault.InsertAsync(_harness.Db, source, [Steps(other, 77, "keep")], default);
+        await _harness.Store.UpsertLinkAsync(_harness.Db, resident, source, ["steps.daily"], default);
 
-        var erasure = await _harness.Store.EraseAsync(resident, default);
+        var erasure = await _harness.Store.EraseAsync(_harness.Db, _harness.Keys, resident, default);
         Assert.NotNull(erasure);
-        Assert.Null(await _harness.Store.EraseAsync(resident, default));
+        Assert.Null(await _harness.Store.EraseAsync(_harness.Db, _harness.Keys, resident, default));
 
         await using (var connection = await _harness.Db.OpenAsync())
         {
@@ -184,11 +186,11 @@ public abstract class CustodyStoreTests<TFixture> : StoreTestBase<TFixture>, IDi
         Assert.Empty(await _harness.Store.FindLinkedResidentsAsync(source, ["anything"], default));
 
         // Re-enrolling gives a fresh key version; the shredded rows stay unreadable and invisible.
-        await _harness.Store.EnrolAsync(resident, CustodyTerms.Current.Version, CustodyTerms.Current.Hash, default);
+        await _harness.Store.EnrolAsync(_harness.Db, _harness.Keys, resident, CustodyTerms.Current.Version, CustodyTerms.Current.Hash, default);
         var fresh = (await _harness.Keys.GetActiveAsync(resident))!;
         Assert.True(fresh.Version > erasure.UpToKeyVersion);
         Assert.Empty(await _harness.Vault.ListAsync(resident, new RecordQuery(null, null, null, null, null, 100), default));
-        await _harness.Vault.InsertAsync(source, [Steps(resident, 5, "after")], default);
+        await _harness.Vault.InsertAsync(_harness.Db, source, [Steps(resident, 5, "after")], default);
 
         var swept = await _harness.Get<ErasureSweeper>().SweepAsync(erasure.Id, default);
         Assert.Equal(50, swept);

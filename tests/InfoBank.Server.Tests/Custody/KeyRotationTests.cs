@@ -4,6 +4,8 @@ using InfoBank.Server.Features.Audit;
 using InfoBank.Server.Features.Custody;
 using InfoBank.Server.Tests.Infrastructure;
 
+using InfoBank.TestSupport;
+
 namespace InfoBank.Server.Tests.Custody;
 
 public sealed class SqliteKeyRotationTests(SqliteFixture database) : KeyRotationTests<SqliteFixture>(database);
@@ -34,7 +36,7 @@ public abstract class KeyRotationTests<TFixture> : StoreTestBase<TFixture>, IDis
         for (var i = 0; i < 3; i++)
         {
             var resident = await _harness.EnrolledResidentAsync();
-            await _harness.Vault.InsertAsync("src", [Steps(resident, 100 + i)], default);
+            await _harness.Vault.InsertAsync(_harness.Db, "src", [Steps(resident, 100 + i)], default);
             residents.Add(resident);
         }
         var before = _harness.Keys.CurrentKekId();
@@ -70,7 +72,7 @@ public abstract class KeyRotationTests<TFixture> : StoreTestBase<TFixture>, IDis
         const int count = 1_200;
         for (var i = 0; i < count; i += 300)
         {
-            await _harness.Vault.InsertAsync("src", Enumerable.Range(i, 300).Select(n => Steps(resident, n)).ToList(), default);
+            await _harness.Vault.InsertAsync(_harness.Db, "src", Enumerable.Range(i, 300).Select(n => Steps(resident, n)).ToList(), default);
         }
 
         using var stop = new CancellationTokenSource();
@@ -93,7 +95,7 @@ public abstract class KeyRotationTests<TFixture> : StoreTestBase<TFixture>, IDis
         var version = await _harness.Rotation.RotateResidentKeyAsync(resident, "operator:test", default);
         Assert.Equal(2, version);
         // New deposits use the new version at once.
-        await _harness.Vault.InsertAsync("src", [Steps(resident, 1)], default);
+        await _harness.Vault.InsertAsync(_harness.Db, "src", [Steps(resident, 1)], default);
         var resealed = await _harness.Rotation.ResealResidentAsync(resident, default);
         await Task.Delay(200);
         stop.Cancel();
@@ -117,7 +119,7 @@ public abstract class KeyRotationTests<TFixture> : StoreTestBase<TFixture>, IDis
     public async Task The_key_ring_in_the_database_is_useless_without_the_master_key_file()
     {
         var resident = await _harness.EnrolledResidentAsync();
-        await _harness.Vault.InsertAsync("src", [Steps(resident, 42)], default);
+        await _harness.Vault.InsertAsync(_harness.Db, "src", [Steps(resident, 42)], default);
         await using (var connection = await _harness.Db.OpenAsync())
         {
             var xml = (await connection.QueryAsync<string>("SELECT xml FROM dataprotection_keys")).ToList();

@@ -150,19 +150,16 @@ public sealed class AccessStore(DbConnectionFactory db)
     private static readonly string[] ReleaseColumns = ["grant_id", "bucket", "released_at"];
     private static readonly string[] AlertColumns = ["alert_key", "grant_id", "kind", "detected_at", "message"];
 
-    /// <summary>Stores an access and its passbook lines in one transaction; durable on return.</summary>
-    public async Task RecordAsync(AccessLogEntry entry, IReadOnlyList<Provision> provisions, CancellationToken cancellationToken)
+    public DbConnectionFactory Db => db;
+
+    /// <summary>Stores an access and its passbook lines in the caller's transaction (the one its audit entry commits in).</summary>
+    public static async Task RecordAsync(DbSession s, AccessLogEntry entry, IReadOnlyList<Provision> provisions)
     {
-        await using var connection = await db.OpenAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        await connection.ExecuteAsync(new CommandDefinition(InsertLog, entry, transaction, cancellationToken: cancellationToken));
+        await s.ExecuteAsync(InsertLog, entry);
         if (provisions.Count > 0)
         {
-            await connection.ExecuteAsync(new CommandDefinition(InsertProvision,
-                provisions.Select(p => new { accessId = entry.Id, p.ResidentId, at = entry.At, p.Records, p.Points }),
-                transaction, cancellationToken: cancellationToken));
+            await s.ExecuteAsync(InsertProvision, provisions.Select(p => new { accessId = entry.Id, p.ResidentId, at = entry.At, p.Records, p.Points }));
         }
-        await transaction.CommitAsync(cancellationToken);
     }
 
     /// <summary>
@@ -333,21 +330,18 @@ public sealed class AccessStore(DbConnectionFactory db)
     /// Freezes a bucket's cells, for every approved category at once. Returns false, storing nothing,
     /// when the bucket was already released (by a concurrent request): a bucket is released exactly once.
     /// </summary>
-    public async Task<bool> SaveReleaseAsync(Guid grantId, string bucket, IReadOnlyList<(string Category, ReleasedCell Cell)> cells, DateTimeOffset at, CancellationToken cancellationToken)
+    public static async Task<bool> SaveReleaseAsync(DbSession s, Guid grantId, string bucket, IReadOnlyList<(string Category, ReleasedCell Cell)> cells, DateTimeOffset at)
     {
-        await using var connection = await db.OpenAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        var claimed = await connection.ExecuteAsync(new CommandDefinition(
-            db.Dialect.InsertIgnoringDuplicates("access_aggregate_releases", ReleaseColumns, ["grant_id", "bucket"]),
-            new { grant_id = grantId, bucket, released_at = at }, transaction, cancellationToken: cancellationToken));
+        var claimed = await s.ExecuteAsync(
+            s.Dialect.InsertIgnoringDuplicates("access_aggregate_releases", ReleaseColumns, ["grant_id", "bucket"]),
+            new { grant_id = grantId, bucket, released_at = at });
         if (claimed == 0)
         {
-            await transaction.RollbackAsync(cancellationToken);
             return false;
         }
         if (cells.Count > 0)
         {
-            await connection.ExecuteAsync(new CommandDefinition(InsertCell, cells.Select(c => new
+            await s.ExecuteAsync(InsertCell, cells.Select(c => new
             {
                 grantId,
                 c.Cell.Bucket,
@@ -357,9 +351,8 @@ public sealed class AccessStore(DbConnectionFactory db)
                 c.Cell.Residents,
                 c.Cell.Records,
                 Summaries = c.Cell.Fields is null ? null : EncodeSummaries(c.Cell.Fields),
-            }), transaction, cancellationToken: cancellationToken));
+            }));
         }
-        await transaction.CommitAsync(cancellationToken);
         return true;
     }
 

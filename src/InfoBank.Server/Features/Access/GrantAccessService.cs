@@ -7,6 +7,7 @@ using InfoBank.Server.Features.Applications;
 using InfoBank.Server.Features.Audit;
 using InfoBank.Server.Features.Consent;
 using InfoBank.Server.Features.Custody;
+using InfoBank.Server.Infrastructure.Db;
 using Microsoft.Extensions.Options;
 
 namespace InfoBank.Server.Features.Access;
@@ -294,12 +295,10 @@ public sealed partial class GrantAccessService(
                     contributed[row.ResidentId] = contributed.GetValueOrDefault(row.ResidentId) + 1;
                 }
             }
-            if (!await store.SaveReleaseAsync(grant.Id, bucket, cells, now, cancellationToken))
-            {
-                continue;
-            }
             var provisions = contributed.Select(c => new Provision(c.Key, c.Value, grant.BenefitPoints)).ToList();
-            await RecordAccessAsync(grant, grant.Recipient, AccessKinds.AggregateRelease, AccessOutcomes.Served, null, false, now, cells.Count, provisions,
+            // The frozen cells commit with the release's audit entry and passbook lines; a bucket
+            // released meanwhile by a concurrent request is left as it is, and this one records nothing.
+            var recorded = await RecordAccessAsync(grant, grant.Recipient, AccessKinds.AggregateRelease, AccessOutcomes.Served, null, false, now, cells.Count, provisions,
                 [$"Week {bucket} released for aggregates: {cells.Count(c => c.Item2.Suppressed)} of {cells.Count} cell(s) suppressed (fewer than k residents)."],
                 new
                 {
@@ -307,8 +306,11 @@ public sealed partial class GrantAccessService(
                     residents = provisions.Select(p => p.ResidentId.ToString("D")).ToList(),
                     // The consent each contributor's data was released under: the verifier checks them.
                     consents = provisions.Select(p => decided[p.ResidentId].ConsentId).ToList(),
-                }, cancellationToken, decidedAfter);
-            LogReleased(logger, grant.Id, bucket, cells.Count);
+                }, cancellationToken, decidedAfter, s => AccessStore.SaveReleaseAsync(s, grant.Id, bucket, cells, now));
+            if (recorded)
+            {
+                LogReleased(logger, grant.Id, bucket, cells.Count);
+            }
         }
     }
 
@@ -425,27 +427,40 @@ public sealed partial class GrantAccessService(
         return refusal;
     }
 
-    private async Task LogAttemptAsync(Guid grantId, string recipient, string kind, string outcome, DateTimeOffset now, string reason, CancellationToken cancellationToken)
-    {
-        var appended = await audit.AppendAsync(new AuditEntryDraft(AuditKinds.AccessDenied, $"client:{recipient}", GrantId: grantId,
-            Payload: new { kind, outcome, reason }), cancellationToken);
-        await store.RecordAsync(new AccessLogEntry(Guid.CreateVersion7(now), now, grantId, recipient, kind, outcome, null, false, 0, 0, "[]", "", "", "",
-            AccessViewMapping.Json([reason]), appended.Sequence), [], cancellationToken);
-    }
+    private Task LogAttemptAsync(Guid grantId, string recipient, string kind, string outcome, DateTimeOffset now, string reason, CancellationToken cancellationToken) =>
+        audit.CommitAsync(async (scope, _) =>
+        {
+            var appended = scope.Append(new AuditEntryDraft(AuditKinds.AccessDenied, $"client:{recipient}", GrantId: grantId,
+                Payload: new { kind, outcome, reason }));
+            await AccessStore.RecordAsync(scope.Db, new AccessLogEntry(Guid.CreateVersion7(now), now, grantId, recipient, kind, outcome, null, false, 0, 0, "[]", "", "", "",
+                AccessViewMapping.Json([reason]), appended.Sequence), []);
+            return true;
+        }, cancellationToken);
 
-    /// <summary>The audit entry first (durable on return), then the access log and passbook lines: both before any data is returned.</summary>
-    private async Task RecordAccessAsync(GrantTerms grant, string recipient, string kind, string outcome, Guid? fetchId, bool fetchStart, DateTimeOffset now,
-        int items, IReadOnlyList<Provision> provisions, IReadOnlyList<string> reasons, object? details, CancellationToken cancellationToken, long? decidedAfter = null)
-    {
-        var id = Guid.CreateVersion7(now);
-        var appended = await audit.AppendAsync(new AuditEntryDraft(
-            outcome == AccessOutcomes.Served ? AuditKinds.AccessAllowed : AuditKinds.AccessDenied,
-            $"client:{recipient}", Purpose: grant.PurposeCode, GrantId: grant.Id, PolicyHash: grant.PolicyHash,
-            Payload: new { accessId = id, kind, outcome, items = grant.Items, count = items, reasons, details, decidedAfter }), cancellationToken);
-        await store.RecordAsync(new AccessLogEntry(id, now, grant.Id, recipient, kind, outcome, fetchId, fetchStart, items, provisions.Count,
-            AccessViewMapping.Json(grant.Items), grant.PurposeCode, grant.Approval, grant.PolicyHash, AccessViewMapping.Json(reasons), appended.Sequence),
-            provisions, cancellationToken);
-    }
+    /// <summary>
+    /// The audit entry, the access log row and the passbook lines, in one audited transaction: all
+    /// durable before any data is returned, and none without the others.
+    /// </summary>
+    /// <param name="effect">A change that must commit with the record (a release's frozen cells); when it returns false, nothing is recorded.</param>
+    private Task<bool> RecordAccessAsync(GrantTerms grant, string recipient, string kind, string outcome, Guid? fetchId, bool fetchStart, DateTimeOffset now,
+        int items, IReadOnlyList<Provision> provisions, IReadOnlyList<string> reasons, object? details, CancellationToken cancellationToken, long? decidedAfter = null,
+        Func<DbSession, Task<bool>>? effect = null) =>
+        audit.CommitAsync(async (scope, _) =>
+        {
+            if (effect is not null && !await effect(scope.Db))
+            {
+                return false;
+            }
+            var id = Guid.CreateVersion7(now);
+            var appended = scope.Append(new AuditEntryDraft(
+                outcome == AccessOutcomes.Served ? AuditKinds.AccessAllowed : AuditKinds.AccessDenied,
+                $"client:{recipient}", Purpose: grant.PurposeCode, GrantId: grant.Id, PolicyHash: grant.PolicyHash,
+                Payload: new { accessId = id, kind, outcome, items = grant.Items, count = items, reasons, details, decidedAfter }));
+            await AccessStore.RecordAsync(scope.Db, new AccessLogEntry(id, now, grant.Id, recipient, kind, outcome, fetchId, fetchStart, items, provisions.Count,
+                AccessViewMapping.Json(grant.Items), grant.PurposeCode, grant.Approval, grant.PolicyHash, AccessViewMapping.Json(reasons), appended.Sequence),
+                provisions);
+            return true;
+        }, cancellationToken);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Released aggregate week {Bucket} of grant {GrantId}: {Cells} cells")]
     private static partial void LogReleased(ILogger logger, Guid grantId, string bucket, int cells);

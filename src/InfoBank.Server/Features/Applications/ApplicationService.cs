@@ -1,4 +1,3 @@
-using System.Data.Common;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
@@ -6,6 +5,7 @@ using InfoBank.Core.Applications;
 using InfoBank.Core.Pia;
 using InfoBank.Core.Policy;
 using InfoBank.Server.Features.Audit;
+using InfoBank.Server.Infrastructure.Db;
 
 namespace InfoBank.Server.Features.Applications;
 
@@ -68,13 +68,13 @@ public sealed class ApplicationService(ApplicationStore store, RuleCatalogProvid
             CreatedAt = now,
             UpdatedAt = now,
         };
-        await using (var c = await store.OpenAsync(ct))
-        await using (var tx = await c.BeginTransactionAsync(ct))
+        // A draft is the business's own working copy: not a decision, so not audited (submission is).
+        await store.Db.InTransactionAsync(async s =>
         {
-            await ApplicationStore.InsertApplicationAsync(c, tx, row, ct);
-            await Event(c, tx, row.Id, 0, "application.created", Actor.Business(owner), null, now, ct);
-            await tx.CommitAsync(ct);
-        }
+            await ApplicationStore.InsertApplicationAsync(s, row, ct);
+            await Event(s, row.Id, 0, "application.created", Actor.Business(owner), null, now, ct);
+            return true;
+        }, ct);
         return StepResult<ApplicationView>.Ok(await BusinessViewAsync(row, ct));
     }
 
@@ -96,18 +96,21 @@ public sealed class ApplicationService(ApplicationStore store, RuleCatalogProvid
             return StepResult<ApplicationView>.Invalid(errors);
         }
         var now = clock.GetUtcNow();
-        await using (var c = await store.OpenAsync(ct))
-        await using (var tx = await c.BeginTransactionAsync(ct))
+        var updated = await store.Db.InTransactionAsync(async s =>
         {
-            if (!await ApplicationStore.UpdateDraftAsync(c, tx, id, row.Status, Status(step.To!.Value), JsonSerializer.Serialize(spec, Json), now, ct))
+            if (!await ApplicationStore.UpdateDraftAsync(s, id, row.Status, Status(step.To!.Value), JsonSerializer.Serialize(spec, Json), now, ct))
             {
-                return Raced<ApplicationView>();
+                return false;
             }
             foreach (var kind in step.Events)
             {
-                await Event(c, tx, id, row.Version, kind, Actor.Business(owner), null, now, ct);
+                await Event(s, id, row.Version, kind, Actor.Business(owner), null, now, ct);
             }
-            await tx.CommitAsync(ct);
+            return true;
+        }, ct);
+        if (!updated)
+        {
+            return Raced<ApplicationView>();
         }
         return StepResult<ApplicationView>.Ok(await BusinessViewAsync((await store.FindAsync(id, ct))!, ct));
     }
@@ -139,17 +142,16 @@ public sealed class ApplicationService(ApplicationStore store, RuleCatalogProvid
         var assessment = catalog.Assess(spec);
         var assess = ApplicationWorkflow.Apply(submit.To!.Value, new RecordAssessment(assessment.Blocked));
         var version = row.Version + 1;
-        var now = clock.GetUtcNow();
         var actor = Actor.Business(owner);
         var specHash = "sha256:" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(row.SpecJson)));
-        await using (var c = await store.OpenAsync(ct))
-        await using (var tx = await c.BeginTransactionAsync(ct))
+        var submitted = await audit.CommitAsync(async (scope, ct) =>
         {
-            if (!await ApplicationStore.UpdateStatusAsync(c, tx, id, row.Status, Status(submit.To!.Value), version, now, ct))
+            var (s, now) = (scope.Db, scope.Now);
+            if (!await ApplicationStore.UpdateStatusAsync(s, id, row.Status, Status(submit.To!.Value), version, now, ct))
             {
-                return Raced<ApplicationView>();
+                return false;
             }
-            await ApplicationStore.InsertVersionAsync(c, tx, new VersionRow
+            await ApplicationStore.InsertVersionAsync(s, new VersionRow
             {
                 ApplicationId = id,
                 Version = version,
@@ -162,20 +164,24 @@ public sealed class ApplicationService(ApplicationStore store, RuleCatalogProvid
             }, ct);
             foreach (var kind in submit.Events)
             {
-                await Event(c, tx, id, version, kind, actor, new { specHash }, now, ct);
+                await Event(s, id, version, kind, actor, new { specHash }, now, ct);
             }
-            await ApplicationStore.UpdateStatusAsync(c, tx, id, Status(submit.To!.Value), Status(assess.To!.Value), version, now, ct);
+            await ApplicationStore.UpdateStatusAsync(s, id, Status(submit.To!.Value), Status(assess.To!.Value), version, now, ct);
             var summary = AssessmentSummary(assessment);
             foreach (var kind in assess.Events)
             {
-                await Event(c, tx, id, version, kind, Actor.System, summary, now, ct);
+                await Event(s, id, version, kind, Actor.System, summary, now, ct);
             }
-            await tx.CommitAsync(ct);
+            scope.Append(new AuditEntryDraft(AuditKinds.ApplicationSubmitted, actor.Ref, Purpose: spec.Purpose.Code, PolicyHash: catalog.Hash,
+                Payload: new { applicationId = id, version, specHash }));
+            scope.Append(new AuditEntryDraft(AuditKinds.ApplicationAssessed, Actor.System.Ref, Purpose: spec.Purpose.Code, PolicyHash: catalog.Hash,
+                Payload: new { applicationId = id, version, status = Status(assess.To!.Value), assessment = summary }));
+            return true;
+        }, ct);
+        if (!submitted)
+        {
+            return Raced<ApplicationView>();
         }
-        await audit.AppendAsync(new AuditEntryDraft(AuditKinds.ApplicationSubmitted, actor.Ref, Purpose: spec.Purpose.Code, PolicyHash: catalog.Hash,
-            Payload: new { applicationId = id, version, specHash }), ct);
-        await audit.AppendAsync(new AuditEntryDraft(AuditKinds.ApplicationAssessed, Actor.System.Ref, Purpose: spec.Purpose.Code, PolicyHash: catalog.Hash,
-            Payload: new { applicationId = id, version, status = Status(assess.To!.Value), assessment = AssessmentSummary(assessment) }), ct);
         return StepResult<ApplicationView>.Ok(await BusinessViewAsync((await store.FindAsync(id, ct))!, ct));
     }
 
@@ -231,16 +237,16 @@ public sealed class ApplicationService(ApplicationStore store, RuleCatalogProvid
         {
             return StepResult<CommitteeApplicationView>.Invalid(new() { ["reason"] = ["a reason is at most 2000 characters; at most 20 conditions of 500 characters each"] });
         }
-        await using (var c = await store.OpenAsync(ct))
-        await using (var tx = await c.BeginTransactionAsync(ct))
+        var refused = await audit.CommitAsync(async (scope, ct) =>
         {
-            var existing = (await ApplicationStore.VotesAsync(c, tx, id, row.Version, ct)).Select(ToVote).ToList();
+            var s = scope.Db;
+            var existing = (await ApplicationStore.VotesAsync(s, id, row.Version, ct)).Select(ToVote).ToList();
             var step = ApplicationWorkflow.Apply(ApplicationWorkflow.Parse(row.Status), new CastVote(vote, existing, governance));
             if (!step.Allowed)
             {
                 return StepResult<CommitteeApplicationView>.Refused(step.Kind!.Value, step.Refusal!);
             }
-            var inserted = await store.InsertVoteAsync(c, tx, new VoteRow
+            var inserted = await ApplicationStore.InsertVoteAsync(s, new VoteRow
             {
                 ApplicationId = id,
                 Version = row.Version,
@@ -255,12 +261,12 @@ public sealed class ApplicationService(ApplicationStore store, RuleCatalogProvid
             {
                 return StepResult<CommitteeApplicationView>.Refused(RefusalKind.Duplicate, "this member has already voted on this version");
             }
-            await Event(c, tx, id, row.Version, "committee.vote", member, new { role = vote.Role, vote = vote.Choice }, now, ct);
-            await tx.CommitAsync(ct);
-        }
-        await audit.AppendAsync(new AuditEntryDraft(AuditKinds.CommitteeVote, member.Ref, PolicyHash: rules.Catalog.Hash,
-            Payload: new { applicationId = id, version = row.Version, role = vote.Role, vote = vote.Choice, reason = vote.Reason, conditions = vote.Conditions }), ct);
-        return StepResult<CommitteeApplicationView>.Ok(await CommitteeViewAsync((await store.FindAsync(id, ct))!, ct));
+            await Event(s, id, row.Version, "committee.vote", member, new { role = vote.Role, vote = vote.Choice }, now, ct);
+            scope.Append(new AuditEntryDraft(AuditKinds.CommitteeVote, member.Ref, PolicyHash: rules.Catalog.Hash,
+                Payload: new { applicationId = id, version = row.Version, role = vote.Role, vote = vote.Choice, reason = vote.Reason, conditions = vote.Conditions }));
+            return null;
+        }, ct);
+        return refused ?? StepResult<CommitteeApplicationView>.Ok(await CommitteeViewAsync((await store.FindAsync(id, ct))!, ct));
     }
 
     /// <summary>Tallies the votes under the policy's quorum; approval creates the time-limited grant in the same transaction.</summary>
@@ -278,29 +284,26 @@ public sealed class ApplicationService(ApplicationStore store, RuleCatalogProvid
         }
         var catalog = rules.Catalog;
         var governance = catalog.Policies.Governance;
-        var now = clock.GetUtcNow();
-        Guid? grantId = null;
-        GrantRow? grantRow = null;
-        ApplicationSpec? approvedSpec = null;
-        Transition<ApplicationStatus> step;
         var version = row.Version > 0 ? await store.FindVersionAsync(id, row.Version, ct) : null;
         // The decision is judged under the rules the version was assessed with; the hash says which.
         var ruleHash = version?.RuleHash ?? catalog.Hash;
-        await using (var c = await store.OpenAsync(ct))
-        await using (var tx = await c.BeginTransactionAsync(ct))
+        // Read before the transaction (the client directory is another store); used only on approval.
+        var recipientName = await offers.RecipientNameAsync(row.OwnerClientId, ct);
+        var refused = await audit.CommitAsync(async (scope, ct) =>
         {
-            var votes = (await ApplicationStore.VotesAsync(c, tx, id, row.Version, ct)).Select(ToVote).ToList();
-            step = ApplicationWorkflow.Apply(ApplicationWorkflow.Parse(row.Status), new DecideApplication(member.Role!, votes, governance));
+            var (s, now) = (scope.Db, scope.Now);
+            var votes = (await ApplicationStore.VotesAsync(s, id, row.Version, ct)).Select(ToVote).ToList();
+            var step = ApplicationWorkflow.Apply(ApplicationWorkflow.Parse(row.Status), new DecideApplication(member.Role!, votes, governance));
             if (!step.Allowed)
             {
                 return StepResult<CommitteeApplicationView>.Refused(step.Kind!.Value, step.Refusal!);
             }
-            if (!await ApplicationStore.UpdateStatusAsync(c, tx, id, row.Status, Status(step.To!.Value), row.Version, now, ct))
+            if (!await ApplicationStore.UpdateStatusAsync(s, id, row.Status, Status(step.To!.Value), row.Version, now, ct))
             {
                 return Raced<CommitteeApplicationView>();
             }
             var outcome = step.Decision!;
-            await ApplicationStore.InsertDecisionAsync(c, tx, new DecisionRow
+            await ApplicationStore.InsertDecisionAsync(s, new DecisionRow
             {
                 ApplicationId = id,
                 Version = row.Version,
@@ -310,15 +313,15 @@ public sealed class ApplicationService(ApplicationStore store, RuleCatalogProvid
                 DecidedAt = now,
                 RuleHash = ruleHash,
             }, ct);
+            GrantRow? grant = null;
+            ApplicationSpec? spec = null;
             if (outcome.Approved)
             {
-                var spec = JsonSerializer.Deserialize<ApplicationSpec>(version!.SpecJson, Json)!;
+                spec = JsonSerializer.Deserialize<ApplicationSpec>(version!.SpecJson, Json)!;
                 var days = Math.Min(spec.ValidityDays, governance.MaxGrantDays);
-                grantId = Guid.CreateVersion7(now);
-                approvedSpec = spec;
-                grantRow = new GrantRow
+                grant = new GrantRow
                 {
-                    Id = grantId.Value,
+                    Id = Guid.CreateVersion7(now),
                     ApplicationId = id,
                     Version = row.Version,
                     RecipientClientId = row.OwnerClientId,
@@ -338,36 +341,35 @@ public sealed class ApplicationService(ApplicationStore store, RuleCatalogProvid
                     CreatedAt = now,
                     UpdatedAt = now,
                 };
-                await ApplicationStore.InsertGrantAsync(c, tx, grantRow, ct);
+                await ApplicationStore.InsertGrantAsync(s, grant, ct);
             }
             foreach (var kind in step.Events)
             {
-                await Event(c, tx, id, row.Version, kind, member, new { grantId, outcome.Approvals, outcome.Rejections, outcome.Conditions }, now, ct);
+                await Event(s, id, row.Version, kind, member, new { grantId = grant?.Id, outcome.Approvals, outcome.Rejections, outcome.Conditions }, now, ct);
             }
-            await tx.CommitAsync(ct);
-        }
-        await audit.AppendAsync(new AuditEntryDraft(AuditKinds.CommitteeDecision, member.Ref, GrantId: grantId, PolicyHash: ruleHash,
-            Payload: new { applicationId = id, version = row.Version, outcome = Status(step.To!.Value), step.Decision!.Approvals, step.Decision.Rejections, step.Decision.ChairBrokeTie, step.Decision.Conditions }), ct);
-        if (grantRow is not null)
-        {
-            // After the commit: the offer lives in the consent ledger, which SQLite's single writer
-            // cannot join to this transaction. Publishing is idempotent per grant.
-            await offers.PublishAsync(grantRow, approvedSpec!, ct);
-        }
-        return StepResult<CommitteeApplicationView>.Ok(await CommitteeViewAsync((await store.FindAsync(id, ct))!, ct));
+            scope.Append(new AuditEntryDraft(AuditKinds.CommitteeDecision, member.Ref, GrantId: grant?.Id, PolicyHash: ruleHash,
+                Payload: new { applicationId = id, version = row.Version, outcome = Status(step.To!.Value), outcome.Approvals, outcome.Rejections, outcome.ChairBrokeTie, outcome.Conditions }));
+            if (grant is not null)
+            {
+                // The offer residents opt into commits with the grant that approves it.
+                await offers.PublishAsync(scope, grant, spec!, recipientName);
+            }
+            return null;
+        }, ct);
+        return refused ?? StepResult<CommitteeApplicationView>.Ok(await CommitteeViewAsync((await store.FindAsync(id, ct))!, ct));
     }
 
     public Task<StepResult<GrantView>> SuspendGrantAsync(Actor member, Guid grantId, GrantActionRequest? request, CancellationToken ct) =>
         ChangeGrantAsync(member, grantId, request, new SuspendGrant(member.Role!, rules.Catalog.Policies.Governance), AuditKinds.GrantSuspended, ct,
-            (id, token) => offers.SuspendAsync(id, token));
+            (scope, id) => offers.SuspendAsync(scope, id));
 
     public Task<StepResult<GrantView>> ReinstateGrantAsync(Actor member, Guid grantId, GrantActionRequest? request, CancellationToken ct) =>
         ChangeGrantAsync(member, grantId, request, new ReinstateGrant(member.Role!, rules.Catalog.Policies.Governance), AuditKinds.GrantReinstated, ct,
-            (id, token) => offers.ResumeAsync(id, token));
+            (scope, id) => offers.ResumeAsync(scope, id));
 
     public Task<StepResult<GrantView>> RevokeGrantAsync(Actor member, Guid grantId, GrantActionRequest? request, CancellationToken ct) =>
         ChangeGrantAsync(member, grantId, request, new RevokeGrant(member.Role!, rules.Catalog.Policies.Governance), AuditKinds.GrantRevoked, ct,
-            (id, token) => offers.RevokeAsync(id, member.Ref, token));
+            (scope, id) => offers.RevokeAsync(scope, id, member.Ref));
 
     /// <summary>Expires grants whose validity has ended (run by the recurring job; idempotent).</summary>
     public async Task<int> ExpireDueGrantsAsync(CancellationToken ct)
@@ -383,135 +385,48 @@ public sealed class ApplicationService(ApplicationStore store, RuleCatalogProvid
         return expired;
     }
 
-    /// <summary>
-    /// How long after a grant's last change its offer is left to the request that changed it. The
-    /// offer step runs right after the grant commits; only a crash between the two leaves them apart.
-    /// </summary>
-    public static readonly TimeSpan OfferSyncGrace = TimeSpan.FromMinutes(2);
-
-    /// <summary>
-    /// Repairs offers that disagree with their grant: the approval, suspension, reinstatement or
-    /// revocation committed but the process stopped before the offer followed (the offer lives in the
-    /// consent ledger, which cannot join the grant's transaction on SQLite). Grants changed within
-    /// <see cref="OfferSyncGrace"/> are skipped so the job never races the request still doing it.
-    /// Every repair is the same idempotent call the request would have made. Returns how many it made.
-    /// </summary>
-    public async Task<int> SyncOffersAsync(CancellationToken ct)
-    {
-        var repaired = 0;
-        var failures = new List<Exception>();
-        foreach (var listed in await store.GrantsSettledBeforeAsync(clock.GetUtcNow() - OfferSyncGrace, ct))
-        {
-            try
-            {
-                repaired += await SyncOfferAsync(listed.Id, ct) ? 1 : 0;
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException)
-            {
-                // One grant that cannot be repaired must not hold up the others; the job fails at the
-                // end (and Hangfire retries it) so the operator sees it.
-                failures.Add(ex);
-            }
-        }
-        return failures.Count == 0
-            ? repaired
-            : throw new AggregateException($"{failures.Count} grant offer(s) could not be repaired; {repaired} were.", failures);
-    }
-
-    private async Task<bool> SyncOfferAsync(Guid grantId, CancellationToken ct)
-    {
-        // Read again: the committee may have changed the grant since the list was read, and the
-        // request that did so is still making its own offer step.
-        var grant = await store.FindGrantAsync(grantId, ct);
-        if (grant is null || grant.UpdatedAt > clock.GetUtcNow() - OfferSyncGrace)
-        {
-            return false;
-        }
-        var repair = OfferSync.Needed(GrantWorkflow.Parse(grant.Status), await offers.OfferStatusAsync(grant.Id, ct));
-        switch (repair)
-        {
-            case OfferRepair.None:
-                return false;
-            case OfferRepair.Publish:
-            case OfferRepair.PublishSuspended:
-                var version = await store.FindVersionAsync(grant.ApplicationId, grant.Version, ct)
-                    ?? throw new InvalidOperationException($"Grant {grant.Id} refers to a missing application version.");
-                await offers.PublishAsync(grant, JsonSerializer.Deserialize<ApplicationSpec>(version.SpecJson, Json)!, ct);
-                if (repair == OfferRepair.PublishSuspended)
-                {
-                    await offers.SuspendAsync(grant.Id, ct);
-                }
-                break;
-            case OfferRepair.Suspend:
-                await offers.SuspendAsync(grant.Id, ct);
-                break;
-            case OfferRepair.Resume:
-                await offers.ResumeAsync(grant.Id, ct);
-                break;
-            case OfferRepair.Revoke:
-                await offers.RevokeAsync(grant.Id, Actor.System.Ref, ct);
-                break;
-        }
-        // The change's own audit entry is written between its commit and its offer step, so a lost
-        // offer step may mean a lost entry too. The grant's current state is recorded again under the
-        // change's kind, so the verifier's replay sees the suspension, reinstatement or revocation
-        // (a repeated entry changes nothing in the replay); a publication repair has its own kind.
-        var kind = repair switch
-        {
-            OfferRepair.Suspend or OfferRepair.PublishSuspended => AuditKinds.GrantSuspended,
-            OfferRepair.Resume => AuditKinds.GrantReinstated,
-            OfferRepair.Revoke => AuditKinds.GrantRevoked,
-            _ => AuditKinds.GrantOfferRepaired,
-        };
-        await audit.AppendAsync(new AuditEntryDraft(kind, Actor.System.Ref, Purpose: grant.PurposeCode, GrantId: grant.Id, PolicyHash: grant.PolicyHash,
-            Payload: new { applicationId = grant.ApplicationId, grantStatus = grant.Status, repair = repair.ToString(), recordedBy = GrantOfferSyncJobName }), ct);
-        return true;
-    }
-
-    private const string GrantOfferSyncJobName = "applications.grant-offer-sync";
-
     private async Task<StepResult<GrantView>> ChangeGrantAsync(
-        Actor actor, Guid grantId, GrantActionRequest? request, GrantCommand command, string? auditKind, CancellationToken ct, Func<Guid, CancellationToken, Task>? offerStep)
+        Actor actor, Guid grantId, GrantActionRequest? request, GrantCommand command, string? auditKind, CancellationToken ct, Func<AuditScope, Guid, Task>? offerStep)
     {
         var reason = request?.Reason?.Trim();
         if (string.IsNullOrEmpty(reason) || reason.Length > 2000)
         {
             return StepResult<GrantView>.Invalid(new() { ["reason"] = ["a reason (at most 2000 characters) is required"] });
         }
-        var grant = await store.FindGrantAsync(grantId, ct);
-        if (grant is null)
+        var refused = await audit.CommitAsync(async (scope, ct) =>
         {
-            return StepResult<GrantView>.NotFound($"No grant {grantId}.");
-        }
-        var step = GrantWorkflow.Apply(GrantWorkflow.Parse(grant.Status), command);
-        if (!step.Allowed)
-        {
-            return StepResult<GrantView>.Refused(step.Kind!.Value, step.Refusal!);
-        }
-        var now = clock.GetUtcNow();
-        await using (var c = await store.OpenAsync(ct))
-        await using (var tx = await c.BeginTransactionAsync(ct))
-        {
-            if (!await ApplicationStore.UpdateGrantStatusAsync(c, tx, grantId, grant.Status, GrantWorkflow.Name(step.To!.Value), reason, now, ct))
+            var (s, now) = (scope.Db, scope.Now);
+            var grant = await ApplicationStore.FindGrantAsync(s, grantId, ct);
+            if (grant is null)
+            {
+                return StepResult<GrantView>.NotFound($"No grant {grantId}.");
+            }
+            var step = GrantWorkflow.Apply(GrantWorkflow.Parse(grant.Status), command);
+            if (!step.Allowed)
+            {
+                return StepResult<GrantView>.Refused(step.Kind!.Value, step.Refusal!);
+            }
+            if (!await ApplicationStore.UpdateGrantStatusAsync(s, grantId, grant.Status, GrantWorkflow.Name(step.To!.Value), reason, now, ct))
             {
                 return StepResult<GrantView>.Refused(RefusalKind.WrongState, "the grant changed while this request was handled; read it again");
             }
             foreach (var kind in step.Events)
             {
-                await Event(c, tx, grant.ApplicationId, grant.Version, kind, actor, new { grantId, reason }, now, ct);
+                await Event(s, grant.ApplicationId, grant.Version, kind, actor, new { grantId, reason }, now, ct);
             }
-            await tx.CommitAsync(ct);
-        }
-        if (auditKind is not null)
-        {
-            await audit.AppendAsync(new AuditEntryDraft(auditKind, actor.Ref, Purpose: grant.PurposeCode, GrantId: grantId, PolicyHash: grant.PolicyHash,
-                Payload: new { applicationId = grant.ApplicationId, reason }), ct);
-        }
-        if (offerStep is not null)
-        {
-            await offerStep(grantId, ct);
-        }
-        return StepResult<GrantView>.Ok(ToGrantView((await store.FindGrantAsync(grantId, ct))!));
+            if (auditKind is not null)
+            {
+                scope.Append(new AuditEntryDraft(auditKind, actor.Ref, Purpose: grant.PurposeCode, GrantId: grantId, PolicyHash: grant.PolicyHash,
+                    Payload: new { applicationId = grant.ApplicationId, reason }));
+            }
+            if (offerStep is not null)
+            {
+                // The offer (and every consent a revocation ends) changes in the grant's own transaction.
+                await offerStep(scope, grantId);
+            }
+            return null;
+        }, ct);
+        return refused ?? StepResult<GrantView>.Ok(ToGrantView((await store.FindGrantAsync(grantId, ct))!));
     }
 
     public async Task<GrantView?> FindGrantAsync(Guid grantId, CancellationToken ct) =>
@@ -529,8 +444,8 @@ public sealed class ApplicationService(ApplicationStore store, RuleCatalogProvid
         fullAssessment = a.Pia.FullAssessmentRequired,
     };
 
-    private static Task Event(DbConnection c, DbTransaction tx, Guid id, int version, string kind, Actor actor, object? payload, DateTimeOffset now, CancellationToken ct) =>
-        ApplicationStore.InsertEventAsync(c, tx, new EventRow
+    private static Task Event(DbSession s, Guid id, int version, string kind, Actor actor, object? payload, DateTimeOffset now, CancellationToken ct) =>
+        ApplicationStore.InsertEventAsync(s, new EventRow
         {
             ApplicationId = id,
             Version = version,

@@ -227,28 +227,22 @@ public sealed class ApplicationStore(DbConnectionFactory db)
 
     private const string SelectGrantsDueSql = $"SELECT {GrantColumns} FROM grants WHERE status IN ('active', 'suspended') AND valid_until <= @now ORDER BY valid_until, id";
 
-    private const string SelectGrantsSettledSql = $"SELECT {GrantColumns} FROM grants WHERE status IN ('active', 'suspended', 'revoked') AND updated_at <= @settled ORDER BY id";
-
     private const string UpdateGrantStatusSql = """
         UPDATE grants SET status = @to, status_reason = @reason, updated_at = @now
         WHERE id = @id AND status = @from
         """;
 
+    public DbConnectionFactory Db => db;
+
     private static readonly string[] VoteInsertColumns = ["application_id", "version", "member_id", "role", "choice", "reason", "conditions_json", "cast_at"];
 
-    public Task<DbConnection> OpenAsync(CancellationToken cancellationToken) => db.OpenAsync(cancellationToken);
+    public static Task InsertApplicationAsync(DbSession s, ApplicationRow row, CancellationToken ct) =>
+        s.Connection.ExecuteAsync(s.Command(InsertApplicationSql, row, ct));
 
-    public static Task InsertApplicationAsync(DbConnection c, DbTransaction tx, ApplicationRow row, CancellationToken ct) =>
-        c.ExecuteAsync(new CommandDefinition(InsertApplicationSql, row, tx, cancellationToken: ct));
+    public Task<ApplicationRow?> FindAsync(Guid id, CancellationToken ct) => db.ReadAsync(s => FindAsync(s, id, ct), ct);
 
-    public async Task<ApplicationRow?> FindAsync(Guid id, CancellationToken ct)
-    {
-        await using var c = await db.OpenAsync(ct);
-        return await FindAsync(c, null, id, ct);
-    }
-
-    public static Task<ApplicationRow?> FindAsync(DbConnection c, DbTransaction? tx, Guid id, CancellationToken ct) =>
-        c.QuerySingleOrDefaultAsync<ApplicationRow>(new CommandDefinition(SelectApplicationSql, new { id }, tx, cancellationToken: ct));
+    public static Task<ApplicationRow?> FindAsync(DbSession s, Guid id, CancellationToken ct) =>
+        s.Connection.QuerySingleOrDefaultAsync<ApplicationRow>(s.Command(SelectApplicationSql, new { id }, ct));
 
     public async Task<IReadOnlyList<ApplicationRow>> ListByOwnerAsync(string owner, CancellationToken ct)
     {
@@ -263,14 +257,14 @@ public sealed class ApplicationStore(DbConnectionFactory db)
         return (await c.QueryAsync<ApplicationRow>(new CommandDefinition(sql, new { status }, cancellationToken: ct))).ToList();
     }
 
-    public static async Task<bool> UpdateDraftAsync(DbConnection c, DbTransaction tx, Guid id, string from, string to, string spec, DateTimeOffset now, CancellationToken ct) =>
-        await c.ExecuteAsync(new CommandDefinition(UpdateDraftSql, new { id, from, to, spec, now }, tx, cancellationToken: ct)) == 1;
+    public static async Task<bool> UpdateDraftAsync(DbSession s, Guid id, string from, string to, string spec, DateTimeOffset now, CancellationToken ct) =>
+        await s.Connection.ExecuteAsync(s.Command(UpdateDraftSql, new { id, from, to, spec, now }, ct)) == 1;
 
-    public static async Task<bool> UpdateStatusAsync(DbConnection c, DbTransaction tx, Guid id, string from, string to, int version, DateTimeOffset now, CancellationToken ct) =>
-        await c.ExecuteAsync(new CommandDefinition(UpdateStatusSql, new { id, from, to, version, now }, tx, cancellationToken: ct)) == 1;
+    public static async Task<bool> UpdateStatusAsync(DbSession s, Guid id, string from, string to, int version, DateTimeOffset now, CancellationToken ct) =>
+        await s.Connection.ExecuteAsync(s.Command(UpdateStatusSql, new { id, from, to, version, now }, ct)) == 1;
 
-    public static Task InsertVersionAsync(DbConnection c, DbTransaction tx, VersionRow row, CancellationToken ct) =>
-        c.ExecuteAsync(new CommandDefinition(InsertVersionSql, row, tx, cancellationToken: ct));
+    public static Task InsertVersionAsync(DbSession s, VersionRow row, CancellationToken ct) =>
+        s.Connection.ExecuteAsync(s.Command(InsertVersionSql, row, ct));
 
     public async Task<VersionRow?> FindVersionAsync(Guid id, int version, CancellationToken ct)
     {
@@ -278,8 +272,8 @@ public sealed class ApplicationStore(DbConnectionFactory db)
         return await c.QuerySingleOrDefaultAsync<VersionRow>(new CommandDefinition(SelectVersionSql, new { id, version }, cancellationToken: ct));
     }
 
-    public static Task InsertEventAsync(DbConnection c, DbTransaction tx, EventRow row, CancellationToken ct) =>
-        c.ExecuteAsync(new CommandDefinition(InsertEventSql, row, tx, cancellationToken: ct));
+    public static Task InsertEventAsync(DbSession s, EventRow row, CancellationToken ct) =>
+        s.Connection.ExecuteAsync(s.Command(InsertEventSql, row, ct));
 
     public async Task<IReadOnlyList<EventRow>> EventsAsync(Guid id, CancellationToken ct)
     {
@@ -287,20 +281,16 @@ public sealed class ApplicationStore(DbConnectionFactory db)
         return (await c.QueryAsync<EventRow>(new CommandDefinition(SelectEventsSql, new { id }, cancellationToken: ct))).ToList();
     }
 
-    public static async Task<IReadOnlyList<VoteRow>> VotesAsync(DbConnection c, DbTransaction? tx, Guid id, int version, CancellationToken ct) =>
-        (await c.QueryAsync<VoteRow>(new CommandDefinition(SelectVotesSql, new { id, version }, tx, cancellationToken: ct))).ToList();
+    public static async Task<IReadOnlyList<VoteRow>> VotesAsync(DbSession s, Guid id, int version, CancellationToken ct) =>
+        (await s.Connection.QueryAsync<VoteRow>(s.Command(SelectVotesSql, new { id, version }, ct))).ToList();
 
-    public async Task<IReadOnlyList<VoteRow>> VotesAsync(Guid id, int version, CancellationToken ct)
-    {
-        await using var c = await db.OpenAsync(ct);
-        return await VotesAsync(c, null, id, version, ct);
-    }
+    public Task<IReadOnlyList<VoteRow>> VotesAsync(Guid id, int version, CancellationToken ct) => db.ReadAsync(s => VotesAsync(s, id, version, ct), ct);
 
     /// <summary>Inserts a vote unless this member already voted on this version; false when they had.</summary>
-    public async Task<bool> InsertVoteAsync(DbConnection c, DbTransaction tx, VoteRow row, CancellationToken ct)
+    public static async Task<bool> InsertVoteAsync(DbSession s, VoteRow row, CancellationToken ct)
     {
-        var sql = db.Dialect.InsertIgnoringDuplicates("committee_votes", VoteInsertColumns, ["application_id", "version", "member_id"]);
-        return await c.ExecuteAsync(new CommandDefinition(sql, new
+        var sql = s.Dialect.InsertIgnoringDuplicates("committee_votes", VoteInsertColumns, ["application_id", "version", "member_id"]);
+        return await s.Connection.ExecuteAsync(s.Command(sql, new
         {
             application_id = row.ApplicationId,
             version = row.Version,
@@ -310,11 +300,11 @@ public sealed class ApplicationStore(DbConnectionFactory db)
             reason = row.Reason,
             conditions_json = row.ConditionsJson,
             cast_at = row.CastAt,
-        }, tx, cancellationToken: ct)) == 1;
+        }, ct)) == 1;
     }
 
-    public static Task InsertDecisionAsync(DbConnection c, DbTransaction tx, DecisionRow row, CancellationToken ct) =>
-        c.ExecuteAsync(new CommandDefinition(InsertDecisionSql, row, tx, cancellationToken: ct));
+    public static Task InsertDecisionAsync(DbSession s, DecisionRow row, CancellationToken ct) =>
+        s.Connection.ExecuteAsync(s.Command(InsertDecisionSql, row, ct));
 
     public async Task<DecisionRow?> FindDecisionAsync(Guid id, int version, CancellationToken ct)
     {
@@ -322,14 +312,13 @@ public sealed class ApplicationStore(DbConnectionFactory db)
         return await c.QuerySingleOrDefaultAsync<DecisionRow>(new CommandDefinition(SelectDecisionSql, new { id, version }, cancellationToken: ct));
     }
 
-    public static Task InsertGrantAsync(DbConnection c, DbTransaction tx, GrantRow row, CancellationToken ct) =>
-        c.ExecuteAsync(new CommandDefinition(InsertGrantSql, row, tx, cancellationToken: ct));
+    public static Task InsertGrantAsync(DbSession s, GrantRow row, CancellationToken ct) =>
+        s.Connection.ExecuteAsync(s.Command(InsertGrantSql, row, ct));
 
-    public async Task<GrantRow?> FindGrantAsync(Guid id, CancellationToken ct)
-    {
-        await using var c = await db.OpenAsync(ct);
-        return await c.QuerySingleOrDefaultAsync<GrantRow>(new CommandDefinition(SelectGrantSql, new { id }, cancellationToken: ct));
-    }
+    public Task<GrantRow?> FindGrantAsync(Guid id, CancellationToken ct) => db.ReadAsync(s => FindGrantAsync(s, id, ct), ct);
+
+    public static Task<GrantRow?> FindGrantAsync(DbSession s, Guid id, CancellationToken ct) =>
+        s.Connection.QuerySingleOrDefaultAsync<GrantRow>(s.Command(SelectGrantSql, new { id }, ct));
 
     public async Task<GrantRow?> FindGrantForApplicationAsync(Guid applicationId, CancellationToken ct)
     {
@@ -343,13 +332,6 @@ public sealed class ApplicationStore(DbConnectionFactory db)
         return (await c.QueryAsync<GrantRow>(new CommandDefinition(SelectGrantsDueSql, new { now }, cancellationToken: ct))).ToList();
     }
 
-    /// <summary>Grants whose offer should exist and match them, last changed at or before <paramref name="settled"/>.</summary>
-    public async Task<IReadOnlyList<GrantRow>> GrantsSettledBeforeAsync(DateTimeOffset settled, CancellationToken ct)
-    {
-        await using var c = await db.OpenAsync(ct);
-        return (await c.QueryAsync<GrantRow>(new CommandDefinition(SelectGrantsSettledSql, new { settled }, cancellationToken: ct))).ToList();
-    }
-
-    public static async Task<bool> UpdateGrantStatusAsync(DbConnection c, DbTransaction tx, Guid id, string from, string to, string? reason, DateTimeOffset now, CancellationToken ct) =>
-        await c.ExecuteAsync(new CommandDefinition(UpdateGrantStatusSql, new { id, from, to, reason, now }, tx, cancellationToken: ct)) == 1;
+    public static async Task<bool> UpdateGrantStatusAsync(DbSession s, Guid id, string from, string to, string? reason, DateTimeOffset now, CancellationToken ct) =>
+        await s.Connection.ExecuteAsync(s.Command(UpdateGrantStatusSql, new { id, from, to, reason, now }, ct)) == 1;
 }

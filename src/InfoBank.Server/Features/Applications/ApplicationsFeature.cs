@@ -17,7 +17,6 @@ public static class ApplicationsFeature
         services.AddSingleton<IApiModule, ApplicationsApi>();
         services.AddHostedService<RuleFilesStartupCheck>();
         services.AddSingleton<IRecurringJobSetup, GrantExpiryJob>();
-        services.AddSingleton<IRecurringJobSetup, GrantOfferSyncJob>();
         services.AddSingleton<IDemoSeedPart, ApplicationsDemoSeed>();
         return services;
     }
@@ -40,25 +39,17 @@ public sealed class GrantExpiryJob(IServiceScopeFactory scopes) : IRecurringJobS
 {
     public const string Id = "applications.grant-expiry";
 
-    public void Register(IRecurringJobManager jobs) => jobs.AddOrUpdate<GrantExpiryJob>(Id, job => job.RunAsync(CancellationToken.None), Cron.Hourly());
+    public void Register(IRecurringJobManager jobs)
+    {
+        jobs.AddOrUpdate<GrantExpiryJob>(Id, job => job.RunAsync(CancellationToken.None), Cron.Hourly());
+        // The offer-repair job of earlier versions is gone: a grant and its offer now commit together.
+        // Storages that outlive the process (PostgreSQL, SQL Server) still hold its schedule.
+        jobs.RemoveIfExists("applications.grant-offer-sync");
+    }
 
     public async Task<int> RunAsync(CancellationToken cancellationToken)
     {
         await using var scope = scopes.CreateAsyncScope();
         return await scope.ServiceProvider.GetRequiredService<ApplicationService>().ExpireDueGrantsAsync(cancellationToken);
-    }
-}
-
-/// <summary>Every five minutes, repairs offers left behind their grant by a crash (see <see cref="ApplicationService.SyncOffersAsync"/>).</summary>
-public sealed class GrantOfferSyncJob(IServiceScopeFactory scopes) : IRecurringJobSetup
-{
-    public const string Id = "applications.grant-offer-sync";
-
-    public void Register(IRecurringJobManager jobs) => jobs.AddOrUpdate<GrantOfferSyncJob>(Id, job => job.RunAsync(CancellationToken.None), "*/5 * * * *");
-
-    public async Task<int> RunAsync(CancellationToken cancellationToken)
-    {
-        await using var scope = scopes.CreateAsyncScope();
-        return await scope.ServiceProvider.GetRequiredService<ApplicationService>().SyncOffersAsync(cancellationToken);
     }
 }

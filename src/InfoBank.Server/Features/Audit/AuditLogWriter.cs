@@ -2,26 +2,38 @@ using System.Data.Common;
 using System.Text.Json;
 using System.Threading.Channels;
 using InfoBank.Core.Audit;
+using InfoBank.Server.Infrastructure.Db;
 using Microsoft.Extensions.Options;
 
 namespace InfoBank.Server.Features.Audit;
 
 /// <summary>
-/// The single writer of the audit log. Callers enqueue drafts; one loop drains whatever is waiting
-/// (up to <see cref="AuditOptions.MaxBatch"/>) into one transaction — entries, completed subtree
-/// nodes and the new frontier together — commits, and only then completes each caller's task. Under
-/// load many entries share one commit (group commit); alone, an entry commits at once. A caller
-/// therefore returns only after its entry is durable, and never waits for a timer.
+/// The single writer of the audit log. Callers enqueue work — a lone entry, or a change with the
+/// entries it appends — and one loop drains whatever is waiting (up to
+/// <see cref="AuditOptions.MaxBatch"/> items) into one transaction: it locks the frontier, runs each
+/// change in turn (each under its own savepoint, so one change that fails or abandons leaves the
+/// others alone), inserts the entries and the subtree nodes they complete, moves the frontier,
+/// commits, and only then completes each caller's task. Under load many callers share one commit
+/// (group commit); alone, a caller commits at once and never waits for a timer.
+/// <para>
+/// Because a change and its entries commit together, and the loop takes work in the order it was
+/// queued, every change is audited exactly once, before anyone is told it happened, and in causal
+/// order: a request that saw the effect of another was queued after that one had committed.
+/// </para>
 /// </summary>
 public sealed partial class AuditLogWriter : IAuditLog, IAsyncDisposable
 {
     private static readonly JsonSerializerOptions PayloadJson = new(JsonSerializerDefaults.Web);
 
+    // Set while a change runs on the writer's loop: calling back into the log from there would wait
+    // for the very batch that is running.
+    private static readonly AsyncLocal<bool> InsideChange = new();
+
     private readonly AuditStore _store;
     private readonly TimeProvider _time;
     private readonly ILogger<AuditLogWriter> _logger;
     private readonly int _maxBatch;
-    private readonly Channel<Pending> _queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Channel<Work> _queue = Channel.CreateUnbounded<Work>(new UnboundedChannelOptions { SingleReader = true });
     private readonly Task _loop;
 
     public AuditLogWriter(AuditStore store, TimeProvider time, IOptions<AuditOptions> options, ILogger<AuditLogWriter> logger)
@@ -36,18 +48,48 @@ public sealed partial class AuditLogWriter : IAuditLog, IAsyncDisposable
     /// <inheritdoc />
     public Task<AuditAppended> AppendAsync(AuditEntryDraft entry, CancellationToken cancellationToken = default)
     {
+        var prepared = Prepare(entry);
+        var work = new EntryWork(prepared);
+        Enqueue(work);
+        // Once queued the entry will be written even if this caller stops waiting.
+        return work.Completion.Task.WaitAsync(cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public async Task<T> CommitAsync<T>(Func<AuditScope, CancellationToken, Task<T>> change, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(change);
+        var work = new ChangeWork(async (scope, ct) => await change(scope, ct));
+        Enqueue(work);
+        return (T)(await work.Completion.Task.WaitAsync(cancellationToken))!;
+    }
+
+    private void Enqueue(Work work)
+    {
+        if (InsideChange.Value)
+        {
+            throw new InvalidOperationException("A change running in the audit log's transaction cannot call the log again; append through its AuditScope.");
+        }
+        if (!_queue.Writer.TryWrite(work))
+        {
+            throw new ObjectDisposedException(nameof(AuditLogWriter), "The audit log is shutting down; nothing was recorded.");
+        }
+    }
+
+    /// <summary>Checks and serialises a draft in the caller, so one bad draft fails its caller and not the batch.</summary>
+    private static PreparedEntry Prepare(AuditEntryDraft entry)
+    {
         ArgumentNullException.ThrowIfNull(entry);
         if (string.IsNullOrWhiteSpace(entry.Kind) || string.IsNullOrWhiteSpace(entry.Actor))
         {
             throw new ArgumentException("An audit entry needs a kind and an actor.", nameof(entry));
         }
-        // The columns' limits on the server databases; checked here so one bad draft cannot fail a whole batch.
+        // The columns' limits on the server databases.
         if (entry.Kind.Length > 64 || entry.Actor.Length > 200 || entry.SubjectRef?.Length > 200
             || entry.Purpose?.Length > 200 || entry.PolicyHash?.Length > 200)
         {
             throw new ArgumentException("An audit entry's kind is at most 64 characters and its actor, subject, purpose and policy hash at most 200.", nameof(entry));
         }
-        // Serialised here, in the caller, so an unserialisable payload fails the caller and not the batch.
         var payload = entry.Payload switch
         {
             null => null,
@@ -55,18 +97,12 @@ public sealed partial class AuditLogWriter : IAuditLog, IAsyncDisposable
             JsonElement element => element.GetRawText(),
             var value => JsonSerializer.Serialize(value, value.GetType(), PayloadJson),
         };
-        var pending = new Pending(entry, payload, new TaskCompletionSource<AuditAppended>(TaskCreationOptions.RunContinuationsAsynchronously));
-        if (!_queue.Writer.TryWrite(pending))
-        {
-            throw new ObjectDisposedException(nameof(AuditLogWriter), "The audit log is shutting down; the entry was not recorded.");
-        }
-        // Once queued the entry will be written even if this caller stops waiting.
-        return pending.Completion.Task.WaitAsync(cancellationToken);
+        return new PreparedEntry(entry, payload);
     }
 
     private async Task RunAsync()
     {
-        var batch = new List<Pending>(_maxBatch);
+        var batch = new List<Work>(_maxBatch);
         while (await _queue.Reader.WaitToReadAsync())
         {
             while (batch.Count < _maxBatch && _queue.Reader.TryRead(out var next))
@@ -75,46 +111,52 @@ public sealed partial class AuditLogWriter : IAuditLog, IAsyncDisposable
             }
             try
             {
-                var results = await WriteWithRetryAsync(batch);
-                for (var i = 0; i < batch.Count; i++)
+                await WriteWithRetryAsync(batch);
+                foreach (var work in batch)
                 {
-                    batch[i].Completion.TrySetResult(results[i]);
+                    work.Complete();
                 }
             }
             catch (Exception ex)
             {
                 LogBatchFailed(_logger, ex, batch.Count);
-                foreach (var pending in batch)
+                foreach (var work in batch)
                 {
-                    pending.Completion.TrySetException(new InvalidOperationException("The audit entry could not be recorded.", ex));
+                    work.Fail(new AuditUnavailableException(ex));
                 }
             }
             batch.Clear();
         }
     }
 
-    private async Task<AuditAppended[]> WriteWithRetryAsync(List<Pending> batch)
+    private async Task WriteWithRetryAsync(List<Work> batch)
     {
         for (var attempt = 1; ; attempt++)
         {
+            foreach (var work in batch)
+            {
+                work.Reset();
+            }
             try
             {
-                return await WriteBatchAsync(batch);
+                await WriteBatchAsync(batch);
+                return;
             }
             catch (DbException ex) when (attempt < 3)
             {
+                // The whole transaction rolled back (a lost connection, a deadlock): every change runs
+                // again from the start, on the state as it is now.
                 LogBatchRetry(_logger, ex, attempt);
                 await Task.Delay(50 * attempt);
             }
         }
     }
 
-    private async Task<AuditAppended[]> WriteBatchAsync(List<Pending> batch)
+    private async Task WriteBatchAsync(List<Work> batch)
     {
         await using var connection = await _store.Db.OpenAsync();
         await using var transaction = await connection.BeginTransactionAsync();
         var row = await _store.ReadFrontierAsync(connection, transaction, forUpdate: true);
-        var frontier = CompactRange.FromBytes(row.Size, row.Hashes);
 
         // Time never goes backwards in the log, even if the clock does: auditors check the order.
         var now = AuditEntryEncoding.Truncate(_time.GetUtcNow());
@@ -122,18 +164,107 @@ public sealed partial class AuditLogWriter : IAuditLog, IAsyncDisposable
         {
             now = last;
         }
-
-        var entries = new List<AuditRow>(batch.Count);
-        var nodes = new List<NodeRow>();
-        var results = new AuditAppended[batch.Count];
-        for (var i = 0; i < batch.Count; i++)
+        var pending = new PendingEntries(CompactRange.FromBytes(row.Size, row.Hashes), now);
+        var session = new DbSession(connection, transaction, _store.Db.Dialect);
+        // A lone change needs no savepoint: if it fails, the whole transaction is its to roll back.
+        var savepoints = batch.Count > 1;
+        var committable = false;
+        foreach (var work in batch)
         {
-            var draft = batch[i].Draft;
-            var entry = new AuditEntry(frontier.Size, now, draft.Kind, draft.Actor, draft.SubjectRef, draft.Purpose,
-                draft.GrantId, draft.PolicyHash, batch[i].Payload, draft.SealedPersonalData);
+            switch (work)
+            {
+                case EntryWork entry:
+                    entry.Appended = pending.Append(entry.Entry);
+                    committable = true;
+                    break;
+                case ChangeWork change:
+                    committable |= await RunChangeAsync(change, session, pending, savepoints);
+                    break;
+            }
+        }
+        if (!committable)
+        {
+            await transaction.RollbackAsync();
+            return;
+        }
+        if (pending.Entries.Count > 0)
+        {
+            await _store.WriteBatchAsync(connection, transaction, pending.Entries, pending.Nodes, row.Size, pending.Frontier, now);
+        }
+        await transaction.CommitAsync();
+    }
+
+    /// <summary>Runs one change; returns whether the transaction holds something of it to commit.</summary>
+    private static async Task<bool> RunChangeAsync(ChangeWork change, DbSession session, PendingEntries pending, bool savepoint)
+    {
+        const string name = "audited_change";
+        var mark = pending.Mark();
+        if (savepoint)
+        {
+            await session.WriteTransaction.SaveAsync(name);
+        }
+        var scope = new Scope(session, pending);
+        InsideChange.Value = true;
+        try
+        {
+            change.Result = await change.Change(scope, CancellationToken.None);
+        }
+        catch (Exception ex) when (savepoint || ex is not DbException)
+        {
+            // The change's own failure (a refusal, a conflict): undone, reported to its caller alone.
+            // A database error in a lone change propagates instead, so the batch is retried.
+            change.Error = ex;
+        }
+        finally
+        {
+            InsideChange.Value = false;
+            scope.Close();
+        }
+        if (change.Error is null && !scope.Abandoned)
+        {
+            if (savepoint && session.WriteTransaction.SupportsSavepoints && session.Provider != DatabaseProvider.SqlServer)
+            {
+                // SQL Server keeps savepoints until the commit and has no RELEASE.
+                await session.WriteTransaction.ReleaseAsync(name);
+            }
+            return true;
+        }
+        pending.Restore(mark);
+        if (savepoint)
+        {
+            await session.WriteTransaction.RollbackAsync(name);
+        }
+        // Without a savepoint the lone change's writes are undone by not committing.
+        return false;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _queue.Writer.TryComplete();
+        await _loop;
+    }
+
+    private sealed record PreparedEntry(AuditEntryDraft Draft, string? Payload);
+
+    /// <summary>The entries and nodes of the batch being written, and the frontier they move.</summary>
+    private sealed class PendingEntries(CompactRange frontier, DateTimeOffset now)
+    {
+        public CompactRange Frontier { get; private set; } = frontier;
+
+        public List<AuditRow> Entries { get; } = [];
+
+        public List<NodeRow> Nodes { get; } = [];
+
+        public DateTimeOffset Now { get; } = now;
+
+        public AuditAppended Append(PreparedEntry prepared)
+        {
+            var draft = prepared.Draft;
+            var entry = new AuditEntry(Frontier.Size, Now, draft.Kind, draft.Actor, draft.SubjectRef, draft.Purpose,
+                draft.GrantId, draft.PolicyHash, prepared.Payload, draft.SealedPersonalData);
             var leaf = entry.LeafHash();
-            frontier.Append(leaf, (level, index, hash) => nodes.Add(new NodeRow(level, index, hash)));
-            entries.Add(new AuditRow
+            Frontier.Append(leaf, (level, index, hash) => Nodes.Add(new NodeRow(level, index, hash)));
+            Entries.Add(new AuditRow
             {
                 Sequence = entry.Sequence,
                 Time = entry.Time,
@@ -147,24 +278,105 @@ public sealed partial class AuditLogWriter : IAuditLog, IAsyncDisposable
                 Sealed = entry.SealedPersonalData,
                 LeafHash = leaf,
             });
-            results[i] = new AuditAppended(entry.Sequence, entry.Time, leaf);
+            return new AuditAppended(entry.Sequence, entry.Time, leaf);
         }
-        await _store.WriteBatchAsync(connection, transaction, entries, nodes, row.Size, frontier, now);
-        await transaction.CommitAsync();
-        return results;
+
+        public (int Entries, int Nodes, CompactRange Frontier) Mark() => (Entries.Count, Nodes.Count, Frontier.Clone());
+
+        public void Restore((int Entries, int Nodes, CompactRange Frontier) mark)
+        {
+            Entries.RemoveRange(mark.Entries, Entries.Count - mark.Entries);
+            Nodes.RemoveRange(mark.Nodes, Nodes.Count - mark.Nodes);
+            Frontier = mark.Frontier;
+        }
     }
 
-    public async ValueTask DisposeAsync()
+    private sealed class Scope(DbSession session, PendingEntries pending) : AuditScope
     {
-        _queue.Writer.TryComplete();
-        await _loop;
+        private bool _closed;
+
+        public bool Abandoned { get; private set; }
+
+        public override DbSession Db => _closed ? throw Closed() : session;
+
+        public override DateTimeOffset Now => pending.Now;
+
+        public override AuditAppended Append(AuditEntryDraft entry) =>
+            _closed ? throw Closed() : pending.Append(Prepare(entry));
+
+        public override void Abandon() => Abandoned = true;
+
+        public void Close() => _closed = true;
+
+        private static InvalidOperationException Closed() =>
+            new("The audit scope was used after its change returned; keep every write inside the change.");
     }
 
-    private sealed record Pending(AuditEntryDraft Draft, string? Payload, TaskCompletionSource<AuditAppended> Completion);
+    private abstract class Work
+    {
+        public abstract void Reset();
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Audit batch of {Count} entries failed; callers were told")]
+        public abstract void Complete();
+
+        public abstract void Fail(Exception exception);
+    }
+
+    private sealed class EntryWork(PreparedEntry entry) : Work
+    {
+        public PreparedEntry Entry { get; } = entry;
+
+        public AuditAppended? Appended { get; set; }
+
+        public TaskCompletionSource<AuditAppended> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public override void Reset() => Appended = null;
+
+        public override void Complete() => Completion.TrySetResult(Appended!);
+
+        public override void Fail(Exception exception) => Completion.TrySetException(exception);
+    }
+
+    private sealed class ChangeWork(Func<AuditScope, CancellationToken, Task<object?>> change) : Work
+    {
+        public Func<AuditScope, CancellationToken, Task<object?>> Change { get; } = change;
+
+        public object? Result { get; set; }
+
+        public Exception? Error { get; set; }
+
+        public TaskCompletionSource<object?> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public override void Reset()
+        {
+            Result = null;
+            Error = null;
+        }
+
+        public override void Complete()
+        {
+            if (Error is not null)
+            {
+                Completion.TrySetException(Error);
+            }
+            else
+            {
+                Completion.TrySetResult(Result);
+            }
+        }
+
+        public override void Fail(Exception exception) => Completion.TrySetException(exception);
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Audit batch of {Count} items failed; callers were told and nothing of it was kept")]
     private static partial void LogBatchFailed(ILogger logger, Exception exception, int count);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Audit batch write failed on attempt {Attempt}; retrying")]
     private static partial void LogBatchRetry(ILogger logger, Exception exception, int attempt);
 }
+
+/// <summary>
+/// The audit log could not commit (storage full or read-only, the database unreachable): nothing
+/// the request asked for was changed or recorded. The inner exception says what the storage said.
+/// </summary>
+public sealed class AuditUnavailableException(Exception inner)
+    : Exception("The audit log could not record the change, so nothing was changed.", inner);

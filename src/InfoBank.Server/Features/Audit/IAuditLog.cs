@@ -1,13 +1,59 @@
+using InfoBank.Server.Infrastructure.Db;
+
 namespace InfoBank.Server.Features.Audit;
 
 /// <summary>
 /// The one append-only, tamper-evident log every feature writes into (consent events, access
-/// decisions, committee actions, key events, sign-ins, erasure). <see cref="AppendAsync"/> returns
-/// only once the entry is durable, so a caller that must be audited can answer its client after it.
+/// decisions, committee actions, key events, sign-ins, erasure). The rule it keeps for every
+/// feature: <b>audit before effect</b> — no change takes effect or is acknowledged before its
+/// audit entry is durable, and every event is audited exactly once, in causal order.
+/// <list type="bullet">
+/// <item><see cref="CommitAsync{T}"/> is for changes: the change runs inside the log's own
+/// transaction and its entries are appended in the same commit, so the change and its record
+/// become durable together or not at all (a crash can lose neither one alone).</item>
+/// <item><see cref="AppendAsync"/> is for events that change no stored state of ours (a sign-in, a
+/// refusal, a token issued): it returns once the entry is durable, before the caller answers.</item>
+/// </list>
 /// </summary>
 public interface IAuditLog
 {
+    /// <summary>Appends one entry on its own; returns once it is durable.</summary>
     Task<AuditAppended> AppendAsync(AuditEntryDraft entry, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Runs <paramref name="change"/> in the log's next transaction, with the frontier locked, and
+    /// commits its writes (through <see cref="AuditScope.Db"/>) with the entries it appends
+    /// (<see cref="AuditScope.Append"/>). Returns the change's result once both are durable. If the
+    /// change throws, nothing it did is kept and the exception is rethrown to the caller. Inside the
+    /// change, read and write only through the scope's session (other connections do not see it and,
+    /// on SQLite, would wait for its lock), and never call this log again.
+    /// </summary>
+    Task<T> CommitAsync<T>(Func<AuditScope, CancellationToken, Task<T>> change, CancellationToken cancellationToken = default);
+}
+
+/// <summary>
+/// What a change running in <see cref="IAuditLog.CommitAsync{T}"/> sees: the transaction to write in,
+/// the time of every entry it appends, and the append itself.
+/// </summary>
+public abstract class AuditScope
+{
+    /// <summary>The log's transaction: every write of the change goes here.</summary>
+    public abstract DbSession Db { get; }
+
+    /// <summary>The time every entry of this commit carries; use it as the change's own time so both agree.</summary>
+    public abstract DateTimeOffset Now { get; }
+
+    /// <summary>
+    /// Adds an entry to this commit and says where it will land (sequence, time, leaf hash). Valid
+    /// only if the change completes: a change that throws takes its entries with it.
+    /// </summary>
+    public abstract AuditAppended Append(AuditEntryDraft entry);
+
+    /// <summary>
+    /// Undoes everything the change wrote and appended, and still returns its result to the caller:
+    /// for a change that finds, after writing, that it must refuse.
+    /// </summary>
+    public abstract void Abandon();
 }
 
 /// <summary>

@@ -3,6 +3,7 @@ using System.Text.Json.Serialization;
 using InfoBank.Core.Consent;
 using InfoBank.Server.Infrastructure;
 using InfoBank.Server.Infrastructure.Auth;
+using InfoBank.Server.Infrastructure.Db;
 using InfoBank.Server.Infrastructure.Errors;
 using Microsoft.AspNetCore.Http.HttpResults;
 
@@ -110,30 +111,31 @@ public sealed class ConsentApi : IApiModule
 
     public static async Task<Ok<IReadOnlyList<OfferResponse>>> ListOffers(ConsentStore store, TimeProvider time, CancellationToken cancellationToken)
     {
-        await using var connection = await store.Connections.OpenAsync(cancellationToken);
-        var offers = await store.ListOpenOffersAsync(connection, time.GetUtcNow());
+        var offers = await store.Db.ReadAsync(s => store.ListOpenOffersAsync(s, time.GetUtcNow()), cancellationToken);
         return TypedResults.Ok<IReadOnlyList<OfferResponse>>(offers.Select(o => OfferResponse.From(o, o.Notice, o.NoticeVersion, o.NoticeHash)).ToList());
     }
 
     public static async Task<Results<Ok<OfferResponse>, ProblemHttpResult>> GetOffer(
         Guid offerId, int? noticeVersion, ConsentStore store, CancellationToken cancellationToken)
     {
-        await using var connection = await store.Connections.OpenAsync(cancellationToken);
-        var offer = await store.FindOfferAsync(connection, null, offerId);
-        if (offer is null)
+        return await store.Db.ReadAsync<Results<Ok<OfferResponse>, ProblemHttpResult>>(async s =>
         {
-            return NotFound($"There is no offer {offerId}.");
-        }
-        var versions = (await store.ListNoticeVersionsAsync(connection, offerId))
-            .Select(v => new NoticeVersionResponse(v.Version, v.Hash, v.PublishedAt)).ToList();
-        if (noticeVersion is not { } version || version == offer.NoticeVersion)
-        {
-            return TypedResults.Ok(OfferResponse.From(offer, offer.Notice, offer.NoticeVersion, offer.NoticeHash, versions));
-        }
-        var notice = await store.FindNoticeAsync(connection, offerId, version);
-        return notice is null
-            ? NotFound($"Offer {offerId} has no notice version {version}; its versions are 1 to {offer.NoticeVersion}.")
-            : TypedResults.Ok(OfferResponse.From(offer, notice, version, NoticeCanonical.Hash(notice), versions));
+            var offer = await store.FindOfferAsync(s, offerId);
+            if (offer is null)
+            {
+                return NotFound($"There is no offer {offerId}.");
+            }
+            var versions = (await store.ListNoticeVersionsAsync(s, offerId))
+                .Select(v => new NoticeVersionResponse(v.Version, v.Hash, v.PublishedAt)).ToList();
+            if (noticeVersion is not { } version || version == offer.NoticeVersion)
+            {
+                return TypedResults.Ok(OfferResponse.From(offer, offer.Notice, offer.NoticeVersion, offer.NoticeHash, versions));
+            }
+            var notice = await store.FindNoticeAsync(s, offerId, version);
+            return notice is null
+                ? NotFound($"Offer {offerId} has no notice version {version}; its versions are 1 to {offer.NoticeVersion}.")
+                : TypedResults.Ok(OfferResponse.From(offer, notice, version, NoticeCanonical.Hash(notice), versions));
+        }, cancellationToken);
     }
 
     public static async Task<Ok<IReadOnlyList<ConsentResponse>>> ListConsents(ClaimsPrincipal user, ConsentService consents, CancellationToken cancellationToken)
@@ -230,6 +232,7 @@ public sealed class ConsentApi : IApiModule
     {
         ConsentRefusalKind.NotFound => NotFound(refusal.Message),
         ConsentRefusalKind.Conflict => TypedResults.Problem(detail: refusal.Message, statusCode: StatusCodes.Status409Conflict, title: "Consent not recorded"),
+        ConsentRefusalKind.NotEnrolled => ProblemTypes.NotEnrolled.Result(refusal.Message),
         _ => TypedResults.Problem(detail: refusal.Message, statusCode: StatusCodes.Status422UnprocessableEntity, title: "Consent not acceptable"),
     };
 }

@@ -1,4 +1,5 @@
 using InfoBank.Core.Consent;
+using InfoBank.Server.Infrastructure.Db;
 
 namespace InfoBank.Server.Features.Consent;
 
@@ -13,8 +14,7 @@ public sealed class ConsentDecisions(ConsentStore store, TimeProvider time)
 {
     public async Task<ConsentDecision> DecideAsync(DecisionRequest request, CancellationToken cancellationToken = default)
     {
-        await using var connection = await store.Connections.OpenAsync(cancellationToken);
-        var snapshot = await store.SnapshotAsync(connection, request.SubjectId, request.RecipientClientId, request.PurposeCode);
+        var snapshot = await store.Db.ReadAsync(s => store.SnapshotAsync(s, request.SubjectId, request.RecipientClientId, request.PurposeCode), cancellationToken);
         return ConsentDecider.Decide(request, time.GetUtcNow(), snapshot);
     }
 
@@ -32,11 +32,8 @@ public sealed class ConsentDecisions(ConsentStore store, TimeProvider time)
         {
             return decisions;
         }
-        ILookup<Guid, ConsentSnapshotEntry> snapshots;
-        await using (var connection = await store.Connections.OpenAsync(cancellationToken))
-        {
-            snapshots = await store.SnapshotRangeAsync(connection, request.RecipientClientId, request.PurposeCode, request.GrantId, subjects[0], subjects[^1]);
-        }
+        var snapshots = await store.Db.ReadAsync(
+            s => store.SnapshotRangeAsync(s, request.RecipientClientId, request.PurposeCode, request.GrantId, subjects[0], subjects[^1]), cancellationToken);
         var now = time.GetUtcNow();
         foreach (var subject in subjects)
         {

@@ -1,5 +1,6 @@
 using InfoBank.Core.Consent;
 using InfoBank.Server.Features.Identity;
+using InfoBank.Server.Infrastructure.Db;
 using InfoBank.Server.Infrastructure.Demo;
 
 namespace InfoBank.Server.Features.Consent;
@@ -24,8 +25,7 @@ public sealed class ConsentDemoSeed(ConsentStore store, ConsentService consents,
 
     public async Task SeedAsync(DemoSeedContext context, CancellationToken cancellationToken)
     {
-        await using var connection = await store.Connections.OpenAsync(cancellationToken);
-        var open = await store.ListOpenOffersAsync(connection, time.GetUtcNow());
+        var open = await store.Db.ReadAsync(s => store.ListOpenOffersAsync(s, time.GetUtcNow()), cancellationToken);
         var given = 0;
         foreach (var (username, recipients) in DemoConsents)
         {
@@ -33,7 +33,7 @@ public sealed class ConsentDemoSeed(ConsentStore store, ConsentService consents,
             {
                 continue;
             }
-            var history = await store.ListConsentsAsync(connection, account.Account.Id);
+            var history = await store.Db.ReadAsync(s => store.ListConsentsAsync(s, account.Account.Id), cancellationToken);
             foreach (var offer in open.Where(o => recipients.Contains(o.Notice.Recipient.ClientId, StringComparer.Ordinal)))
             {
                 if (offer.Status != OfferStatus.Active || history.Any(c => c.OfferId == offer.OfferId))

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using InfoBank.Server.Features.Custody;
+using InfoBank.Server.Infrastructure.Db;
 
 namespace InfoBank.Server.Features.Consent;
 
@@ -11,7 +12,15 @@ public sealed class ConsentExportSection(ConsentService consents, ConsentStore s
     public async Task WriteAsync(Guid residentId, Utf8JsonWriter writer, CancellationToken cancellationToken)
     {
         var views = await consents.ListAsync(residentId, cancellationToken);
-        await using var connection = await store.Connections.OpenAsync(cancellationToken);
+        await store.Db.ReadAsync(async s =>
+        {
+            await WriteAsync(s, views, writer);
+            return true;
+        }, cancellationToken);
+    }
+
+    private async Task WriteAsync(DbSession s, IReadOnlyList<ConsentView> views, Utf8JsonWriter writer)
+    {
         writer.WriteStartArray();
         foreach (var view in views)
         {
@@ -45,7 +54,7 @@ public sealed class ConsentExportSection(ConsentService consents, ConsentStore s
             }
             writer.WriteString("receipt", $"/api/v1/me/consents/{consent.ConsentId}/receipt");
             writer.WriteStartArray("events");
-            foreach (var e in await store.ListEventsAsync(connection, consent.ConsentId))
+            foreach (var e in await store.ListEventsAsync(s, consent.ConsentId))
             {
                 writer.WriteStartObject();
                 writer.WriteNumber("sequence", e.Sequence);

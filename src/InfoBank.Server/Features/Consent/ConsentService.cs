@@ -1,4 +1,7 @@
 using InfoBank.Core.Consent;
+using InfoBank.Server.Features.Audit;
+using InfoBank.Server.Features.Custody;
+using InfoBank.Server.Infrastructure.Db;
 
 namespace InfoBank.Server.Features.Consent;
 
@@ -7,166 +10,157 @@ public sealed record ConsentView(ConsentRecord Consent, OfferTerms Offer, Notice
 
 /// <summary>
 /// The resident's side of the ledger: give, withdraw, list, receipts; and the expiry job. Each
-/// command reads the current state and appends its event in one transaction, then writes the audit
-/// entry before returning, so the resident's answer is backed by a durable audit record.
+/// command runs in the audit log's transaction: it reads the current state, appends its event and
+/// the event's audit entry, and all of it commits together before the resident gets an answer.
 /// </summary>
 public sealed partial class ConsentService(
-    ConsentStore store, ConsentAuditor auditor, ConsentReceipts receipts, TimeProvider time, ILogger<ConsentService> logger)
+    ConsentStore store, ConsentAuditor auditor, ConsentReceipts receipts, IAuditLog audit, ILogger<ConsentService> logger)
 {
     /// <summary>Gives consent to one offer at its current notice version; the refusal says why not.</summary>
     public async Task<(ConsentView? View, ConsentRefusal? Refusal)> GiveAsync(Guid subjectId, GiveConsent request, CancellationToken cancellationToken)
     {
-        var now = time.GetUtcNow();
-        ConsentEvent stored;
-        OfferTerms offer;
-        await using (var connection = await store.Connections.OpenAsync(cancellationToken))
+        var result = await audit.CommitAsync<(ConsentView? View, ConsentRefusal? Refusal)>(async (scope, _) =>
         {
-            await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-            var found = await store.FindOfferAsync(connection, transaction, request.OfferId);
-            var active = found is null ? null : await store.FindActiveConsentAsync(connection, transaction, subjectId, found.OfferId);
-            var (e, refusal) = ConsentCommands.Give(subjectId, found, active, request, Guid.CreateVersion7(now), now);
+            var s = scope.Db;
+            // Consent is given by an enrolled resident only: an erased one must not leave a live
+            // permission behind, nor one who never agreed to the custody terms.
+            if (await CustodyStore.FindResidentAsync(s, subjectId) is not { Status: ResidentStatus.Enrolled })
+            {
+                return (null, new ConsentRefusal(ConsentRefusalKind.NotEnrolled,
+                    "Enrol first (POST /api/v1/me/enrollment): consent can only be given by a resident who has agreed to the custody terms."));
+            }
+            var found = await store.FindOfferAsync(s, request.OfferId);
+            var active = found is null ? null : await store.FindActiveConsentAsync(s, subjectId, found.OfferId);
+            var (e, refusal) = ConsentCommands.Give(subjectId, found, active, request, Guid.CreateVersion7(scope.Now), scope.Now);
             if (e is null)
             {
                 return (null, refusal);
             }
-            offer = found!;
-            if (!await store.LockOpenOfferAsync(connection, transaction, offer.OfferId, offer.NoticeVersion))
+            var offer = found!;
+            if (!await store.LockOpenOfferAsync(s, offer.OfferId, offer.NoticeVersion))
             {
                 return (null, new ConsentRefusal(ConsentRefusalKind.Conflict, $"Offer {offer.OfferId} changed while you were consenting; read it again."));
             }
-            var sequence = await store.AppendAsync(connection, transaction, e, ConsentLedger.Apply(null, e));
-            await transaction.CommitAsync(cancellationToken);
-            stored = e with { Sequence = sequence };
+            var (stored, _) = await auditor.RecordAsync(scope, e, ConsentLedger.Apply(null, e), offer, offer.NoticeHash);
+            var record = ConsentLedger.Apply(null, stored);
+            return (new ConsentView(record, offer, offer.Notice, offer.NoticeHash, []), null);
+        }, cancellationToken);
+        if (result.View is { } view)
+        {
+            LogEvent(logger, view.Consent.ConsentId, ConsentState.ConsentGiven);
         }
-        await auditor.RecordAsync(stored, offer, offer.NoticeHash, cancellationToken);
-        LogEvent(logger, stored.ConsentId, stored.Type);
-        var record = ConsentLedger.Apply(null, stored);
-        return (new ConsentView(record, offer, offer.Notice, offer.NoticeHash, []), null);
+        return result;
     }
 
     /// <summary>Withdraws one of the resident's own active consents. Effective for the very next decision.</summary>
     public async Task<(ConsentView? View, ConsentRefusal? Refusal)> WithdrawAsync(Guid subjectId, Guid consentId, CancellationToken cancellationToken)
     {
-        var now = time.GetUtcNow();
-        ConsentEvent stored;
-        ConsentRecord next;
-        await using (var connection = await store.Connections.OpenAsync(cancellationToken))
+        var result = await audit.CommitAsync<(ConsentView? View, ConsentRefusal? Refusal)>(async (scope, _) =>
         {
-            await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-            var consent = await store.FindConsentAsync(connection, transaction, consentId);
-            var (e, refusal) = ConsentCommands.Withdraw(subjectId, consent, consentId, now);
+            var consent = await store.FindConsentAsync(scope.Db, consentId);
+            var (e, refusal) = ConsentCommands.Withdraw(subjectId, consent, consentId, scope.Now);
             if (e is null)
             {
                 return (null, refusal);
             }
-            next = ConsentLedger.Apply(consent, e);
-            var sequence = await store.AppendAsync(connection, transaction, e, next);
-            await transaction.CommitAsync(cancellationToken);
-            stored = e with { Sequence = sequence };
-            next = next with { LastSequence = sequence };
+            return (await EndAsync(scope, consent!, e), null);
+        }, cancellationToken);
+        if (result.View is { } view)
+        {
+            LogEvent(logger, view.Consent.ConsentId, view.Consent.State);
         }
-        var view = await ViewAsync(next, cancellationToken);
-        await auditor.RecordAsync(stored, view.Offer, view.NoticeHash, cancellationToken);
-        LogEvent(logger, stored.ConsentId, stored.Type);
-        return (view, null);
+        return result;
     }
 
     /// <summary>
-    /// Withdraws every consent of the resident that is still active (the erasure path). Each is an
-    /// ordinary withdrawal: its own ledger event, audit entry and receipt history. A consent that
-    /// ends concurrently (withdrawn, expired, revoked) is simply skipped. Returns how many it withdrew.
+    /// Withdraws every consent of the resident that is still active, inside the caller's audited
+    /// transaction (the erasure path): each is an ordinary withdrawal with its own ledger event, audit
+    /// entry and receipt history. Returns how many it withdrew.
     /// </summary>
-    public async Task<int> WithdrawAllAsync(Guid subjectId, CancellationToken cancellationToken)
+    public async Task<int> WithdrawAllAsync(AuditScope scope, Guid subjectId)
     {
-        IReadOnlyList<ConsentRecord> consents;
-        await using (var connection = await store.Connections.OpenAsync(cancellationToken))
-        {
-            consents = await store.ListConsentsAsync(connection, subjectId);
-        }
         var withdrawn = 0;
-        foreach (var consent in consents.Where(c => c.IsActive))
+        foreach (var consent in await store.ListActiveConsentsAsync(scope.Db, subjectId))
         {
-            var (view, _) = await WithdrawAsync(subjectId, consent.ConsentId, cancellationToken);
-            withdrawn += view is null ? 0 : 1;
+            if (ConsentCommands.Withdraw(subjectId, consent, consent.ConsentId, scope.Now).Event is { } e)
+            {
+                await EndAsync(scope, consent, e);
+                withdrawn++;
+            }
         }
         return withdrawn;
     }
 
     /// <summary>Every consent of the resident, current and past, newest first.</summary>
-    public async Task<IReadOnlyList<ConsentView>> ListAsync(Guid subjectId, CancellationToken cancellationToken)
-    {
-        await using var connection = await store.Connections.OpenAsync(cancellationToken);
-        var views = new List<ConsentView>();
-        var offers = new Dictionary<Guid, OfferTerms>();
-        foreach (var consent in await store.ListConsentsAsync(connection, subjectId))
+    public Task<IReadOnlyList<ConsentView>> ListAsync(Guid subjectId, CancellationToken cancellationToken) =>
+        store.Db.ReadAsync<IReadOnlyList<ConsentView>>(async s =>
         {
-            views.Add(await ViewAsync(connection, consent, offers));
-        }
-        return views;
-    }
+            var views = new List<ConsentView>();
+            var offers = new Dictionary<Guid, OfferTerms>();
+            foreach (var consent in await store.ListConsentsAsync(s, subjectId))
+            {
+                views.Add(await ViewAsync(s, consent, offers));
+            }
+            return views;
+        }, cancellationToken);
 
     /// <summary>One of the resident's consents; null when it does not exist or is someone else's.</summary>
-    public async Task<ConsentView?> FindAsync(Guid subjectId, Guid consentId, CancellationToken cancellationToken)
-    {
-        await using var connection = await store.Connections.OpenAsync(cancellationToken);
-        var consent = await store.FindConsentAsync(connection, null, consentId);
-        return consent is null || consent.SubjectId != subjectId ? null : await ViewAsync(connection, consent, []);
-    }
+    public Task<ConsentView?> FindAsync(Guid subjectId, Guid consentId, CancellationToken cancellationToken) =>
+        store.Db.ReadAsync(async s =>
+        {
+            var consent = await store.FindConsentAsync(s, consentId);
+            return consent is null || consent.SubjectId != subjectId ? null : await ViewAsync(s, consent, []);
+        }, cancellationToken);
 
     /// <summary>The signed receipt of one of the resident's consents, reflecting its full history; null if not theirs.</summary>
     public async Task<SignedReceipt?> ReceiptAsync(Guid subjectId, Guid consentId, CancellationToken cancellationToken)
     {
-        ConsentReceipt receipt;
-        await using (var connection = await store.Connections.OpenAsync(cancellationToken))
+        var receipt = await store.Db.ReadAsync(async s =>
         {
-            var consent = await store.FindConsentAsync(connection, null, consentId);
+            var consent = await store.FindConsentAsync(s, consentId);
             if (consent is null || consent.SubjectId != subjectId)
             {
                 return null;
             }
-            var view = await ViewAsync(connection, consent, []);
-            var events = await store.ListEventsAsync(connection, consentId);
-            var audits = await store.AuditSequencesAsync(connection, consentId);
-            receipt = ConsentReceipts.Build(consent, view.Offer, view.Notice, view.NoticeHash, events, audits, receipts.Controller);
-        }
-        return await receipts.SignAsync(receipt, cancellationToken);
+            var view = await ViewAsync(s, consent, []);
+            var events = await store.ListEventsAsync(s, consentId);
+            var audits = await store.AuditSequencesAsync(s, consentId);
+            return ConsentReceipts.Build(consent, view.Offer, view.Notice, view.NoticeHash, events, audits, receipts.Controller);
+        }, cancellationToken);
+        return receipt is null ? null : await receipts.SignAsync(receipt, cancellationToken);
     }
 
     /// <summary>
     /// The expiry job: every active consent past its validity becomes ConsentExpired. Idempotent
     /// (a second run finds none). Decisions already deny expired consents by time, so the job only
-    /// brings the ledger up to date. Also audits any event an interrupted command left unaudited.
+    /// brings the ledger up to date.
     /// </summary>
     public async Task<int> ExpireDueAsync(CancellationToken cancellationToken)
     {
-        var now = time.GetUtcNow();
+        const int batch = 500;
         var expired = 0;
         while (true)
         {
-            IReadOnlyList<ConsentRecord> due;
-            await using (var connection = await store.Connections.OpenAsync(cancellationToken))
+            // One audited transaction per batch: the events, their entries and links commit together.
+            var progressed = await audit.CommitAsync(async (scope, _) =>
             {
-                due = await store.ListDueForExpiryAsync(connection, now, 500);
-            }
-            if (due.Count == 0)
-            {
-                break;
-            }
-            var progressed = 0;
-            foreach (var candidate in due)
-            {
-                if (await ExpireOneAsync(candidate.ConsentId, now, cancellationToken))
+                var count = 0;
+                foreach (var candidate in await store.ListDueForExpiryAsync(scope.Db, scope.Now, batch))
                 {
-                    progressed++;
+                    if (ConsentCommands.Expire(candidate, scope.Now) is { } e)
+                    {
+                        await EndAsync(scope, candidate, e);
+                        count++;
+                    }
                 }
-            }
+                return count;
+            }, cancellationToken);
             expired += progressed;
-            if (progressed == 0)
+            if (progressed < batch)
             {
                 break;
             }
         }
-        await auditor.FlushOutboxAsync(now.AddMinutes(-1), cancellationToken);
         if (expired > 0)
         {
             LogExpired(logger, expired);
@@ -174,42 +168,20 @@ public sealed partial class ConsentService(
         return expired;
     }
 
-    private async Task<bool> ExpireOneAsync(Guid consentId, DateTimeOffset now, CancellationToken cancellationToken)
+    /// <summary>Records an event that ends <paramref name="consent"/>, with its audit entry, and returns the resident's view of it.</summary>
+    private async Task<ConsentView> EndAsync(AuditScope scope, ConsentRecord consent, ConsentEvent e)
     {
-        ConsentEvent stored;
-        await using (var connection = await store.Connections.OpenAsync(cancellationToken))
-        {
-            await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-            var consent = await store.FindConsentAsync(connection, transaction, consentId);
-            if (consent is null || ConsentCommands.Expire(consent, now) is not { } e)
-            {
-                return false;
-            }
-            var sequence = await store.AppendAsync(connection, transaction, e, ConsentLedger.Apply(consent, e));
-            await transaction.CommitAsync(cancellationToken);
-            stored = e with { Sequence = sequence };
-        }
-        await using (var connection = await store.Connections.OpenAsync(cancellationToken))
-        {
-            var offer = await store.FindOfferAsync(connection, null, stored.OfferId);
-            var versions = await store.ListNoticeVersionsAsync(connection, stored.OfferId);
-            var hash = versions.FirstOrDefault(v => v.Version == stored.NoticeVersion)?.Hash ?? offer!.NoticeHash;
-            await auditor.RecordAsync(stored, offer!, hash, cancellationToken);
-        }
-        return true;
+        var next = ConsentLedger.Apply(consent, e);
+        var view = await ViewAsync(scope.Db, next, []);
+        var (stored, _) = await auditor.RecordAsync(scope, e, next, view.Offer, view.NoticeHash);
+        return view with { Consent = next with { LastSequence = stored.Sequence } };
     }
 
-    private async Task<ConsentView> ViewAsync(ConsentRecord consent, CancellationToken cancellationToken)
-    {
-        await using var connection = await store.Connections.OpenAsync(cancellationToken);
-        return await ViewAsync(connection, consent, []);
-    }
-
-    private async Task<ConsentView> ViewAsync(System.Data.Common.DbConnection connection, ConsentRecord consent, Dictionary<Guid, OfferTerms> offers)
+    private async Task<ConsentView> ViewAsync(DbSession s, ConsentRecord consent, Dictionary<Guid, OfferTerms> offers)
     {
         if (!offers.TryGetValue(consent.OfferId, out var offer))
         {
-            offer = await store.FindOfferAsync(connection, null, consent.OfferId)
+            offer = await store.FindOfferAsync(s, consent.OfferId)
                 ?? throw new InvalidOperationException($"Consent {consent.ConsentId} refers to a missing offer.");
             offers[consent.OfferId] = offer;
         }
@@ -217,7 +189,7 @@ public sealed partial class ConsentService(
         {
             return new ConsentView(consent, offer, offer.Notice, offer.NoticeHash, []);
         }
-        var notice = await store.FindNoticeAsync(connection, offer.OfferId, consent.NoticeVersion)
+        var notice = await store.FindNoticeAsync(s, offer.OfferId, consent.NoticeVersion)
             ?? throw new InvalidOperationException($"Notice version {consent.NoticeVersion} of offer {offer.OfferId} is missing.");
         return new ConsentView(consent, offer, notice, NoticeCanonical.Hash(notice), NoticeCanonical.Diff(notice, offer.Notice));
     }

@@ -3,15 +3,12 @@ using System.Text.Json;
 using Dapper;
 using InfoBank.Core.Consent;
 using InfoBank.Server.Infrastructure.Db;
-using Microsoft.Data.SqlClient;
-using Microsoft.Data.Sqlite;
-using Npgsql;
 
 namespace InfoBank.Server.Features.Consent;
 
 /// <summary>
-/// The SQL of offers and the consent ledger. Every method takes the caller's connection and
-/// transaction, so a command reads the state and appends its event atomically. Nothing is cached:
+/// The SQL of offers and the consent ledger. Every method takes the caller's session, so a command
+/// reads the state and appends its event (and its audit entry) atomically. Nothing is cached:
 /// decisions read the projection fresh each time (the partial indexes keep that cheap).
 /// </summary>
 public sealed class ConsentStore(DbConnectionFactory db)
@@ -89,41 +86,39 @@ public sealed class ConsentStore(DbConnectionFactory db)
         WHERE consent_id = @ConsentId AND state = 'ConsentGiven'
         """;
 
-    private const string InsertOutboxSql = "INSERT INTO consent_audit_outbox (event_sequence) VALUES (@Sequence)";
-
-    public DbConnectionFactory Connections => db;
+    public DbConnectionFactory Db => db;
 
     // ---- offers ----
 
-    public async Task<OfferTerms?> FindOfferAsync(DbConnection connection, DbTransaction? transaction, Guid offerId) =>
-        ToTerms(await connection.QuerySingleOrDefaultAsync<OfferRow>($"{SelectOffer} WHERE o.offer_id = @offerId", new { offerId }, transaction));
+    public async Task<OfferTerms?> FindOfferAsync(DbSession s, Guid offerId) =>
+        ToTerms(await s.QuerySingleOrDefaultAsync<OfferRow>($"{SelectOffer} WHERE o.offer_id = @offerId", new { offerId }));
 
-    public async Task<OfferTerms?> FindOfferByGrantAsync(DbConnection connection, DbTransaction? transaction, Guid grantId) =>
-        ToTerms(await connection.QuerySingleOrDefaultAsync<OfferRow>($"{SelectOffer} WHERE o.grant_id = @grantId", new { grantId }, transaction));
+    public async Task<OfferTerms?> FindOfferByGrantAsync(DbSession s, Guid grantId) =>
+        ToTerms(await s.QuerySingleOrDefaultAsync<OfferRow>($"{SelectOffer} WHERE o.grant_id = @grantId", new { grantId }));
 
     /// <summary>Offers residents can consent to now: active and not past their window.</summary>
-    public async Task<IReadOnlyList<OfferTerms>> ListOpenOffersAsync(DbConnection connection, DateTimeOffset now)
+    public async Task<IReadOnlyList<OfferTerms>> ListOpenOffersAsync(DbSession s, DateTimeOffset now)
     {
-        var rows = await connection.QueryAsync<OfferRow>(
+        var rows = await s.QueryAsync<OfferRow>(
             $"{SelectOffer} WHERE o.status = 'Active' AND o.valid_until > @now ORDER BY o.created_at, o.offer_id", new { now });
         return rows.Select(r => ToTerms(r)!).ToList();
     }
 
-    public async Task<Notice?> FindNoticeAsync(DbConnection connection, Guid offerId, int version)
+    public async Task<Notice?> FindNoticeAsync(DbSession s, Guid offerId, int version)
     {
-        var json = await connection.QuerySingleOrDefaultAsync<string>(
+        var json = await s.QuerySingleOrDefaultAsync<string>(
             "SELECT notice_json FROM offer_notices WHERE offer_id = @offerId AND notice_version = @version", new { offerId, version });
         return json is null ? null : JsonSerializer.Deserialize<Notice>(json, Json);
     }
 
-    public async Task<IReadOnlyList<NoticeVersionRow>> ListNoticeVersionsAsync(DbConnection connection, Guid offerId) =>
-        (await connection.QueryAsync<NoticeVersionRow>(
+    public async Task<IReadOnlyList<NoticeVersionRow>> ListNoticeVersionsAsync(DbSession s, Guid offerId) =>
+        (await s.QueryAsync<NoticeVersionRow>(
             "SELECT notice_version AS Version, notice_hash AS Hash, published_at AS PublishedAt FROM offer_notices WHERE offer_id = @offerId ORDER BY notice_version",
             new { offerId })).ToList();
 
-    public async Task InsertOfferAsync(DbConnection connection, DbTransaction transaction, OfferTerms offer, DateTimeOffset now)
+    public async Task InsertOfferAsync(DbSession s, OfferTerms offer, DateTimeOffset now)
     {
-        await connection.ExecuteAsync(InsertOfferSql, new
+        await s.ExecuteAsync(InsertOfferSql, new
         {
             offer.OfferId,
             offer.GrantId,
@@ -134,14 +129,14 @@ public sealed class ConsentStore(DbConnectionFactory db)
             offer.Notice.PurposeCode,
             offer.Notice.ValidUntil,
             Now = now,
-        }, transaction);
-        await InsertNoticeAsync(connection, transaction, offer, now);
+        });
+        await InsertNoticeAsync(s, offer, now);
     }
 
     /// <summary>Moves the offer to a new notice version; false if another publish got there first.</summary>
-    public async Task<bool> UpdateOfferNoticeAsync(DbConnection connection, DbTransaction transaction, OfferTerms offer, int previousVersion, DateTimeOffset now)
+    public async Task<bool> UpdateOfferNoticeAsync(DbSession s, OfferTerms offer, int previousVersion, DateTimeOffset now)
     {
-        var rows = await connection.ExecuteAsync(UpdateOfferNoticeSql, new
+        var rows = await s.ExecuteAsync(UpdateOfferNoticeSql, new
         {
             offer.OfferId,
             offer.NoticeVersion,
@@ -151,56 +146,62 @@ public sealed class ConsentStore(DbConnectionFactory db)
             offer.Notice.ValidUntil,
             Now = now,
             PreviousVersion = previousVersion,
-        }, transaction);
+        });
         if (rows == 1)
         {
-            await InsertNoticeAsync(connection, transaction, offer, now);
+            await InsertNoticeAsync(s, offer, now);
         }
         return rows == 1;
     }
 
-    public async Task<bool> UpdateOfferStatusAsync(DbConnection connection, DbTransaction transaction, Guid offerId, OfferStatus previous, OfferStatus next, DateTimeOffset now) =>
-        await connection.ExecuteAsync(UpdateOfferStatusSql,
-            new { OfferId = offerId, Status = next.ToString(), PreviousStatus = previous.ToString(), Now = now }, transaction) == 1;
+    public async Task<bool> UpdateOfferStatusAsync(DbSession s, Guid offerId, OfferStatus previous, OfferStatus next, DateTimeOffset now) =>
+        await s.ExecuteAsync(UpdateOfferStatusSql,
+            new { OfferId = offerId, Status = next.ToString(), PreviousStatus = previous.ToString(), Now = now }) == 1;
 
     /// <summary>Locks the offer row and confirms it is still active at <paramref name="noticeVersion"/>.</summary>
-    public async Task<bool> LockOpenOfferAsync(DbConnection connection, DbTransaction transaction, Guid offerId, int noticeVersion) =>
-        await connection.ExecuteAsync(TouchOpenOfferSql, new { OfferId = offerId, NoticeVersion = noticeVersion }, transaction) == 1;
+    public async Task<bool> LockOpenOfferAsync(DbSession s, Guid offerId, int noticeVersion) =>
+        await s.ExecuteAsync(TouchOpenOfferSql, new { OfferId = offerId, NoticeVersion = noticeVersion }) == 1;
 
-    private static Task InsertNoticeAsync(DbConnection connection, DbTransaction transaction, OfferTerms offer, DateTimeOffset now) =>
-        connection.ExecuteAsync(InsertNoticeSql, new
+    private static Task InsertNoticeAsync(DbSession s, OfferTerms offer, DateTimeOffset now) =>
+        s.ExecuteAsync(InsertNoticeSql, new
         {
             offer.OfferId,
             offer.NoticeVersion,
             offer.NoticeHash,
             NoticeJson = JsonSerializer.Serialize(offer.Notice, Json),
             Now = now,
-        }, transaction);
+        });
 
     // ---- consents (projection) ----
 
-    public async Task<ConsentRecord?> FindConsentAsync(DbConnection connection, DbTransaction? transaction, Guid consentId) =>
-        ToRecord(await connection.QuerySingleOrDefaultAsync<ConsentRow>(
-            $"SELECT {ConsentColumns} FROM consents c WHERE c.consent_id = @consentId", new { consentId }, transaction));
+    public async Task<ConsentRecord?> FindConsentAsync(DbSession s, Guid consentId) =>
+        ToRecord(await s.QuerySingleOrDefaultAsync<ConsentRow>(
+            $"SELECT {ConsentColumns} FROM consents c WHERE c.consent_id = @consentId", new { consentId }));
 
-    public async Task<ConsentRecord?> FindActiveConsentAsync(DbConnection connection, DbTransaction? transaction, Guid subjectId, Guid offerId) =>
-        ToRecord(await connection.QuerySingleOrDefaultAsync<ConsentRow>(
+    public async Task<ConsentRecord?> FindActiveConsentAsync(DbSession s, Guid subjectId, Guid offerId) =>
+        ToRecord(await s.QuerySingleOrDefaultAsync<ConsentRow>(
             $"SELECT {ConsentColumns} FROM consents c WHERE c.subject_id = @subjectId AND c.offer_id = @offerId AND c.state = 'ConsentGiven'",
-            new { subjectId, offerId }, transaction));
+            new { subjectId, offerId }));
 
-    public async Task<IReadOnlyList<ConsentRecord>> ListConsentsAsync(DbConnection connection, Guid subjectId) =>
-        (await connection.QueryAsync<ConsentRow>(
+    public async Task<IReadOnlyList<ConsentRecord>> ListConsentsAsync(DbSession s, Guid subjectId) =>
+        (await s.QueryAsync<ConsentRow>(
             $"SELECT {ConsentColumns} FROM consents c WHERE c.subject_id = @subjectId ORDER BY c.given_at DESC, c.consent_id", new { subjectId }))
         .Select(r => ToRecord(r)!).ToList();
 
-    public async Task<IReadOnlyList<ConsentRecord>> ListActiveForOfferAsync(DbConnection connection, DbTransaction transaction, Guid offerId) =>
-        (await connection.QueryAsync<ConsentRow>(
-            $"SELECT {ConsentColumns} FROM consents c WHERE c.offer_id = @offerId AND c.state = 'ConsentGiven' ORDER BY c.consent_id",
-            new { offerId }, transaction))
+    /// <summary>The resident's active consents only (the erasure path withdraws them).</summary>
+    public async Task<IReadOnlyList<ConsentRecord>> ListActiveConsentsAsync(DbSession s, Guid subjectId) =>
+        (await s.QueryAsync<ConsentRow>(
+            $"SELECT {ConsentColumns} FROM consents c WHERE c.subject_id = @subjectId AND c.state = 'ConsentGiven' ORDER BY c.consent_id", new { subjectId }))
         .Select(r => ToRecord(r)!).ToList();
 
-    public async Task<IReadOnlyList<ConsentRecord>> ListDueForExpiryAsync(DbConnection connection, DateTimeOffset now, int limit) =>
-        (await connection.QueryAsync<ConsentRow>(
+    public async Task<IReadOnlyList<ConsentRecord>> ListActiveForOfferAsync(DbSession s, Guid offerId) =>
+        (await s.QueryAsync<ConsentRow>(
+            $"SELECT {ConsentColumns} FROM consents c WHERE c.offer_id = @offerId AND c.state = 'ConsentGiven' ORDER BY c.consent_id",
+            new { offerId }))
+        .Select(r => ToRecord(r)!).ToList();
+
+    public async Task<IReadOnlyList<ConsentRecord>> ListDueForExpiryAsync(DbSession s, DateTimeOffset now, int limit) =>
+        (await s.QueryAsync<ConsentRow>(
             $"SELECT {ConsentColumns} FROM consents c WHERE c.state = 'ConsentGiven' AND c.expires_at <= @now ORDER BY c.expires_at, c.consent_id{db.Dialect.Limit("limit")}",
             new { now, limit }))
         .Select(r => ToRecord(r)!).ToList();
@@ -219,8 +220,8 @@ public sealed class ConsentStore(DbConnectionFactory db)
     /// What the decision function needs for one resident and one recipient and purpose: their
     /// consents to that recipient's offers for that purpose, with each offer's current terms.
     /// </summary>
-    public async Task<IReadOnlyList<ConsentSnapshotEntry>> SnapshotAsync(DbConnection connection, Guid subjectId, string recipientClientId, string purposeCode) =>
-        ToSnapshot(await connection.QueryAsync<SnapshotRow>(
+    public async Task<IReadOnlyList<ConsentSnapshotEntry>> SnapshotAsync(DbSession s, Guid subjectId, string recipientClientId, string purposeCode) =>
+        ToSnapshot(await s.QueryAsync<SnapshotRow>(
             SnapshotSelect + " AND c.subject_id = @subjectId",
             new { subjectId, recipientClientId, purposeCode })).ToList();
 
@@ -230,8 +231,8 @@ public sealed class ConsentStore(DbConnectionFactory db)
     /// in [<paramref name="fromSubject"/>, <paramref name="toSubject"/>] in the database's own order
     /// (null bounds are open), grouped by resident. Added for Access's per-page and per-release decisions.
     /// </summary>
-    public async Task<ILookup<Guid, ConsentSnapshotEntry>> SnapshotRangeAsync(DbConnection connection, string recipientClientId, string purposeCode, Guid? grantId, Guid? fromSubject, Guid? toSubject) =>
-        ToSnapshot(await connection.QueryAsync<SnapshotRow>(
+    public async Task<ILookup<Guid, ConsentSnapshotEntry>> SnapshotRangeAsync(DbSession s, string recipientClientId, string purposeCode, Guid? grantId, Guid? fromSubject, Guid? toSubject) =>
+        ToSnapshot(await s.QueryAsync<SnapshotRow>(
             SnapshotSelect + """
 
               AND (@grantId IS NULL OR o.grant_id = @grantId)
@@ -265,19 +266,18 @@ public sealed class ConsentStore(DbConnectionFactory db)
     // ---- events ----
 
     /// <summary>
-    /// Appends one event, updates the projection to <paramref name="next"/> and queues the event for
-    /// its audit entry, all in the caller's transaction. Returns the event's ledger sequence.
-    /// Throws <see cref="ConsentConflictException"/> when the projection changed underneath.
+    /// Appends one event and updates the projection to <paramref name="next"/>, in the caller's
+    /// transaction. Returns the event's ledger sequence. Throws <see cref="ConsentConflictException"/>
+    /// when the projection changed underneath (another command ended the consent, or a concurrent
+    /// give won the one active consent per resident and offer).
     /// </summary>
-    public async Task<long> AppendAsync(DbConnection connection, DbTransaction transaction, ConsentEvent e, ConsentRecord next)
+    public async Task<long> AppendAsync(DbSession s, ConsentEvent e, ConsentRecord next)
     {
-        var insert = db.Provider == DatabaseProvider.SqlServer
-            ? $"{InsertEventColumns} OUTPUT INSERTED.sequence {InsertEventValues}"
-            : $"{InsertEventColumns} {InsertEventValues} RETURNING sequence";
+        var insert = s.Dialect.InsertReturning(InsertEventColumns, InsertEventValues, "sequence");
         long sequence;
         try
         {
-            sequence = await connection.ExecuteScalarAsync<long>(insert, new
+            sequence = await s.ExecuteScalarAsync<long>(insert, new
             {
                 e.ConsentId,
                 e.SubjectId,
@@ -289,11 +289,11 @@ public sealed class ConsentStore(DbConnectionFactory db)
                 Items = JsonSerializer.Serialize(e.Items, Json),
                 ExplicitItems = JsonSerializer.Serialize(e.ExplicitItems, Json),
                 e.ExpiresAt,
-            }, transaction);
+            });
 
             if (e.Type == ConsentState.ConsentGiven)
             {
-                await connection.ExecuteAsync(InsertConsentSql, new
+                await s.ExecuteAsync(InsertConsentSql, new
                 {
                     next.ConsentId,
                     next.SubjectId,
@@ -305,71 +305,51 @@ public sealed class ConsentStore(DbConnectionFactory db)
                     next.GivenAt,
                     next.ExpiresAt,
                     LastSequence = sequence,
-                }, transaction);
+                });
             }
             else
             {
-                var rows = await connection.ExecuteAsync(EndConsentSql, new
+                var rows = await s.ExecuteAsync(EndConsentSql, new
                 {
                     next.ConsentId,
                     State = next.State.ToString(),
                     next.EndedAt,
                     LastSequence = sequence,
-                }, transaction);
+                });
                 if (rows != 1)
                 {
                     throw new ConsentConflictException($"Consent {e.ConsentId} changed while it was being updated; nothing was recorded.");
                 }
             }
         }
-        catch (DbException ex) when (IsUniqueViolation(ex))
+        catch (DbException ex) when (s.Dialect.IsUniqueViolation(ex))
         {
             throw new ConsentConflictException($"There is already an active consent to offer {e.OfferId} for this resident; nothing was recorded.");
         }
-        await connection.ExecuteAsync(InsertOutboxSql, new { Sequence = sequence }, transaction);
         return sequence;
     }
 
-    public async Task<IReadOnlyList<ConsentEvent>> ListEventsAsync(DbConnection connection, Guid consentId) =>
-        (await connection.QueryAsync<EventRow>($"SELECT {EventColumns} FROM consent_events WHERE consent_id = @consentId ORDER BY sequence", new { consentId }))
+    public async Task<IReadOnlyList<ConsentEvent>> ListEventsAsync(DbSession s, Guid consentId) =>
+        (await s.QueryAsync<EventRow>($"SELECT {EventColumns} FROM consent_events WHERE consent_id = @consentId ORDER BY sequence", new { consentId }))
         .Select(ToEvent).ToList();
 
     /// <summary>The whole ledger in order, for rebuilding the projection (tests and operators).</summary>
-    public async Task<IReadOnlyList<ConsentEvent>> ListAllEventsAsync(DbConnection connection) =>
-        (await connection.QueryAsync<EventRow>($"SELECT {EventColumns} FROM consent_events ORDER BY sequence")).Select(ToEvent).ToList();
+    public async Task<IReadOnlyList<ConsentEvent>> ListAllEventsAsync(DbSession s) =>
+        (await s.QueryAsync<EventRow>($"SELECT {EventColumns} FROM consent_events ORDER BY sequence")).Select(ToEvent).ToList();
 
-    public async Task<IReadOnlyList<ConsentRecord>> ListAllConsentsAsync(DbConnection connection) =>
-        (await connection.QueryAsync<ConsentRow>($"SELECT {ConsentColumns} FROM consents c ORDER BY c.consent_id")).Select(r => ToRecord(r)!).ToList();
+    public async Task<IReadOnlyList<ConsentRecord>> ListAllConsentsAsync(DbSession s) =>
+        (await s.QueryAsync<ConsentRow>($"SELECT {ConsentColumns} FROM consents c ORDER BY c.consent_id")).Select(r => ToRecord(r)!).ToList();
 
     // ---- audit links ----
 
-    public async Task<IReadOnlyList<long>> ListUnauditedAsync(DbConnection connection, DateTimeOffset olderThan, int limit) =>
-        (await connection.QueryAsync<long>(
-            $"""
-            SELECT b.event_sequence FROM consent_audit_outbox b JOIN consent_events e ON e.sequence = b.event_sequence
-            WHERE e.occurred_at < @olderThan ORDER BY b.event_sequence{db.Dialect.Limit("limit")}
-            """, new { olderThan, limit })).ToList();
+    /// <summary>Records where an event's audit entry landed (receipts cite it), in the transaction that wrote both.</summary>
+    public Task LinkAuditAsync(DbSession s, long eventSequence, long auditSequence) =>
+        s.ExecuteAsync("INSERT INTO consent_event_audit (event_sequence, audit_sequence) VALUES (@eventSequence, @auditSequence)",
+            new { eventSequence, auditSequence });
 
-    public async Task<ConsentEvent?> FindEventAsync(DbConnection connection, long sequence)
+    public async Task<IReadOnlyDictionary<long, long>> AuditSequencesAsync(DbSession s, Guid consentId)
     {
-        var row = await connection.QuerySingleOrDefaultAsync<EventRow>($"SELECT {EventColumns} FROM consent_events WHERE sequence = @sequence", new { sequence });
-        return row is null ? null : ToEvent(row);
-    }
-
-    /// <summary>Records where an event's audit entry landed and takes it off the outbox; a repeat is a no-op.</summary>
-    public async Task LinkAuditAsync(long eventSequence, long auditSequence, CancellationToken cancellationToken)
-    {
-        await using var connection = await db.OpenAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        var insert = db.Dialect.InsertIgnoringDuplicates("consent_event_audit", ["event_sequence", "audit_sequence"], ["event_sequence"]);
-        await connection.ExecuteAsync(insert, new { event_sequence = eventSequence, audit_sequence = auditSequence }, transaction);
-        await connection.ExecuteAsync("DELETE FROM consent_audit_outbox WHERE event_sequence = @eventSequence", new { eventSequence }, transaction);
-        await transaction.CommitAsync(cancellationToken);
-    }
-
-    public async Task<IReadOnlyDictionary<long, long>> AuditSequencesAsync(DbConnection connection, Guid consentId)
-    {
-        var rows = await connection.QueryAsync<(long EventSequence, long AuditSequence)>(
+        var rows = await s.QueryAsync<(long EventSequence, long AuditSequence)>(
             """
             SELECT a.event_sequence, a.audit_sequence
             FROM consent_event_audit a JOIN consent_events e ON e.sequence = a.event_sequence
@@ -379,14 +359,6 @@ public sealed class ConsentStore(DbConnectionFactory db)
     }
 
     // ---- mapping ----
-
-    internal static bool IsUniqueViolation(DbException exception) => exception switch
-    {
-        SqliteException sqlite => sqlite.SqliteErrorCode == 19 && sqlite.SqliteExtendedErrorCode is 2067 or 1555,
-        PostgresException postgres => postgres.SqlState == PostgresErrorCodes.UniqueViolation,
-        SqlException sql => sql.Number is 2601 or 2627,
-        _ => false,
-    };
 
     private static OfferTerms? ToTerms(OfferRow? row) => row is null
         ? null

@@ -1,5 +1,7 @@
 using System.Text.RegularExpressions;
 using InfoBank.Core.Consent;
+using InfoBank.Server.Features.Audit;
+using InfoBank.Server.Infrastructure.Db;
 
 namespace InfoBank.Server.Features.Consent;
 
@@ -66,7 +68,7 @@ public sealed class OfferStateException(string message) : InvalidOperationExcept
 /// All are idempotent: repeating a call changes nothing. Consent events they cause are recorded in
 /// the ledger and the audit log before they return.
 /// </summary>
-public sealed partial class OfferService(ConsentStore store, ConsentAuditor auditor, TimeProvider time, ILogger<OfferService> logger)
+public sealed partial class OfferService(ConsentStore store, ConsentAuditor auditor, IAuditLog audit, ILogger<OfferService> logger)
 {
     /// <summary>The standard withdrawal text when a draft gives none (ISO/IEC 29184: say how to withdraw).</summary>
     public static readonly LocalizedText StandardWithdrawal = new(
@@ -77,27 +79,25 @@ public sealed partial class OfferService(ConsentStore store, ConsentAuditor audi
     private static partial Regex ItemName();
 
     /// <summary>
-    /// Publishes the offer for <see cref="OfferDraft.GrantId"/>. The first call creates it (notice
-    /// version 1, active). A later call with an identical notice changes nothing; with any change to
-    /// the notice it creates the next notice version and moves every active consent to
-    /// <see cref="ConsentState.ConsentInvalidated"/>, so residents must read the new notice and consent
-    /// again. The offer's status (active or suspended) is kept. Throws <see cref="OfferDraftException"/>
-    /// for an invalid draft and <see cref="OfferStateException"/> for a revoked grant.
+    /// Publishes the offer for <see cref="OfferDraft.GrantId"/>, inside the caller's audited
+    /// transaction (the committee's decision that approved or changed the grant). The first call
+    /// creates it (notice version 1, active). A later call with an identical notice changes nothing;
+    /// with any change to the notice it creates the next notice version and moves every active consent
+    /// to <see cref="ConsentState.ConsentInvalidated"/>, so residents must read the new notice and
+    /// consent again. The offer's status (active or suspended) is kept. Throws
+    /// <see cref="OfferDraftException"/> for an invalid draft and <see cref="OfferStateException"/>
+    /// for a revoked grant.
     /// </summary>
-    public async Task<PublishedOffer> PublishAsync(OfferDraft draft, string actor = ConsentCommands.SystemActor, CancellationToken cancellationToken = default)
+    public async Task<PublishedOffer> PublishAsync(AuditScope scope, OfferDraft draft, string actor = ConsentCommands.SystemActor)
     {
         var notice = Validate(draft);
         var hash = NoticeCanonical.Hash(notice);
-        var now = time.GetUtcNow();
-
-        await using var connection = await store.Connections.OpenAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        var existing = await store.FindOfferByGrantAsync(connection, transaction, draft.GrantId);
+        var now = scope.Now;
+        var existing = await store.FindOfferByGrantAsync(scope.Db, draft.GrantId);
         if (existing is null)
         {
             var created = new OfferTerms(Guid.CreateVersion7(now), draft.GrantId, OfferStatus.Active, 1, hash, notice);
-            await store.InsertOfferAsync(connection, transaction, created, now);
-            await transaction.CommitAsync(cancellationToken);
+            await store.InsertOfferAsync(scope.Db, created, now);
             LogPublished(logger, created.OfferId, draft.GrantId, 1);
             return new PublishedOffer(created, PublishOutcome.Created, 0);
         }
@@ -111,41 +111,39 @@ public sealed partial class OfferService(ConsentStore store, ConsentAuditor audi
         }
 
         var next = existing with { NoticeVersion = existing.NoticeVersion + 1, NoticeHash = hash, Notice = notice };
-        if (!await store.UpdateOfferNoticeAsync(connection, transaction, next, existing.NoticeVersion, now))
+        if (!await store.UpdateOfferNoticeAsync(scope.Db, next, existing.NoticeVersion, now))
         {
             throw new ConsentConflictException($"Offer {existing.OfferId} was republished concurrently; retry.");
         }
-        var events = await EndAllAsync(connection, transaction, existing.OfferId, c => ConsentCommands.Invalidate(c, next.NoticeVersion, now, actor));
-        await transaction.CommitAsync(cancellationToken);
-        LogPublished(logger, next.OfferId, draft.GrantId, next.NoticeVersion);
-
         // The invalidated consents were given to the previous version's notice.
-        await auditor.RecordManyAsync(events, next, _ => existing.NoticeHash, cancellationToken);
-        return new PublishedOffer(next, PublishOutcome.NewNoticeVersion, events.Count);
+        var ended = await EndAllAsync(scope, next, existing.NoticeHash, c => ConsentCommands.Invalidate(c, next.NoticeVersion, now, actor));
+        LogPublished(logger, next.OfferId, draft.GrantId, next.NoticeVersion);
+        return new PublishedOffer(next, PublishOutcome.NewNoticeVersion, ended);
     }
+
+    /// <summary><see cref="PublishAsync(AuditScope, OfferDraft, string)"/> in an audited transaction of its own.</summary>
+    public Task<PublishedOffer> PublishAsync(OfferDraft draft, string actor = ConsentCommands.SystemActor, CancellationToken cancellationToken = default) =>
+        audit.CommitAsync((scope, _) => PublishAsync(scope, draft, actor), cancellationToken);
 
     /// <summary>
     /// The committee suspended the grant: no new consents and no access (the decision function denies)
     /// while consents stay in place for when it resumes. Returns the offer, or null if the grant has no offer.
     /// </summary>
-    public Task<OfferTerms?> SuspendForGrantAsync(Guid grantId, CancellationToken cancellationToken = default) =>
-        ChangeStatusAsync(grantId, OfferStatus.Active, OfferStatus.Suspended, cancellationToken);
+    public Task<OfferTerms?> SuspendForGrantAsync(AuditScope scope, Guid grantId) =>
+        ChangeStatusAsync(scope, grantId, OfferStatus.Active, OfferStatus.Suspended);
 
     /// <summary>The committee lifted a suspension. Returns the offer, or null if the grant has no offer.</summary>
-    public Task<OfferTerms?> ResumeForGrantAsync(Guid grantId, CancellationToken cancellationToken = default) =>
-        ChangeStatusAsync(grantId, OfferStatus.Suspended, OfferStatus.Active, cancellationToken);
+    public Task<OfferTerms?> ResumeForGrantAsync(AuditScope scope, Guid grantId) =>
+        ChangeStatusAsync(scope, grantId, OfferStatus.Suspended, OfferStatus.Active);
 
     /// <summary>
     /// The committee revoked the grant: the offer is closed for good and every active consent to it
-    /// becomes <see cref="ConsentState.ConsentRevoked"/>. Returns the offer and how many consents
-    /// were revoked, or null if the grant has no offer.
+    /// becomes <see cref="ConsentState.ConsentRevoked"/>, each audited in the caller's transaction.
+    /// Returns the offer and how many consents were revoked, or null if the grant has no offer.
     /// </summary>
-    public async Task<(OfferTerms Offer, int RevokedConsents)?> RevokeForGrantAsync(Guid grantId, string actor = ConsentCommands.SystemActor, CancellationToken cancellationToken = default)
+    public async Task<(OfferTerms Offer, int RevokedConsents)?> RevokeForGrantAsync(AuditScope scope, Guid grantId, string actor = ConsentCommands.SystemActor)
     {
-        var now = time.GetUtcNow();
-        await using var connection = await store.Connections.OpenAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        var offer = await store.FindOfferByGrantAsync(connection, transaction, grantId);
+        var offer = await store.FindOfferByGrantAsync(scope.Db, grantId);
         if (offer is null)
         {
             return null;
@@ -154,30 +152,32 @@ public sealed partial class OfferService(ConsentStore store, ConsentAuditor audi
         {
             return (offer, 0);
         }
-        if (!await store.UpdateOfferStatusAsync(connection, transaction, offer.OfferId, offer.Status, OfferStatus.Revoked, now))
+        if (!await store.UpdateOfferStatusAsync(scope.Db, offer.OfferId, offer.Status, OfferStatus.Revoked, scope.Now))
         {
             throw new ConsentConflictException($"Offer {offer.OfferId} changed status concurrently; retry.");
         }
         var revoked = offer with { Status = OfferStatus.Revoked };
-        var events = await EndAllAsync(connection, transaction, offer.OfferId, c => ConsentCommands.Revoke(c, now, actor));
-        await transaction.CommitAsync(cancellationToken);
+        var count = await EndAllAsync(scope, revoked, offer.NoticeHash, c => ConsentCommands.Revoke(c, scope.Now, actor));
         LogStatus(logger, offer.OfferId, OfferStatus.Revoked);
-        await auditor.RecordManyAsync(events, revoked, _ => offer.NoticeHash, cancellationToken);
-        return (revoked, events.Count);
+        return (revoked, count);
     }
 
-    public async Task<OfferTerms?> FindByGrantAsync(Guid grantId, CancellationToken cancellationToken = default)
-    {
-        await using var connection = await store.Connections.OpenAsync(cancellationToken);
-        return await store.FindOfferByGrantAsync(connection, null, grantId);
-    }
+    /// <summary>The same three steps, each in an audited transaction of its own (operators, tests).</summary>
+    public Task<OfferTerms?> SuspendForGrantAsync(Guid grantId, CancellationToken cancellationToken = default) =>
+        audit.CommitAsync((scope, _) => SuspendForGrantAsync(scope, grantId), cancellationToken);
 
-    private async Task<OfferTerms?> ChangeStatusAsync(Guid grantId, OfferStatus from, OfferStatus to, CancellationToken cancellationToken)
+    public Task<OfferTerms?> ResumeForGrantAsync(Guid grantId, CancellationToken cancellationToken = default) =>
+        audit.CommitAsync((scope, _) => ResumeForGrantAsync(scope, grantId), cancellationToken);
+
+    public Task<(OfferTerms Offer, int RevokedConsents)?> RevokeForGrantAsync(Guid grantId, string actor = ConsentCommands.SystemActor, CancellationToken cancellationToken = default) =>
+        audit.CommitAsync((scope, _) => RevokeForGrantAsync(scope, grantId, actor), cancellationToken);
+
+    public Task<OfferTerms?> FindByGrantAsync(Guid grantId, CancellationToken cancellationToken = default) =>
+        store.Db.ReadAsync(s => store.FindOfferByGrantAsync(s, grantId), cancellationToken);
+
+    private async Task<OfferTerms?> ChangeStatusAsync(AuditScope scope, Guid grantId, OfferStatus from, OfferStatus to)
     {
-        var now = time.GetUtcNow();
-        await using var connection = await store.Connections.OpenAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        var offer = await store.FindOfferByGrantAsync(connection, transaction, grantId);
+        var offer = await store.FindOfferByGrantAsync(scope.Db, grantId);
         if (offer is null || offer.Status == to)
         {
             return offer;
@@ -186,30 +186,28 @@ public sealed partial class OfferService(ConsentStore store, ConsentAuditor audi
         {
             throw new OfferStateException($"Offer {offer.OfferId} is {offer.Status.ToString().ToLowerInvariant()} and cannot become {to.ToString().ToLowerInvariant()}.");
         }
-        if (!await store.UpdateOfferStatusAsync(connection, transaction, offer.OfferId, from, to, now))
+        if (!await store.UpdateOfferStatusAsync(scope.Db, offer.OfferId, from, to, scope.Now))
         {
             throw new ConsentConflictException($"Offer {offer.OfferId} changed status concurrently; retry.");
         }
-        await transaction.CommitAsync(cancellationToken);
         LogStatus(logger, offer.OfferId, to);
         return offer with { Status = to };
     }
 
-    private async Task<List<ConsentEvent>> EndAllAsync(
-        System.Data.Common.DbConnection connection, System.Data.Common.DbTransaction transaction, Guid offerId, Func<ConsentRecord, ConsentEvent?> end)
+    /// <summary>Ends every active consent to the offer with the event <paramref name="end"/> makes, each with its audit entry.</summary>
+    private async Task<int> EndAllAsync(AuditScope scope, OfferTerms offer, string consentedNoticeHash, Func<ConsentRecord, ConsentEvent?> end)
     {
-        var events = new List<ConsentEvent>();
-        foreach (var consent in await store.ListActiveForOfferAsync(connection, transaction, offerId))
+        var count = 0;
+        foreach (var consent in await store.ListActiveForOfferAsync(scope.Db, offer.OfferId))
         {
             if (end(consent) is not { } e)
             {
                 continue;
             }
-            var next = ConsentLedger.Apply(consent, e);
-            var sequence = await store.AppendAsync(connection, transaction, e, next);
-            events.Add(e with { Sequence = sequence });
+            await auditor.RecordAsync(scope, e, ConsentLedger.Apply(consent, e), offer, consentedNoticeHash);
+            count++;
         }
-        return events;
+        return count;
     }
 
     /// <summary>Checks a draft and turns it into the notice residents will see.</summary>

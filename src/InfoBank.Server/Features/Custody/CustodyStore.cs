@@ -1,6 +1,4 @@
-using System.Data.Common;
 using System.Security.Cryptography;
-using Dapper;
 using InfoBank.Core.Crypto;
 using InfoBank.Server.Infrastructure.Db;
 
@@ -118,142 +116,109 @@ public sealed class CustodyStore(DbConnectionFactory db, ResidentKeyRing keys, T
         UPDATE resident_erasures SET swept_at = @now, records_swept = records_swept + @swept WHERE id = @id
         """;
 
-    public async Task<ResidentRow?> FindResidentAsync(Guid residentId, CancellationToken cancellationToken = default)
-    {
-        await using var connection = await db.OpenAsync(cancellationToken);
-        return await connection.QuerySingleOrDefaultAsync<ResidentRow>(new CommandDefinition(SelectResident, new { residentId }, cancellationToken: cancellationToken));
-    }
+    public Task<ResidentRow?> FindResidentAsync(Guid residentId, CancellationToken cancellationToken = default) =>
+        db.ReadAsync(s => FindResidentAsync(s, residentId), cancellationToken);
+
+    public static Task<ResidentRow?> FindResidentAsync(DbSession s, Guid residentId) =>
+        s.QuerySingleOrDefaultAsync<ResidentRow>(SelectResident, new { residentId });
 
     /// <summary>
     /// Records the resident's agreement to the custody terms and, on first enrolment (or after an
-    /// erasure), creates their data key. Returns the row and whether this enrolled them anew.
+    /// erasure), stores their data key (<paramref name="newKey"/>, wrapped before the transaction
+    /// opened). Returns the row and whether this enrolled them anew.
     /// </summary>
-    public async Task<(ResidentRow Resident, bool NewlyEnrolled)> EnrolAsync(Guid residentId, string termsVersion, string termsHash, CancellationToken cancellationToken)
+    public async Task<(ResidentRow Resident, bool NewlyEnrolled)> EnrolAsync(
+        DbSession s, Guid residentId, string termsVersion, string termsHash, NewResidentKey newKey, DateTimeOffset now)
     {
-        var now = time.GetUtcNow();
-        var newKey = keys.NewKey(residentId);
-        await using var connection = await db.OpenAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        var existing = await connection.QuerySingleOrDefaultAsync<ResidentRow>(new CommandDefinition(SelectResident, new { residentId }, transaction, cancellationToken: cancellationToken));
+        var existing = await FindResidentAsync(s, residentId);
         var args = new { residentId, termsVersion, termsHash, now };
         bool newly;
         if (existing is null)
         {
-            await connection.ExecuteAsync(new CommandDefinition(InsertResident, args, transaction, cancellationToken: cancellationToken));
+            await s.ExecuteAsync(InsertResident, args);
             newly = true;
         }
         else if (existing.Status == ResidentStatus.Erased)
         {
-            await connection.ExecuteAsync(new CommandDefinition(ReEnrol, args, transaction, cancellationToken: cancellationToken));
+            await s.ExecuteAsync(ReEnrol, args);
             newly = true;
         }
         else
         {
-            await connection.ExecuteAsync(new CommandDefinition(UpdateTerms, args, transaction, cancellationToken: cancellationToken));
+            await s.ExecuteAsync(UpdateTerms, args);
             newly = false;
         }
         if (newly)
         {
-            await keys.InsertKeyAsync(connection, transaction, residentId, newKey, cancellationToken);
+            await keys.InsertKeyAsync(s, residentId, newKey, now);
         }
-        var row = await connection.QuerySingleAsync<ResidentRow>(new CommandDefinition(SelectResident, new { residentId }, transaction, cancellationToken: cancellationToken));
-        await transaction.CommitAsync(cancellationToken);
-        keys.Forget(residentId);
-        return (row, newly);
+        return ((await FindResidentAsync(s, residentId))!, newly);
     }
 
-    public async Task<IReadOnlyList<SourceLink>> ListLinksAsync(Guid residentId, CancellationToken cancellationToken = default)
-    {
-        await using var connection = await db.OpenAsync(cancellationToken);
-        var rows = await connection.QueryAsync<LinkRow>(new CommandDefinition(SelectLinks, new { residentId }, cancellationToken: cancellationToken));
-        return rows.Select(r => r.ToLink()).ToList();
-    }
+    public Task<IReadOnlyList<SourceLink>> ListLinksAsync(Guid residentId, CancellationToken cancellationToken = default) =>
+        db.ReadAsync<IReadOnlyList<SourceLink>>(async s => (await s.QueryAsync<LinkRow>(SelectLinks, new { residentId })).Select(r => r.ToLink()).ToList(), cancellationToken);
 
     /// <summary>Creates or updates the link; a new link gets a fresh random reference, an update keeps it.</summary>
-    public async Task<(SourceLink Link, bool Created)> UpsertLinkAsync(Guid residentId, string clientId, IReadOnlyList<string> categories, CancellationToken cancellationToken)
+    public async Task<(SourceLink Link, bool Created)> UpsertLinkAsync(DbSession s, Guid residentId, string clientId, IReadOnlyList<string> categories, DateTimeOffset now)
     {
-        var now = time.GetUtcNow();
         var joined = string.Join(' ', categories);
-        await using var connection = await db.OpenAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        var updated = await connection.ExecuteAsync(new CommandDefinition(UpdateLink, new { residentId, clientId, categories = joined, now }, transaction, cancellationToken: cancellationToken));
+        var updated = await s.ExecuteAsync(UpdateLink, new { residentId, clientId, categories = joined, now });
         if (updated == 0)
         {
-            await connection.ExecuteAsync(new CommandDefinition(InsertLink, new { residentId, clientId, residentRef = NewResidentRef(), categories = joined, now }, transaction, cancellationToken: cancellationToken));
+            await s.ExecuteAsync(InsertLink, new { residentId, clientId, residentRef = NewResidentRef(), categories = joined, now });
         }
-        var row = await connection.QuerySingleAsync<LinkRow>(new CommandDefinition(SelectLink, new { residentId, clientId }, transaction, cancellationToken: cancellationToken));
-        await transaction.CommitAsync(cancellationToken);
+        var row = await s.QuerySingleAsync<LinkRow>(SelectLink, new { residentId, clientId });
         return (row.ToLink(), updated == 0);
     }
 
-    public async Task<bool> DeleteLinkAsync(Guid residentId, string clientId, CancellationToken cancellationToken)
-    {
-        await using var connection = await db.OpenAsync(cancellationToken);
-        return await connection.ExecuteAsync(new CommandDefinition(DeleteLink, new { residentId, clientId }, cancellationToken: cancellationToken)) > 0;
-    }
+    public async Task<bool> DeleteLinkAsync(DbSession s, Guid residentId, string clientId) =>
+        await s.ExecuteAsync(DeleteLink, new { residentId, clientId }) > 0;
 
     /// <summary>The enrolled residents a source's references name, with what each allowed it to deposit.</summary>
-    public async Task<Dictionary<string, LinkedResident>> FindLinkedResidentsAsync(string clientId, IReadOnlyCollection<string> refs, CancellationToken cancellationToken)
-    {
-        var result = new Dictionary<string, LinkedResident>(StringComparer.Ordinal);
-        await using var connection = await db.OpenAsync(cancellationToken);
-        // SQL Server allows about 2,100 parameters per statement.
-        foreach (var chunk in refs.Chunk(500))
+    public Task<Dictionary<string, LinkedResident>> FindLinkedResidentsAsync(string clientId, IReadOnlyCollection<string> refs, CancellationToken cancellationToken) =>
+        db.ReadAsync(async s =>
         {
-            var rows = await connection.QueryAsync<LinkedRow>(
-                new CommandDefinition(SelectLinkedResidents, new { clientId, refs = chunk }, cancellationToken: cancellationToken));
-            foreach (var row in rows)
+            var result = new Dictionary<string, LinkedResident>(StringComparer.Ordinal);
+            // SQL Server allows about 2,100 parameters per statement.
+            foreach (var chunk in refs.Chunk(500))
             {
-                result[row.ResidentRef] = new LinkedResident(row.ResidentRef, row.ResidentId, SplitCategories(row.Categories).ToHashSet(StringComparer.Ordinal));
+                foreach (var row in await s.QueryAsync<LinkedRow>(SelectLinkedResidents, new { clientId, refs = chunk }))
+                {
+                    result[row.ResidentRef] = new LinkedResident(row.ResidentRef, row.ResidentId, SplitCategories(row.Categories).ToHashSet(StringComparer.Ordinal));
+                }
             }
-        }
-        return result;
-    }
+            return result;
+        }, cancellationToken);
 
     /// <summary>
     /// Crypto-shreds the resident: deletes their data keys and links, marks them erased and records
-    /// the erasure, all in one small transaction whose cost does not depend on how many records they
-    /// have. The records stay as unreadable ciphertext until the sweep deletes them. Null when the
-    /// resident is not enrolled.
+    /// the erasure, in the caller's transaction, at a cost that does not depend on how many records
+    /// they have. The records stay as unreadable ciphertext until the sweep deletes them. Null when
+    /// the resident is not enrolled.
     /// </summary>
-    public async Task<ErasureRow?> EraseAsync(Guid residentId, CancellationToken cancellationToken)
+    public async Task<ErasureRow?> EraseAsync(DbSession s, Guid residentId, DateTimeOffset now)
     {
-        var now = time.GetUtcNow();
-        await using var connection = await db.OpenAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        var current = await connection.QuerySingleOrDefaultAsync<ErasureState>(
-            new CommandDefinition(SelectForErasure, new { residentId }, transaction, cancellationToken: cancellationToken));
+        var current = await s.QuerySingleOrDefaultAsync<ErasureState>(SelectForErasure, new { residentId });
         if (current is not { Status: ResidentStatus.Enrolled })
         {
             return null;
         }
-        await connection.ExecuteAsync(new CommandDefinition(DeleteKeys, new { residentId }, transaction, cancellationToken: cancellationToken));
-        await connection.ExecuteAsync(new CommandDefinition(DeleteLinks, new { residentId }, transaction, cancellationToken: cancellationToken));
-        await connection.ExecuteAsync(new CommandDefinition(MarkErased, new { residentId, now }, transaction, cancellationToken: cancellationToken));
+        await s.ExecuteAsync(DeleteKeys, new { residentId });
+        await s.ExecuteAsync(DeleteLinks, new { residentId });
+        await s.ExecuteAsync(MarkErased, new { residentId, now });
         var erasure = new ErasureRow { Id = Guid.CreateVersion7(now), ResidentId = residentId, ErasedAt = now, UpToKeyVersion = current.LastKeyVersion };
-        await connection.ExecuteAsync(new CommandDefinition(InsertErasure, new { id = erasure.Id, residentId, now, upToKeyVersion = current.LastKeyVersion }, transaction, cancellationToken: cancellationToken));
-        await transaction.CommitAsync(cancellationToken);
-        keys.Forget(residentId);
+        await s.ExecuteAsync(InsertErasure, new { id = erasure.Id, residentId, now, upToKeyVersion = current.LastKeyVersion });
         return erasure;
     }
 
-    public async Task<ErasureRow?> FindErasureAsync(Guid id, CancellationToken cancellationToken)
-    {
-        await using var connection = await db.OpenAsync(cancellationToken);
-        return await connection.QuerySingleOrDefaultAsync<ErasureRow>(new CommandDefinition(SelectErasure, new { id }, cancellationToken: cancellationToken));
-    }
+    public Task<ErasureRow?> FindErasureAsync(Guid id, CancellationToken cancellationToken) =>
+        db.ReadAsync(s => s.QuerySingleOrDefaultAsync<ErasureRow>(SelectErasure, new { id }), cancellationToken);
 
-    public async Task<IReadOnlyList<Guid>> PendingErasuresAsync(CancellationToken cancellationToken)
-    {
-        await using var connection = await db.OpenAsync(cancellationToken);
-        return (await connection.QueryAsync<Guid>(new CommandDefinition(SelectPendingErasures, cancellationToken: cancellationToken))).ToList();
-    }
+    public Task<IReadOnlyList<Guid>> PendingErasuresAsync(CancellationToken cancellationToken) =>
+        db.ReadAsync<IReadOnlyList<Guid>>(async s => await s.QueryAsync<Guid>(SelectPendingErasures), cancellationToken);
 
-    public async Task CompleteErasureAsync(Guid id, long swept, CancellationToken cancellationToken)
-    {
-        await using var connection = await db.OpenAsync(cancellationToken);
-        await connection.ExecuteAsync(new CommandDefinition(CompleteErasure, new { id, swept, now = time.GetUtcNow() }, cancellationToken: cancellationToken));
-    }
+    public Task CompleteErasureAsync(Guid id, long swept, CancellationToken cancellationToken) =>
+        db.InTransactionAsync(s => s.ExecuteAsync(CompleteErasure, new { id, swept, now = time.GetUtcNow() }), cancellationToken);
 
     // 128 random bits: unguessable, and meaningless to any other source.
     private static string NewResidentRef() => "rr_" + Base64Url.Encode(RandomNumberGenerator.GetBytes(16));

@@ -150,35 +150,39 @@ public sealed class DepositService(
                 JsonMarshal.GetRawUtf8Value(record.Payload).ToArray());
         }
 
-        Guid?[] stored;
         try
         {
-            stored = await vault.InsertAsync(clientId, batch, cancellationToken);
+            var sealedBatch = await vault.SealAsync(clientId, batch, cancellationToken);
+            var response = await audit.CommitAsync(async (scope, ct) =>
+            {
+                var stored = await vault.InsertAsync(scope.Db, sealedBatch, ct);
+                var results = new DepositResult[records.Count];
+                for (var i = 0; i < records.Count; i++)
+                {
+                    results[i] = new DepositResult(i, records[i].SourceRecordId!, stored[i] is null ? "duplicate" : "stored", stored[i]);
+                }
+                var storedCount = stored.Count(id => id is not null);
+                // The batch's entry commits with its records: no record is stored unaudited.
+                scope.Append(new AuditEntryDraft(
+                    AuditKinds.DepositBatch,
+                    $"client:{clientId}",
+                    Payload: new
+                    {
+                        records = records.Count,
+                        stored = storedCount,
+                        duplicates = records.Count - storedCount,
+                        residents = linked.Count,
+                        categories = batch.GroupBy(r => r.Category).ToDictionary(g => g.Key, g => g.Count()),
+                    }));
+                return new DepositResponse(storedCount, records.Count - storedCount, results);
+            }, cancellationToken);
+            return new DepositOutcome.Accepted(response);
         }
         catch (ResidentKeyMissingException)
         {
             // Erased between validation and storing: refuse the batch as if the link had gone first.
             return Refuse([new FieldError("records", "A resident in the batch was erased while it was being stored; nothing was stored.")]);
         }
-
-        var results = new DepositResult[records.Count];
-        for (var i = 0; i < records.Count; i++)
-        {
-            results[i] = new DepositResult(i, records[i].SourceRecordId!, stored[i] is null ? "duplicate" : "stored", stored[i]);
-        }
-        var storedCount = stored.Count(id => id is not null);
-        await audit.AppendAsync(new AuditEntryDraft(
-            AuditKinds.DepositBatch,
-            $"client:{clientId}",
-            Payload: new
-            {
-                records = records.Count,
-                stored = storedCount,
-                duplicates = records.Count - storedCount,
-                residents = linked.Count,
-                categories = batch.GroupBy(r => r.Category).ToDictionary(g => g.Key, g => g.Count()),
-            }), cancellationToken);
-        return new DepositOutcome.Accepted(new DepositResponse(storedCount, records.Count - storedCount, results));
     }
 
     private static DepositOutcome.Refused Refuse(IEnumerable<FieldError> errors) =>

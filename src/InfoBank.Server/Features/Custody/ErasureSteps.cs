@@ -1,13 +1,15 @@
+using InfoBank.Server.Features.Audit;
+
 namespace InfoBank.Server.Features.Custody;
 
 /// <summary>
 /// Something another feature must do when a resident erases themselves (consent withdraws every
 /// active consent, so no recipient keeps a live permission for a person the bank no longer holds).
-/// Each step runs before the keys are destroyed and once more right after, to catch what another
-/// session of the resident did in between; so steps must be idempotent, which also lets a failed
-/// erasure simply be retried.
+/// Each step runs inside the erasure's own audited transaction, before the keys are destroyed:
+/// it writes through <paramref name="scope"/> and appends its own entries there, so the steps and
+/// the shred commit together or not at all.
 /// </summary>
 public interface IResidentErasureStep
 {
-    Task ApplyAsync(Guid residentId, CancellationToken cancellationToken);
+    Task ApplyAsync(AuditScope scope, Guid residentId);
 }

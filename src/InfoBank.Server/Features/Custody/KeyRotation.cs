@@ -112,26 +112,21 @@ public sealed partial class KeyRotation(
         var afterVersion = int.MinValue;
         while (true)
         {
-            List<WrappedRow> rows;
-            await using (var connection = await db.OpenAsync(cancellationToken))
+            var rows = await db.ReadAsync(s => s.QueryAsync<WrappedRow>(
+                SelectToRewrap + db.Dialect.Limit("batch"), new { current, afterResident, afterVersion, batch = Batch }, cancellationToken), cancellationToken);
+            if (rows.Count == 0)
             {
-                rows = (await connection.QueryAsync<WrappedRow>(new CommandDefinition(
-                    SelectToRewrap + db.Dialect.Limit("batch"),
-                    new { current, afterResident, afterVersion, batch = Batch }, cancellationToken: cancellationToken))).ToList();
-                if (rows.Count == 0)
-                {
-                    break;
-                }
-                var updates = rows.Select(row =>
-                {
-                    var key = keys.Unwrap(row.ResidentId, row.WrappedKey);
-                    var wrapped = keys.Wrap(row.ResidentId, key);
-                    return new { residentId = row.ResidentId, version = row.Version, wrappedKey = wrapped, kekId = ResidentKeyRing.KekIdOf(wrapped), oldKekId = row.KekId };
-                }).ToList();
-                await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-                rewrapped += await connection.ExecuteAsync(new CommandDefinition(UpdateWrapped, updates, transaction, cancellationToken: cancellationToken));
-                await transaction.CommitAsync(cancellationToken);
+                break;
             }
+            // Unwrapped and wrapped again before the transaction: DataProtection may write to the ring.
+            var updates = rows.Select(row =>
+            {
+                var key = keys.Unwrap(row.ResidentId, row.WrappedKey);
+                var wrapped = keys.Wrap(row.ResidentId, key);
+                return new { residentId = row.ResidentId, version = row.Version, wrappedKey = wrapped, kekId = ResidentKeyRing.KekIdOf(wrapped), oldKekId = row.KekId };
+            }).ToList();
+            // Re-wrapping changes no key and no record, so it is bookkeeping, not an audited change.
+            rewrapped += await db.InTransactionAsync(s => s.Connection.ExecuteAsync(new CommandDefinition(UpdateWrapped, updates, s.Transaction, cancellationToken: cancellationToken)), cancellationToken);
             afterResident = rows[^1].ResidentId;
             afterVersion = rows[^1].Version;
         }
@@ -145,21 +140,19 @@ public sealed partial class KeyRotation(
     /// <summary>Gives the resident a new data key version (used for new records at once) and retires the older ones. Null if not enrolled.</summary>
     public async Task<int?> RotateResidentKeyAsync(Guid residentId, string actor, CancellationToken cancellationToken)
     {
-        int version;
         var newKey = keys.NewKey(residentId);
-        await using (var connection = await db.OpenAsync(cancellationToken))
+        var version = await audit.CommitAsync<int?>(async (scope, ct) =>
         {
-            await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-            if (await connection.ExecuteScalarAsync<long>(new CommandDefinition(IsEnrolled, new { residentId }, transaction, cancellationToken: cancellationToken)) == 0)
+            if (await scope.Db.ExecuteScalarAsync<long>(IsEnrolled, new { residentId }, ct) == 0)
             {
                 return null;
             }
-            version = (await keys.InsertKeyAsync(connection, transaction, residentId, newKey, cancellationToken)).Version;
-            await connection.ExecuteAsync(new CommandDefinition(RetireOlder, new { residentId, version, now = time.GetUtcNow() }, transaction, cancellationToken: cancellationToken));
-            await transaction.CommitAsync(cancellationToken);
-        }
+            var inserted = (await keys.InsertKeyAsync(scope.Db, residentId, newKey, scope.Now)).Version;
+            await scope.Db.ExecuteAsync(RetireOlder, new { residentId, version = inserted, now = scope.Now }, ct);
+            scope.Append(new AuditEntryDraft(AuditKinds.KeyRotated, actor, SubjectRef: residentId.ToString(), Payload: new { key = "dek", version = inserted }));
+            return inserted;
+        }, cancellationToken);
         keys.Forget(residentId);
-        await audit.AppendAsync(new AuditEntryDraft(AuditKinds.KeyRotated, actor, SubjectRef: residentId.ToString(), Payload: new { key = "dek", version }), cancellationToken);
         return version;
     }
 
@@ -176,15 +169,18 @@ public sealed partial class KeyRotation(
             resealed += done;
         }
         var cutoff = time.GetUtcNow().AddSeconds(-options.Value.RetiredKeyGraceSeconds);
-        int destroyed;
-        await using (var connection = await db.OpenAsync(cancellationToken))
+        var destroyed = await audit.CommitAsync(async (scope, ct) =>
         {
-            destroyed = await connection.ExecuteAsync(new CommandDefinition(DestroyRetired, new { residentId, cutoff }, cancellationToken: cancellationToken));
-        }
+            var count = await scope.Db.ExecuteAsync(DestroyRetired, new { residentId, cutoff }, ct);
+            if (count > 0)
+            {
+                scope.Append(new AuditEntryDraft(AuditKinds.KeyDestroyed, "system", SubjectRef: residentId.ToString(), Payload: new { key = "dek", versions = count, reason = "rotated" }));
+            }
+            return count;
+        }, cancellationToken);
         if (destroyed > 0)
         {
             keys.Forget(residentId);
-            await audit.AppendAsync(new AuditEntryDraft(AuditKinds.KeyDestroyed, "system", SubjectRef: residentId.ToString(), Payload: new { key = "dek", versions = destroyed, reason = "rotated" }), cancellationToken);
         }
         return resealed;
     }

@@ -12,6 +12,13 @@ namespace InfoBank.Server.Features.Custody;
 /// <summary>A record ready to store: its plaintext payload is sealed by the vault, never by the caller.</summary>
 public sealed record NewRecord(Guid ResidentId, string Category, DateTimeOffset ObservedAt, string SourceRecordId, byte[] Payload);
 
+/// <summary>
+/// Records sealed by <see cref="RecordVault.SealAsync"/>, ready for <see cref="RecordVault.InsertAsync"/>:
+/// each record's new id and ciphertext, and the key version each resident's records were sealed with.
+/// </summary>
+public sealed record SealedBatch(
+    string SourceClientId, IReadOnlyList<NewRecord> Records, Guid[] Ids, byte[][] Ciphertexts, IReadOnlyDictionary<Guid, int> KeyVersions, DateTimeOffset StoredAt);
+
 /// <summary>A record as a resident reads it back, decrypted.</summary>
 public sealed record OpenedRecord(Guid Id, string Category, DateTimeOffset ObservedAt, DateTimeOffset StoredAt, string Source, string SourceRecordId, byte[] Payload);
 
@@ -94,12 +101,11 @@ public sealed class RecordVault(DbConnectionFactory db, ResidentKeyRing keys, Ti
     private const int RandomIdBytes = 10;
 
     /// <summary>
-    /// Seals and stores records in one transaction, skipping any whose (source, source record id)
-    /// is already stored. Returns, per record, its new id, or null when it was a duplicate. Durable on
-    /// return (the commit is synchronous). The caller has already checked that each resident is
-    /// enrolled and linked; a resident with no key (erased meanwhile) fails the whole batch.
+    /// Seals records for <see cref="InsertAsync"/>, outside any transaction: it loads each resident's
+    /// active data key (which may unwrap through DataProtection) and encrypts every payload. Throws
+    /// <see cref="ResidentKeyMissingException"/> when a resident has no key (not enrolled, erased).
     /// </summary>
-    public async Task<Guid?[]> InsertAsync(string sourceClientId, IReadOnlyList<NewRecord> records, CancellationToken cancellationToken)
+    public async Task<SealedBatch> SealAsync(string sourceClientId, IReadOnlyList<NewRecord> records, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
         var residentKeys = new Dictionary<Guid, ResidentKey>();
@@ -138,13 +144,40 @@ public sealed class RecordVault(DbConnectionFactory db, ResidentKeyRing keys, Ti
                 aes.Dispose();
             }
         }
+        return new SealedBatch(sourceClientId, records, ids, sealedValues, residentKeys.ToDictionary(k => k.Key, k => k.Value.Version), now);
+    }
+
+    /// <summary>
+    /// Stores a sealed batch in the caller's transaction, skipping any record whose (source, source
+    /// record id) is already stored. Returns, per record, its new id, or null when it was a duplicate.
+    /// First checks, in the same transaction, that every key the batch was sealed with still exists:
+    /// a resident erased (or re-keyed) since <see cref="SealAsync"/> fails the whole batch with
+    /// <see cref="ResidentKeyMissingException"/>, so no row is ever stored under a destroyed key (the
+    /// erasure's sweep would never find it). Erasure and deposits both commit through the audit log,
+    /// whose transaction serialises them.
+    /// </summary>
+    public async Task<Guid?[]> InsertAsync(DbSession s, SealedBatch batch, CancellationToken cancellationToken)
+    {
+        var records = batch.Records;
+        foreach (var chunk in batch.KeyVersions.Chunk(500))
+        {
+            var residents = chunk.Select(k => k.Key).ToArray();
+            var present = (await s.QueryAsync<KeyVersionRow>(
+                $"SELECT resident_id AS ResidentId, version AS Version FROM resident_keys WHERE {s.Dialect.InList("resident_id", "residents")}", new { residents }, cancellationToken))
+                .Select(k => (k.ResidentId, k.Version)).ToHashSet();
+            foreach (var (residentId, version) in chunk)
+            {
+                if (!present.Contains((residentId, version)))
+                {
+                    throw new ResidentKeyMissingException(residentId);
+                }
+            }
+        }
 
         var inserted = new HashSet<Guid>(records.Count);
-        var perStatement = db.Provider == DatabaseProvider.Sqlite
+        var perStatement = s.Provider == DatabaseProvider.Sqlite
             ? 1
-            : Math.Min(RowsPerStatement, (db.Dialect.MaxParameters - (InsertColumns.Length - PerRowColumns)) / PerRowColumns);
-        await using var connection = await db.OpenAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+            : Math.Min(RowsPerStatement, (s.Dialect.MaxParameters - (InsertColumns.Length - PerRowColumns)) / PerRowColumns);
         DbCommand? fullChunk = null;
         try
         {
@@ -152,20 +185,20 @@ public sealed class RecordVault(DbConnectionFactory db, ResidentKeyRing keys, Ti
             {
                 var count = Math.Min(perStatement, records.Count - start);
                 var reuse = count == perStatement;
-                var command = reuse && fullChunk is not null ? fullChunk : InsertCommand(connection, transaction, count, now, sourceClientId, returning: perStatement > 1);
+                var command = reuse && fullChunk is not null ? fullChunk : InsertCommand(s, count, batch.StoredAt, batch.SourceClientId, returning: perStatement > 1);
                 var parameters = command.Parameters;
                 for (var row = 0; row < count; row++)
                 {
                     var i = start + row;
                     var record = records[i];
                     var at = row * PerRowColumns;
-                    parameters[at].Value = ids[i];
+                    parameters[at].Value = batch.Ids[i];
                     parameters[at + 1].Value = record.ResidentId;
                     parameters[at + 2].Value = record.Category;
                     parameters[at + 3].Value = record.ObservedAt;
                     parameters[at + 4].Value = record.SourceRecordId;
-                    parameters[at + 5].Value = residentKeys[record.ResidentId].Version;
-                    parameters[at + 6].Value = sealedValues[i];
+                    parameters[at + 5].Value = batch.KeyVersions[record.ResidentId];
+                    parameters[at + 6].Value = batch.Ciphertexts[i];
                 }
                 if (reuse && fullChunk is null)
                 {
@@ -179,7 +212,7 @@ public sealed class RecordVault(DbConnectionFactory db, ResidentKeyRing keys, Ti
                     {
                         if (await command.ExecuteNonQueryAsync(cancellationToken) == 1)
                         {
-                            inserted.Add(ids[start]);
+                            inserted.Add(batch.Ids[start]);
                         }
                         continue;
                     }
@@ -205,12 +238,11 @@ public sealed class RecordVault(DbConnectionFactory db, ResidentKeyRing keys, Ti
                 await fullChunk.DisposeAsync();
             }
         }
-        await transaction.CommitAsync(cancellationToken);
 
         var result = new Guid?[records.Count];
         for (var i = 0; i < records.Count; i++)
         {
-            result[i] = inserted.Contains(ids[i]) ? ids[i] : null;
+            result[i] = inserted.Contains(batch.Ids[i]) ? batch.Ids[i] : null;
         }
         return result;
     }
@@ -218,10 +250,9 @@ public sealed class RecordVault(DbConnectionFactory db, ResidentKeyRing keys, Ti
     // One INSERT of `rows` rows: a parameter per row and column, then the two the rows share. The
     // parameter types are the ones Dapper gives the same CLR types elsewhere, so every store reads
     // these rows alike.
-    private DbCommand InsertCommand(DbConnection connection, DbTransaction transaction, int rows, DateTimeOffset now, string sourceClientId, bool returning)
+    private static DbCommand InsertCommand(DbSession s, int rows, DateTimeOffset now, string sourceClientId, bool returning)
     {
-        var command = connection.CreateCommand();
-        command.Transaction = transaction;
+        var command = s.CreateCommand();
         var tuples = new List<IReadOnlyList<string>>(rows);
         for (var row = 0; row < rows; row++)
         {
@@ -238,7 +269,7 @@ public sealed class RecordVault(DbConnectionFactory db, ResidentKeyRing keys, Ti
         }
         Add(command, "@stored_at", DbType.DateTimeOffset, now);
         Add(command, "@source_client_id", DbType.String, sourceClientId);
-        command.CommandText = db.Dialect.InsertManyIgnoringDuplicates("custody_records", InsertColumns, tuples, ["source_client_id", "source_record_id"], returning ? "id" : null);
+        command.CommandText = s.Dialect.InsertManyIgnoringDuplicates("custody_records", InsertColumns, tuples, ["source_client_id", "source_record_id"], returning ? "id" : null);
         return command;
 
         static void Add(DbCommand command, string name, DbType type, object? value)
@@ -404,6 +435,13 @@ public sealed class RecordVault(DbConnectionFactory db, ResidentKeyRing keys, Ti
         }
         var payload = RecordSeal.Open(key, row.Binding, row.Ciphertext);
         return new OpenedRecord(row.Id, row.Category, row.ObservedAt, row.StoredAt, row.Source, row.SourceRecordId, payload);
+    }
+
+    private sealed class KeyVersionRow
+    {
+        public Guid ResidentId { get; init; }
+
+        public int Version { get; init; }
     }
 
     private sealed class RecordRow

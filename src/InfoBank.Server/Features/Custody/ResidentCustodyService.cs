@@ -13,11 +13,12 @@ public enum LinkFailure
 }
 
 /// <summary>
-/// A resident's custody actions (enrol, link, unlink, erase), each recorded in the audit log before
-/// the caller answers.
+/// A resident's custody actions (enrol, link, unlink, erase). Each runs in the audit log's
+/// transaction, so the change and its audit entry are durable together before the caller answers.
 /// </summary>
 public sealed partial class ResidentCustodyService(
     CustodyStore store,
+    ResidentKeyRing keys,
     IClientDirectory clients,
     IAuditLog audit,
     IEnumerable<IResidentErasureStep> erasureSteps,
@@ -25,88 +26,100 @@ public sealed partial class ResidentCustodyService(
 {
     public async Task<(ResidentRow Resident, bool NewlyEnrolled)> EnrolAsync(Guid residentId, CustodyTerms terms, CancellationToken cancellationToken)
     {
-        var result = await store.EnrolAsync(residentId, terms.Version, terms.Hash, cancellationToken);
-        await audit.AppendAsync(new AuditEntryDraft(
-            AuditKinds.Enrolled,
-            Actor(residentId),
-            SubjectRef: residentId.ToString(),
-            Payload: new { termsVersion = terms.Version, termsHash = terms.Hash, renewed = !result.NewlyEnrolled }), cancellationToken);
+        // Wrapped before the transaction: DataProtection may write a new ring key to this database.
+        var newKey = keys.NewKey(residentId);
+        var result = await audit.CommitAsync(async (scope, _) =>
+        {
+            var enrolled = await store.EnrolAsync(scope.Db, residentId, terms.Version, terms.Hash, newKey, scope.Now);
+            scope.Append(new AuditEntryDraft(
+                AuditKinds.Enrolled,
+                Actor(residentId),
+                SubjectRef: residentId.ToString(),
+                Payload: new { termsVersion = terms.Version, termsHash = terms.Hash, renewed = !enrolled.NewlyEnrolled }));
+            return enrolled;
+        }, cancellationToken);
+        keys.Forget(residentId);
         return result;
     }
 
     public async Task<(SourceLink? Link, bool Created, LinkFailure Failure, RegisteredClient? Client)> LinkAsync(
         Guid residentId, string clientId, IReadOnlyList<string> categories, CancellationToken cancellationToken)
     {
-        if (await store.FindResidentAsync(residentId, cancellationToken) is not { Status: ResidentStatus.Enrolled })
-        {
-            return (null, false, LinkFailure.NotEnrolled, null);
-        }
         var client = await clients.FindAsync(clientId, cancellationToken);
-        if (client is null)
+        return await audit.CommitAsync<(SourceLink?, bool, LinkFailure, RegisteredClient?)>(async (scope, _) =>
         {
-            return (null, false, LinkFailure.UnknownSource, null);
-        }
-        if (client.Kind != ClientKind.DataSource)
-        {
-            return (null, false, LinkFailure.NotADataSource, client);
-        }
-        var (link, created) = await store.UpsertLinkAsync(residentId, clientId, categories, cancellationToken);
-        await audit.AppendAsync(new AuditEntryDraft(
-            AuditKinds.SourceLinked,
-            Actor(residentId),
-            SubjectRef: residentId.ToString(),
-            Payload: new { clientId, categories, created }), cancellationToken);
-        return (link, created, LinkFailure.None, client);
+            if (await CustodyStore.FindResidentAsync(scope.Db, residentId) is not { Status: ResidentStatus.Enrolled })
+            {
+                return (null, false, LinkFailure.NotEnrolled, null);
+            }
+            if (client is null)
+            {
+                return (null, false, LinkFailure.UnknownSource, null);
+            }
+            if (client.Kind != ClientKind.DataSource)
+            {
+                return (null, false, LinkFailure.NotADataSource, client);
+            }
+            var (link, created) = await store.UpsertLinkAsync(scope.Db, residentId, clientId, categories, scope.Now);
+            scope.Append(new AuditEntryDraft(
+                AuditKinds.SourceLinked,
+                Actor(residentId),
+                SubjectRef: residentId.ToString(),
+                Payload: new { clientId, categories, created }));
+            return (link, created, LinkFailure.None, client);
+        }, cancellationToken);
     }
 
-    public async Task<bool> UnlinkAsync(Guid residentId, string clientId, CancellationToken cancellationToken)
-    {
-        if (!await store.DeleteLinkAsync(residentId, clientId, cancellationToken))
+    public Task<bool> UnlinkAsync(Guid residentId, string clientId, CancellationToken cancellationToken) =>
+        audit.CommitAsync(async (scope, _) =>
         {
-            return false;
-        }
-        await audit.AppendAsync(new AuditEntryDraft(
-            AuditKinds.SourceUnlinked,
-            Actor(residentId),
-            SubjectRef: residentId.ToString(),
-            Payload: new { clientId }), cancellationToken);
-        return true;
-    }
+            if (!await store.DeleteLinkAsync(scope.Db, residentId, clientId))
+            {
+                return false;
+            }
+            scope.Append(new AuditEntryDraft(
+                AuditKinds.SourceUnlinked,
+                Actor(residentId),
+                SubjectRef: residentId.ToString(),
+                Payload: new { clientId }));
+            return true;
+        }, cancellationToken);
 
     /// <summary>
-    /// Runs the other features' erasure steps (consents withdrawn), then crypto-shreds the resident
-    /// and records it; the caller schedules the sweep of the leftover rows. Null when the resident is
-    /// not enrolled, in which case nothing at all changes.
+    /// Erases the resident in one audited transaction: the other features' erasure steps (every
+    /// active consent withdrawn, each with its own entry), then the crypto-shred and its entry. All of
+    /// it commits together or not at all, and nothing another session does can fall between the steps
+    /// and the shred (the log's transaction holds the write lock). The caller schedules the sweep of
+    /// the leftover rows. Null when the resident is not enrolled, in which case nothing changes.
     /// </summary>
     public async Task<ErasureRow?> EraseAsync(Guid residentId, CancellationToken cancellationToken)
     {
-        if (await store.FindResidentAsync(residentId, cancellationToken) is not { Status: ResidentStatus.Enrolled })
+        var erasure = await audit.CommitAsync(async (scope, _) =>
         {
-            return null;
-        }
-        // Steps run first: if one fails, the keys are intact and the resident can simply retry;
-        // the other order would leave an erased resident with consents nobody can withdraw any more.
-        foreach (var step in erasureSteps)
+            if (await CustodyStore.FindResidentAsync(scope.Db, residentId) is not { Status: ResidentStatus.Enrolled })
+            {
+                return null;
+            }
+            foreach (var step in erasureSteps)
+            {
+                await step.ApplyAsync(scope, residentId);
+            }
+            var erased = await store.EraseAsync(scope.Db, residentId, scope.Now);
+            if (erased is not null)
+            {
+                scope.Append(new AuditEntryDraft(
+                    AuditKinds.Erasure,
+                    Actor(residentId),
+                    SubjectRef: residentId.ToString(),
+                    Payload: new { erasureId = erased.Id, keyVersionsDestroyed = erased.UpToKeyVersion, method = "crypto-shredding" }));
+            }
+            return erased;
+        }, cancellationToken);
+        if (erasure is not null)
         {
-            await step.ApplyAsync(residentId, cancellationToken);
+            keys.Forget(residentId);
+            LogErased(logger, erasure.Id);
         }
-        var erasure = await store.EraseAsync(residentId, cancellationToken);
-        if (erasure is null)
-        {
-            return null;
-        }
-        await audit.AppendAsync(new AuditEntryDraft(
-            AuditKinds.Erasure,
-            Actor(residentId),
-            SubjectRef: residentId.ToString(),
-            Payload: new { erasureId = erasure.Id, keyVersionsDestroyed = erasure.UpToKeyVersion, method = "crypto-shredding" }), cancellationToken);
-        // Once more after the shred: another session of the resident may have given a consent
-        // between the first pass and the erasure. The steps are idempotent.
-        foreach (var step in erasureSteps)
-        {
-            await step.ApplyAsync(residentId, cancellationToken);
-        }
-        LogErased(logger, erasure.Id);
         return erasure;
     }
 
@@ -114,7 +127,6 @@ public sealed partial class ResidentCustodyService(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Erasure {ErasureId}: resident keys destroyed")]
     private static partial void LogErased(ILogger logger, Guid erasureId);
-
 }
 
 /// <summary>Deletes an erasure's leftover rows, which are already unreadable because their keys are gone. Idempotent.</summary>

@@ -1,4 +1,3 @@
-using System.Data.Common;
 using System.Security.Cryptography;
 using Dapper;
 using InfoBank.Core.Custody;
@@ -46,15 +45,13 @@ public sealed class ResidentKeyRing : IDisposable
 
     private readonly DbConnectionFactory _db;
     private readonly IDataProtector _kek;
-    private readonly TimeProvider _time;
     private readonly MemoryCache _cache;
     private readonly TimeSpan _lifetime;
 
-    public ResidentKeyRing(DbConnectionFactory db, IDataProtectionProvider dataProtection, TimeProvider time, IOptions<CustodyOptions> options)
+    public ResidentKeyRing(DbConnectionFactory db, IDataProtectionProvider dataProtection, IOptions<CustodyOptions> options)
     {
         _db = db;
         _kek = dataProtection.CreateProtector(KekPurpose);
-        _time = time;
         _cache = new MemoryCache(new MemoryCacheOptions { SizeLimit = options.Value.DekCacheSize, Clock = null });
         _lifetime = TimeSpan.FromSeconds(options.Value.DekCacheSeconds);
     }
@@ -76,18 +73,18 @@ public sealed class ResidentKeyRing : IDisposable
     /// transaction (enrolment, rotation). The version counter lives on the resident's row, so versions
     /// never repeat, even after erasure and re-enrolment.
     /// </summary>
-    public async Task<ResidentKey> InsertKeyAsync(DbConnection connection, DbTransaction transaction, Guid residentId, NewResidentKey key, CancellationToken cancellationToken)
+    public async Task<ResidentKey> InsertKeyAsync(DbSession s, Guid residentId, NewResidentKey key, DateTimeOffset now)
     {
-        await connection.ExecuteAsync(new CommandDefinition(NextVersion, new { residentId }, transaction, cancellationToken: cancellationToken));
-        var version = await connection.ExecuteScalarAsync<int>(new CommandDefinition(ReadVersion, new { residentId }, transaction, cancellationToken: cancellationToken));
-        await connection.ExecuteAsync(new CommandDefinition(InsertKey, new
+        await s.ExecuteAsync(NextVersion, new { residentId });
+        var version = await s.ExecuteScalarAsync<int>(ReadVersion, new { residentId });
+        await s.ExecuteAsync(InsertKey, new
         {
             residentId,
             version,
             wrappedKey = key.Wrapped,
             kekId = key.KekId,
-            now = _time.GetUtcNow(),
-        }, transaction, cancellationToken: cancellationToken));
+            now,
+        });
         return new ResidentKey(version, key.Key);
     }
 

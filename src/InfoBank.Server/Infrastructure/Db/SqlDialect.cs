@@ -84,6 +84,16 @@ public abstract class SqlDialect
         return sql.ToString();
     }
 
+    /// <summary>
+    /// <c>INSERT INTO t (…) VALUES (…)</c> that returns <paramref name="column"/> of the new row
+    /// (RETURNING on SQLite and PostgreSQL, OUTPUT INSERTED on SQL Server, which wants it before VALUES).
+    /// </summary>
+    public virtual string InsertReturning(string insertInto, string values, string column) =>
+        $"{insertInto} {values} RETURNING {column}";
+
+    /// <summary>A unique or primary-key violation: the row's key is taken (someone else got there first).</summary>
+    public abstract bool IsUniqueViolation(System.Data.Common.DbException exception);
+
     public static SqlDialect For(DatabaseProvider provider) => provider switch
     {
         DatabaseProvider.Sqlite => SqliteDialect.Instance,
@@ -107,6 +117,10 @@ public sealed class SqliteDialect : SqlDialect
 
     public override string InsertIgnoringDuplicates(string table, IReadOnlyList<string> columns, IReadOnlyList<string> conflictColumns) =>
         $"INSERT INTO {table} ({string.Join(", ", columns)}) VALUES ({Values(columns)}) ON CONFLICT ({string.Join(", ", conflictColumns)}) DO NOTHING";
+
+    // SQLITE_CONSTRAINT_UNIQUE (2067) and SQLITE_CONSTRAINT_PRIMARYKEY (1555).
+    public override bool IsUniqueViolation(System.Data.Common.DbException exception) =>
+        exception is Microsoft.Data.Sqlite.SqliteException { SqliteErrorCode: 19, SqliteExtendedErrorCode: 2067 or 1555 };
 }
 
 public sealed class PostgresDialect : SqlDialect
@@ -125,6 +139,9 @@ public sealed class PostgresDialect : SqlDialect
 
     public override string InsertIgnoringDuplicates(string table, IReadOnlyList<string> columns, IReadOnlyList<string> conflictColumns) =>
         $"INSERT INTO {table} ({string.Join(", ", columns)}) VALUES ({Values(columns)}) ON CONFLICT ({string.Join(", ", conflictColumns)}) DO NOTHING";
+
+    public override bool IsUniqueViolation(System.Data.Common.DbException exception) =>
+        exception is Npgsql.PostgresException { SqlState: Npgsql.PostgresErrorCodes.UniqueViolation };
 }
 
 public sealed class SqlServerDialect : SqlDialect
@@ -159,4 +176,11 @@ public sealed class SqlServerDialect : SqlDialect
         $"FROM (VALUES {string.Join(", ", rows.Select(r => $"({string.Join(", ", r)})"))}) AS r ({string.Join(", ", columns)})) AS v " +
         $"WHERE v.row_in_key = 1 AND NOT EXISTS (SELECT 1 FROM {table} t{RowLockHint} WHERE " +
         string.Join(" AND ", conflictColumns.Select(c => $"t.{c} = v.{c}")) + ")";
+
+    public override string InsertReturning(string insertInto, string values, string column) =>
+        $"{insertInto} OUTPUT INSERTED.{column} {values}";
+
+    // 2601: duplicate key in a unique index; 2627: violation of a PRIMARY KEY or UNIQUE constraint.
+    public override bool IsUniqueViolation(System.Data.Common.DbException exception) =>
+        exception is Microsoft.Data.SqlClient.SqlException { Number: 2601 or 2627 };
 }

@@ -78,6 +78,10 @@ public static partial class ProblemTypes
     public static readonly ProblemType Refused = new("refused", 422, "Refused",
         "The request is well-formed but the domain refuses it; the detail says why.");
 
+    // ---- residents ----
+    public static readonly ProblemType NotEnrolled = new("not-enrolled", 409, "Not enrolled",
+        "The resident has not agreed to the custody terms (or has erased their account): enrol first with POST /api/v1/me/enrollment.");
+
     public static readonly ProblemType StorageUnavailable = new("storage-unavailable", 503, "Storage unavailable",
         "The database or the data folder could not take the change (busy, full or read-only). Nothing was changed; retry after the number of seconds in Retry-After.");
 

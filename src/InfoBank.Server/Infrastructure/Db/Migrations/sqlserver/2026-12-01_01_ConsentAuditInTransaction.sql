@@ -1,0 +1,8 @@
+-- Consent events are now audited in the transaction that records them, so the outbox that carried
+-- events to a later audit append is gone. It must be empty: an event still in it was never audited.
+-- (Run the previous version's consent-expiry job once before upgrading if this check fails.)
+IF EXISTS (SELECT 1 FROM consent_audit_outbox)
+    THROW 50000, 'consent_audit_outbox still holds unaudited consent events: run the previous version''s consent-expiry job once, then upgrade', 1;
+GO
+DROP TABLE consent_audit_outbox;
+GO
