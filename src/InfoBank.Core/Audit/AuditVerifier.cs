@@ -422,10 +422,12 @@ public static class AuditVerifier
 /// <para>
 /// An access that provides many residents' data in one entry (a records page, a weekly release)
 /// names them and the consents it relied on (<c>details.residents</c>, <c>details.consents</c>).
-/// Once the whole log is read (<see cref="Finish"/>; consent entries may be audited after the access
-/// that raced them, or late through the outbox), every cited consent must be recorded as given, for
-/// the access's purpose and grant, and not ended below the access's horizon, and every named
-/// resident must be the subject of one of the cited consents.
+/// Once the whole log is read (<see cref="Finish"/>), every cited consent must be recorded as given
+/// before the access (a consent is audited in the transaction that records it, so one audited later
+/// was used before its entry was durable), for the access's purpose and grant, and not ended below
+/// the access's horizon, and every named resident must be the subject of one of the cited consents.
+/// A consent's history is also checked as it is read: given once, ended at most once, never given
+/// again after it ended.
 /// </para>
 /// </summary>
 internal sealed class ConsentReplay
@@ -438,7 +440,8 @@ internal sealed class ConsentReplay
 
     private sealed class ConsentTrace
     {
-        public bool Given { get; set; }
+        public long? GivenAt { get; set; }
+        public bool Given => GivenAt is not null;
         public string? Subject { get; set; }
         public string? Purpose { get; set; }
         public Guid? Grant { get; set; }
@@ -453,9 +456,9 @@ internal sealed class ConsentReplay
         var isConsent = entry.Kind.StartsWith("consent.", StringComparison.Ordinal);
         using var payload = isConsent || entry.Kind == "access.allowed" ? Payload(entry) : null;
         var root = payload?.RootElement;
-        if (isConsent && root is { } consentPayload)
+        if (isConsent && root is { } consentPayload && Trace(entry, consentPayload) is { } broken)
         {
-            Trace(entry, consentPayload);
+            return broken;
         }
         switch (entry.Kind)
         {
@@ -542,6 +545,13 @@ internal sealed class ConsentReplay
                 {
                     subjects.Add(trace.Subject);
                 }
+                if (trace.GivenAt > citation.Access)
+                {
+                    // A consent commits with its own entry, so an access can only have seen it after that
+                    // entry: one audited later was used before it was audited.
+                    yield return $"entry {citation.Access}: the access cites consent {id}, which is recorded as given only later (entry {trace.GivenAt}): it was used before its audit entry was durable";
+                    continue;
+                }
                 if (!string.Equals(trace.Purpose, citation.Purpose, StringComparison.Ordinal)
                     || (citation.Grant is { } grant && trace.Grant is { } consented && grant != consented))
                 {
@@ -559,11 +569,16 @@ internal sealed class ConsentReplay
         }
     }
 
-    private void Trace(AuditEntry entry, JsonElement payload)
+    /// <summary>
+    /// Follows one consent's life: given once, then ended at most once. A second <c>consent.given</c>
+    /// for the same consent, or one after it ended, is a broken history (an event audited twice, or
+    /// out of causal order): returned as a finding, and the entry does not re-open the consent.
+    /// </summary>
+    private string? Trace(AuditEntry entry, JsonElement payload)
     {
         if (!payload.TryGetProperty("consentId", out var idElement) || idElement.ValueKind != JsonValueKind.String || !idElement.TryGetGuid(out var id))
         {
-            return;
+            return null;
         }
         if (!_traces.TryGetValue(id, out var trace))
         {
@@ -574,12 +589,25 @@ internal sealed class ConsentReplay
         trace.Grant ??= entry.GrantId;
         if (entry.Kind == "consent.given")
         {
-            trace.Given = true;
+            if (trace.EndedAt is { } ended)
+            {
+                return $"entry {entry.Sequence}: consent {id} is recorded as given after it ended (entry {ended}): a consent is never re-opened";
+            }
+            if (trace.GivenAt is { } first)
+            {
+                return $"entry {entry.Sequence}: consent {id} is recorded as given a second time (first at entry {first})";
+            }
+            trace.GivenAt = entry.Sequence;
+        }
+        else if (trace.EndedAt is { } ended)
+        {
+            return $"entry {entry.Sequence}: consent {id} is recorded as ending again (it ended at entry {ended})";
         }
         else
         {
-            trace.EndedAt ??= entry.Sequence;
+            trace.EndedAt = entry.Sequence;
         }
+        return null;
     }
 
     private void Cite(AuditEntry entry, JsonElement payload, long horizon)

@@ -290,7 +290,7 @@ public sealed class AuditVerifierTests
             Consent(0, "consent.given", 1, 1),
             Consent(1, "consent.given", 2, 2),
             Page(2, 2, [1, 2], [1, 2]),                     // fine
-            Page(3, 3, [1, 3], [1, 3]),                     // consent 3 is audited only later (it raced the page): fine
+            Page(3, 3, [1, 3], [1, 3]),                     // consent 3 is audited only later: used before it was durable, flagged
             Consent(4, "consent.given", 3, 3),
             Consent(5, "consent.withdrawn", 2, 2),
             Page(6, 5, [2], [2]),                           // read its grant before the withdrawal was audited: a race, fine
@@ -302,12 +302,46 @@ public sealed class AuditVerifierTests
         ];
         var report = Verify(Bundle(entries, [12]), null, Verifier);
         Assert.Null(report.Failure);
-        Assert.Equal(4, report.Findings.Count);
-        Assert.Contains("entry 7: the access cites consent", report.Findings[0]);
-        Assert.Contains("ended at entry 5", report.Findings[0]);
-        Assert.Equal($"entry 8: the access provided data of subject {R(3)} without citing a valid consent of theirs", report.Findings[1]);
-        Assert.Contains("never records as given", report.Findings[2]);
-        Assert.Contains("another purpose or grant", report.Findings[3]);
+        Assert.Equal(5, report.Findings.Count);
+        Assert.Contains($"entry 3: the access cites consent {C(3)}, which is recorded as given only later (entry 4)", report.Findings[0]);
+        Assert.Contains("entry 7: the access cites consent", report.Findings[1]);
+        Assert.Contains("ended at entry 5", report.Findings[1]);
+        Assert.Equal($"entry 8: the access provided data of subject {R(3)} without citing a valid consent of theirs", report.Findings[2]);
+        Assert.Contains("never records as given", report.Findings[3]);
+        Assert.Contains("another purpose or grant", report.Findings[4]);
+    }
+
+    [Fact]
+    public void A_consent_given_twice_or_given_again_after_it_ended_is_a_finding()
+    {
+        var t = Start;
+        var consent = Guid.Parse("00000000-0000-0000-0000-000000000007");
+        var other = Guid.Parse("00000000-0000-0000-0000-000000000008");
+        AuditEntry E(long seq, string kind, Guid id, string subject = "r1") =>
+            new(seq, t.AddMinutes(seq), kind, "system", subject, "walking", Grant, null, $"{{\"consentId\":\"{id}\"}}", null);
+        AuditEntry Access(long seq, string subject) =>
+            new(seq, t.AddMinutes(seq), "access.allowed", "client:b", subject, "walking", Grant, null, null, null);
+        List<AuditEntry> entries =
+        [
+            E(0, "consent.given", consent),
+            E(1, "consent.given", consent),          // audited twice: flagged
+            E(2, "consent.withdrawn", consent),
+            E(3, "consent.given", consent),          // re-opened after it ended: flagged, and it does not re-open
+            Access(4, "r1"),                         // so this access has no consent: flagged
+            E(5, "consent.withdrawn", other, "r2"),  // ended before it was ever given...
+            E(6, "consent.given", other, "r2"),      // ...then given: out of causal order, flagged
+            E(7, "consent.withdrawn", consent),      // ended a second time: flagged
+        ];
+        var report = Verify(Bundle(entries, [8]), null, Verifier);
+        Assert.Null(report.Failure);
+        Assert.Equal(
+        [
+            $"entry 1: consent {consent} is recorded as given a second time (first at entry 0)",
+            $"entry 3: consent {consent} is recorded as given after it ended (entry 2): a consent is never re-opened",
+            "entry 4: access allowed to subject r1 for purpose walking with no active consent at " + AuditBundle.FormatTime(t.AddMinutes(4)),
+            $"entry 6: consent {other} is recorded as given after it ended (entry 5): a consent is never re-opened",
+            $"entry 7: consent {consent} is recorded as ending again (it ended at entry 2)",
+        ], report.Findings);
     }
 }
 

@@ -67,6 +67,113 @@ public abstract class AuditStoreTests<TFixture> : StoreTestBase<TFixture>, IAsyn
         await AssertFrontierMatchesRowsAsync();
     }
 
+    // A resident row stands in for "the change": a table with no foreign keys, written only by changes.
+    private static Task InsertResidentAsync(AuditScope scope, Guid id) => scope.Db.ExecuteAsync(
+        "INSERT INTO residents (account_id, status, terms_version, terms_hash, enrolled_at) VALUES (@id, 'enrolled', 't', 'h', @now)",
+        new { id, now = scope.Now });
+
+    private async Task<bool> ResidentExistsAsync(Guid id)
+    {
+        await using var connection = await Database.Connections.OpenAsync();
+        return await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM residents WHERE account_id = @id", new { id }) == 1;
+    }
+
+    private async Task<long> CountKindAsync(string actor)
+    {
+        await using var connection = await Database.Connections.OpenAsync();
+        return await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM audit_log WHERE actor = @actor", new { actor });
+    }
+
+    [SkippableFact]
+    public async Task A_change_and_its_entries_commit_together_or_not_at_all()
+    {
+        var kept = Guid.NewGuid();
+        var appended = await _log.CommitAsync(async (scope, _) =>
+        {
+            await InsertResidentAsync(scope, kept);
+            return scope.Append(new AuditEntryDraft(AuditKinds.Enrolled, $"resident:{kept}", kept.ToString()));
+        });
+        Assert.True(await ResidentExistsAsync(kept));
+        Assert.Equal(AuditKinds.Enrolled, (await _store.EntryAsync(appended.Sequence))!.Kind);
+
+        // A change that fails after writing and appending leaves neither behind.
+        var lost = Guid.NewGuid();
+        var size = await SizeAsync();
+        var error = await Assert.ThrowsAsync<InvalidDataException>(() => _log.CommitAsync<bool>(async (scope, _) =>
+        {
+            await InsertResidentAsync(scope, lost);
+            scope.Append(new AuditEntryDraft(AuditKinds.Enrolled, $"resident:{lost}", lost.ToString()));
+            throw new InvalidDataException("refused after writing");
+        }));
+        Assert.Equal("refused after writing", error.Message);
+        Assert.False(await ResidentExistsAsync(lost));
+        Assert.Equal(size, await SizeAsync());
+
+        // Abandoned: the result comes back, nothing stays.
+        var abandoned = Guid.NewGuid();
+        Assert.Equal(42, await _log.CommitAsync(async (scope, _) =>
+        {
+            await InsertResidentAsync(scope, abandoned);
+            scope.Append(new AuditEntryDraft(AuditKinds.Enrolled, $"resident:{abandoned}", abandoned.ToString()));
+            scope.Abandon();
+            return 42;
+        }));
+        Assert.False(await ResidentExistsAsync(abandoned));
+        Assert.Equal(size, await SizeAsync());
+
+        // Calling the log again from inside a change would wait for itself: refused, and undone.
+        var nested = Guid.NewGuid();
+        await Assert.ThrowsAsync<InvalidOperationException>(() => _log.CommitAsync(async (scope, _) =>
+        {
+            await InsertResidentAsync(scope, nested);
+            return await _log.AppendAsync(new AuditEntryDraft(AuditKinds.Enrolled, "system"), CancellationToken.None);
+        }));
+        Assert.False(await ResidentExistsAsync(nested));
+        Assert.Equal(size, await SizeAsync());
+        await AssertFrontierMatchesRowsAsync();
+    }
+
+    [SkippableFact]
+    public async Task Failing_changes_in_a_shared_batch_undo_only_themselves()
+    {
+        var actor = "batch:" + Guid.NewGuid().ToString("N")[..8];
+        var ids = Enumerable.Range(0, 64).Select(_ => Guid.NewGuid()).ToArray();
+        var outcomes = await Task.WhenAll(ids.Select(async (id, i) =>
+        {
+            try
+            {
+                await _log.CommitAsync(async (scope, _) =>
+                {
+                    await InsertResidentAsync(scope, id);
+                    scope.Append(new AuditEntryDraft(AuditKinds.Enrolled, actor, id.ToString()));
+                    scope.Append(new AuditEntryDraft(AuditKinds.SourceLinked, actor, id.ToString()));
+                    if (i % 3 == 0)
+                    {
+                        throw new InvalidOperationException("refused");
+                    }
+                    return true;
+                });
+                return true;
+            }
+            catch (InvalidOperationException)
+            {
+                return false;
+            }
+        }).Concat(Enumerable.Range(0, 32).Select(async _ =>
+        {
+            // Lone entries interleaved with the changes.
+            await _log.AppendAsync(new AuditEntryDraft(AuditKinds.SignInFailed, actor));
+            return true;
+        })));
+        for (var i = 0; i < ids.Length; i++)
+        {
+            Assert.Equal(i % 3 != 0, outcomes[i]);
+            Assert.Equal(i % 3 != 0, await ResidentExistsAsync(ids[i]));
+        }
+        Assert.Equal((2 * ids.Where((_, i) => i % 3 != 0).Count()) + 32, await CountKindAsync(actor));
+        await AssertFrontierMatchesRowsAsync();
+    }
+
     [SkippableFact]
     public async Task Concurrent_appends_are_group_committed_without_gaps()
     {
