@@ -12,7 +12,9 @@ using InfoBank.Server.Infrastructure.Errors;
 using InfoBank.Server.Infrastructure.Health;
 using InfoBank.Server.Infrastructure.Jobs;
 using Microsoft.AspNetCore.DataProtection;
+using Microsoft.AspNetCore.DataProtection.Internal;
 using Microsoft.AspNetCore.DataProtection.KeyManagement;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using Scalar.AspNetCore;
@@ -38,6 +40,11 @@ public static class InfoBankHost
         SqliteTypeHandlers.Register();
 
         services.AddDataProtection().SetApplicationName("InfoBank");
+        // Every node (and the CLI) shares the ring in the database; this node reloads it when it changes.
+        services.Replace(ServiceDescriptor.Singleton<IKeyManager>(provider => new RefreshableKeyManager(new XmlKeyManager(
+            provider.GetRequiredService<IOptions<KeyManagementOptions>>(), provider.GetRequiredService<IActivator>(), provider.GetRequiredService<ILoggerFactory>()))));
+        services.AddSingleton<KeyRingRefresh>();
+        services.AddOptions<KeyRingWatchOptions>().BindConfiguration("Custody");
         services.AddSingleton<IConfigureOptions<KeyManagementOptions>>(provider =>
             new ConfigureOptions<KeyManagementOptions>(options =>
             {
@@ -59,6 +66,7 @@ public static class InfoBankHost
         services.AddValidation();
         services.AddOpenApi("v1");
         services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
+        services.AddHostedService<KeyRingWatcher>();
         services.AddInfoBankJobs(builder.Configuration);
         services.AddCustodyFeature();
         services.AddIdentityFeature();

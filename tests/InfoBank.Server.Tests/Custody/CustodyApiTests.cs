@@ -307,6 +307,8 @@ public sealed class CustodyApiTests(CustodyApiTests.Factory factory) : IClassFix
         Assert.Equal(reference, root.GetProperty("sources")[0].GetProperty("residentRef").GetString());
         Assert.Equal(30, root.GetProperty("records").GetArrayLength());
         Assert.Equal(1029, root.GetProperty("records")[0].GetProperty("payload").GetProperty("steps").GetInt32());
+        // The last member says the document was written to the end.
+        Assert.Equal(("complete", JsonValueKind.True), root.EnumerateObject().Select(p => (p.Name, p.Value.ValueKind)).Last());
     }
 
     [Fact]
@@ -339,5 +341,48 @@ public sealed class CustodyApiTests(CustodyApiTests.Factory factory) : IClassFix
             await scope.ServiceProvider.GetRequiredService<CustodyJobs>().SweepErasureAsync(erasureId, default);
         }
         Assert.Equal(0, await StoredCountAsync(resident.Id));
+    }
+}
+
+/// <summary>An export that fails half-way, on a server whose export has a section that fails.</summary>
+public sealed class FailedExportTests(FailedExportTests.Factory factory) : IClassFixture<FailedExportTests.Factory>
+{
+    public sealed class Factory : InfoBankFactory
+    {
+        protected override void ConfigureWebHost(IWebHostBuilder builder)
+        {
+            base.ConfigureWebHost(builder);
+            builder.ConfigureTestServices(services => services.AddSingleton<IResidentExportSection, FailingSection>());
+        }
+    }
+
+    /// <summary>A section that fails once the export has started streaming.</summary>
+    private sealed class FailingSection : IResidentExportSection
+    {
+        public string Name => "failing";
+
+        public Task WriteAsync(Guid residentId, Utf8JsonWriter writer, CancellationToken cancellationToken) =>
+            throw new IOException("the section's storage went away");
+    }
+
+    [Fact]
+    public async Task An_export_that_fails_after_it_started_is_a_failed_transfer_not_a_short_document()
+    {
+        var (_, token) = await factory.SignInAsync(AccountKind.Resident);
+        using var http = factory.CreateClientWithToken(token);
+        var terms = await http.GetFromJsonAsync<JsonElement>("/api/v1/custody/terms");
+        Assert.Equal(HttpStatusCode.Created, (await http.PostAsJsonAsync("/api/v1/me/enrollment", new
+        {
+            termsVersion = terms.GetProperty("version").GetString(),
+            termsHash = terms.GetProperty("hash").GetString(),
+            agree = true,
+        })).StatusCode);
+
+        // The client cannot mistake it for a whole document: reading the body fails.
+        await Assert.ThrowsAnyAsync<Exception>(async () =>
+        {
+            using var response = await http.GetAsync("/api/v1/me/export", HttpCompletionOption.ResponseHeadersRead);
+            await response.Content.ReadAsStringAsync();
+        });
     }
 }

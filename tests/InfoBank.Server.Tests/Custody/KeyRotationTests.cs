@@ -2,6 +2,7 @@ using System.Text;
 using Dapper;
 using InfoBank.Server.Features.Audit;
 using InfoBank.Server.Features.Custody;
+using InfoBank.Server.Infrastructure.Crypto;
 using InfoBank.Server.Tests.Infrastructure;
 
 using InfoBank.TestSupport;
@@ -63,6 +64,66 @@ public abstract class KeyRotationTests<TFixture> : StoreTestBase<TFixture>, IDis
             Assert.Single(await _harness.Vault.ListAsync(resident, new RecordQuery(null, null, null, null, null, 10), default));
         }
         Assert.Contains(_harness.Audit.Entries, e => e.Kind == AuditKinds.KeyRotated);
+    }
+
+    // DataProtection reloads the ring by itself on an unknown key for two minutes after it starts;
+    // a running server is long past that window, so the tests close it to see what such a server does.
+    private static void CloseAutoRefreshWindow(CustodyHarness harness)
+    {
+        var provider = harness.Get<Microsoft.AspNetCore.DataProtection.KeyManagement.Internal.IKeyRingProvider>();
+        provider.GetType().GetProperty("AutoRefreshWindowEnd", System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.NonPublic)!
+            .SetValue(provider, DateTime.MinValue);
+        provider.GetCurrentKeyRing();
+    }
+
+    [SkippableFact]
+    public async Task A_kek_rotated_by_another_process_is_picked_up_by_a_running_node_without_a_restart()
+    {
+        Assert.IsType<RefreshableKeyManager>(_harness.Get<Microsoft.AspNetCore.DataProtection.KeyManagement.IKeyManager>());
+        var resident = await _harness.EnrolledResidentAsync();
+        await _harness.Vault.InsertAsync(_harness.Db, "src", [Steps(resident, 7)], default);
+        CloseAutoRefreshWindow(_harness);
+        var before = _harness.Keys.CurrentKekId();
+
+        // The CLI (another process: its own DataProtection over the same database) rotates and re-wraps.
+        using (var cli = new CustodyHarness(Database))
+        {
+            var kek = await cli.Rotation.RotateKekAsync("operator:test", default);
+            Assert.True(await cli.Rotation.WaitUntilCurrentAsync(kek, TimeSpan.FromSeconds(30), default));
+            Assert.True(await cli.Rotation.RewrapAsync(default) >= 1);
+            Assert.NotEqual(before, kek);
+
+            // This node still holds the old ring. Its data-key cache lapses; the next read meets a key
+            // wrapped under a key-encryption key it has not loaded, reloads the ring and succeeds.
+            _harness.Keys.Forget(resident);
+            Assert.Single(await _harness.Vault.ListAsync(resident, new RecordQuery(null, null, null, null, null, 10), default));
+            Assert.Equal(kek, _harness.Keys.CurrentKekId());
+        }
+    }
+
+    [SkippableFact]
+    public async Task The_key_ring_watcher_reloads_a_ring_changed_elsewhere()
+    {
+        var resident = await _harness.EnrolledResidentAsync();
+        CloseAutoRefreshWindow(_harness);
+        var before = _harness.Keys.CurrentKekId();
+        using var watcher = new KeyRingWatcher(_harness.Db, _harness.Get<KeyRingRefresh>(),
+            Microsoft.Extensions.Options.Options.Create(new KeyRingWatchOptions { KeyRingPollSeconds = 1 }), TimeProvider.System,
+            Microsoft.Extensions.Logging.Abstractions.NullLogger<KeyRingWatcher>.Instance);
+        await watcher.StartAsync(default);
+        await Task.Delay(TimeSpan.FromSeconds(1.5));
+
+        using var cli = new CustodyHarness(Database);
+        var kek = await cli.Rotation.RotateKekAsync("operator:test", default);
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (_harness.Keys.CurrentKekId() != kek && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(200);
+        }
+        Assert.NotEqual(before, kek);
+        Assert.Equal(kek, _harness.Keys.CurrentKekId());
+        await watcher.StopAsync(default);
+        _ = resident;
     }
 
     [SkippableFact]

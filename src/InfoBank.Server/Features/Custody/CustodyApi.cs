@@ -189,11 +189,26 @@ public sealed class CustodyApi(IOptions<CustodyOptions> options) : IApiModule
         return TypedResults.Ok(new RecordsPage(page.Select(ToView).ToList(), next));
     }
 
-    public static PushStreamHttpResult Export(ClaimsPrincipal user, ResidentExporter exporter, TimeProvider time, CancellationToken cancellationToken)
+    public static async Task<PushStreamHttpResult> Export(
+        ClaimsPrincipal user, HttpContext context, ResidentExporter exporter, TimeProvider time, ILogger<CustodyJobs> logger, CancellationToken cancellationToken)
     {
         var residentId = user.AccountId();
+        await exporter.PrepareAsync(residentId, cancellationToken);
         return TypedResults.Stream(
-            stream => exporter.WriteAsync(residentId, stream, cancellationToken),
+            async stream =>
+            {
+                try
+                {
+                    await exporter.WriteAsync(residentId, stream, cancellationToken);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    // The status line has gone: abort the connection so the client sees a failed
+                    // transfer (no final chunk), never a document that merely ends early.
+                    CustodyApiLog.ExportAborted(logger, ex.GetType().Name);
+                    context.Abort();
+                }
+            },
             "application/json",
             $"infobank-export-{time.GetUtcNow():yyyyMMdd}.json");
     }
@@ -285,4 +300,7 @@ internal static partial class CustodyApiLog
 {
     [LoggerMessage(Level = LogLevel.Warning, Message = "Erasure {ErasureId}: the sweep could not be queued now; the recurring sweep will delete the rows")]
     public static partial void SweepNotQueued(ILogger logger, Exception exception, Guid erasureId);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "A resident's export failed after it had started ({ExceptionType}); the connection was aborted")]
+    public static partial void ExportAborted(ILogger logger, string exceptionType);
 }

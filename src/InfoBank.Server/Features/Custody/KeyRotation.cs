@@ -119,12 +119,13 @@ public sealed partial class KeyRotation(
                 break;
             }
             // Unwrapped and wrapped again before the transaction: DataProtection may write to the ring.
-            var updates = rows.Select(row =>
+            var updates = new List<object>(rows.Count);
+            foreach (var row in rows)
             {
-                var key = keys.Unwrap(row.ResidentId, row.WrappedKey);
+                var key = await keys.UnwrapAsync(row.ResidentId, row.WrappedKey, cancellationToken);
                 var wrapped = keys.Wrap(row.ResidentId, key);
-                return new { residentId = row.ResidentId, version = row.Version, wrappedKey = wrapped, kekId = ResidentKeyRing.KekIdOf(wrapped), oldKekId = row.KekId };
-            }).ToList();
+                updates.Add(new { residentId = row.ResidentId, version = row.Version, wrappedKey = wrapped, kekId = ResidentKeyRing.KekIdOf(wrapped), oldKekId = row.KekId });
+            }
             // Re-wrapping changes no key and no record, so it is bookkeeping, not an audited change.
             rewrapped += await db.InTransactionAsync(s => s.Connection.ExecuteAsync(new CommandDefinition(UpdateWrapped, updates, s.Transaction, cancellationToken: cancellationToken)), cancellationToken);
             afterResident = rows[^1].ResidentId;

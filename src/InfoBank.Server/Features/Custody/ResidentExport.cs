@@ -15,9 +15,20 @@ public interface IResidentExportSection
     Task WriteAsync(Guid residentId, Utf8JsonWriter writer, CancellationToken cancellationToken);
 }
 
-/// <summary>Streams everything the bank holds about a resident as one JSON document, a page of records at a time.</summary>
-public sealed class ResidentExporter(CustodyStore store, RecordVault vault, IEnumerable<IResidentExportSection> sections, TimeProvider time)
+/// <summary>
+/// Streams everything the bank holds about a resident as one JSON document, a page of records at a
+/// time. The document's last member is <c>"complete": true</c>: a document without it was cut short.
+/// </summary>
+public sealed class ResidentExporter(CustodyStore store, RecordVault vault, ResidentKeyRing keys, IEnumerable<IResidentExportSection> sections, TimeProvider time)
 {
+    /// <summary>
+    /// Checks, before anything is sent, that the resident's data keys can be opened, so the common
+    /// failures (storage down, a key ring this node cannot read) are an ordinary error answer instead
+    /// of a document that stops half-way.
+    /// </summary>
+    public async Task PrepareAsync(Guid residentId, CancellationToken cancellationToken) =>
+        await keys.GetActiveAsync(residentId, cancellationToken);
+
     public async Task WriteAsync(Guid residentId, Stream output, CancellationToken cancellationToken)
     {
         await using var writer = new Utf8JsonWriter(output, new JsonWriterOptions { Indented = false });
@@ -78,6 +89,8 @@ public sealed class ResidentExporter(CustodyStore store, RecordVault vault, IEnu
             writer.WritePropertyName(section.Name);
             await section.WriteAsync(residentId, writer, cancellationToken);
         }
+        // Last, so that only a document that was written to the end says so.
+        writer.WriteBoolean("complete", true);
         writer.WriteEndObject();
         await writer.FlushAsync(cancellationToken);
     }

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using Dapper;
 using InfoBank.Core.Custody;
+using InfoBank.Server.Infrastructure.Crypto;
 using InfoBank.Server.Infrastructure.Db;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.Extensions.Caching.Memory;
@@ -45,12 +46,14 @@ public sealed class ResidentKeyRing : IDisposable
 
     private readonly DbConnectionFactory _db;
     private readonly IDataProtector _kek;
+    private readonly KeyRingRefresh _ring;
     private readonly MemoryCache _cache;
     private readonly TimeSpan _lifetime;
 
-    public ResidentKeyRing(DbConnectionFactory db, IDataProtectionProvider dataProtection, IOptions<CustodyOptions> options)
+    public ResidentKeyRing(DbConnectionFactory db, IDataProtectionProvider dataProtection, KeyRingRefresh ring, IOptions<CustodyOptions> options)
     {
         _db = db;
+        _ring = ring;
         _kek = dataProtection.CreateProtector(KekPurpose);
         _cache = new MemoryCache(new MemoryCacheOptions { SizeLimit = options.Value.DekCacheSize, Clock = null });
         _lifetime = TimeSpan.FromSeconds(options.Value.DekCacheSeconds);
@@ -139,6 +142,35 @@ public sealed class ResidentKeyRing : IDisposable
         }
     }
 
+    /// <summary>
+    /// <see cref="Unwrap"/>, reloading the shared key ring when the key was wrapped under a
+    /// key-encryption key this node has not loaded yet (rotated by the CLI or by another node).
+    /// DataProtection reloads in the background and serves the old ring meanwhile, so this waits a
+    /// little for the new one; a key the reloaded ring does not have either is a real failure.
+    /// </summary>
+    public async Task<byte[]> UnwrapAsync(Guid residentId, byte[] wrapped, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return Unwrap(residentId, wrapped);
+        }
+        catch (CryptographicException)
+        {
+            _ring.Refresh();
+        }
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return Unwrap(residentId, wrapped);
+            }
+            catch (CryptographicException) when (attempt < 20)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(50 * Math.Min(attempt, 4)), cancellationToken);
+            }
+        }
+    }
+
     /// <summary>The DataProtection key id a wrapped value was protected with (from its header: magic ‖ key id).</summary>
     public static Guid KekIdOf(byte[] wrapped) =>
         wrapped.Length >= 20 ? new Guid(wrapped.AsSpan(4, 16)) : throw new CryptographicException("A wrapped data key is truncated.");
@@ -160,7 +192,11 @@ public sealed class ResidentKeyRing : IDisposable
         {
             return null;
         }
-        var versions = rows.ToDictionary(r => r.Version, r => Unwrap(residentId, r.WrappedKey));
+        var versions = new Dictionary<int, byte[]>(rows.Count);
+        foreach (var row in rows)
+        {
+            versions[row.Version] = await UnwrapAsync(residentId, row.WrappedKey, cancellationToken);
+        }
         var active = rows.Where(r => r.RetiredAt is null).MaxBy(r => r.Version);
         var keys = new CachedKeys(active is null ? null : new ResidentKey(active.Version, versions[active.Version]), versions);
         _cache.Set(residentId, keys, new MemoryCacheEntryOptions { Size = 1, AbsoluteExpirationRelativeToNow = _lifetime });
