@@ -198,6 +198,8 @@ public sealed partial class ConsentHttpBenchmark : IBenchmark
         protected override void ConfigureWebHost(IWebHostBuilder builder)
         {
             builder.UseEnvironment("Production");
+            // Production refuses to start with the issuer taken from the Host header; TestServer's is localhost.
+            builder.UseSetting("Identity:Issuer", "http://localhost/");
             builder.UseSetting("Database:Provider", "Sqlite");
             builder.UseSetting("Database:ConnectionString", $"Data Source={Path.Combine(directory, "infobank.db")}");
             builder.UseSetting("Jobs:RunServer", "false");

@@ -56,6 +56,8 @@ internal sealed class BenchServer : WebApplicationFactory<CustodyApi>
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseEnvironment("Production");
+        // Production refuses to start with the issuer taken from the Host header; TestServer's is localhost.
+        builder.UseSetting("Identity:Issuer", "http://localhost/");
         builder.UseSetting("Database:Provider", _postgres is null ? "Sqlite" : "Postgres");
         builder.UseSetting("Database:ConnectionString", _postgres ?? $"Data Source={Path.Combine(_directory, "infobank.db")}");
         builder.UseSetting("Jobs:RunServer", "false");

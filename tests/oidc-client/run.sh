@@ -34,6 +34,8 @@ export Database__Provider=Sqlite Database__ConnectionString="Data Source=$work/i
 export Signing__KeyDirectory="$work/keys" Demo__Seed=false Jobs__RunServer=false
 # Plain HTTP on loopback only; see Identity:AllowInsecureHttp in the README.
 export Identity__AllowInsecureHttp=true
+# Production refuses to start with the issuer taken from the Host header.
+export Identity__Issuer="$url"
 export Logging__LogLevel__Default=Warning
 
 field() { sed -n "s/^$1: *//p"; }

@@ -11,7 +11,7 @@ namespace InfoBank.Server.Pages;
 /// every failure, so the form does not tell whether a username exists or is locked.
 /// </summary>
 [AllowAnonymous]
-public sealed class SignInModel(AccountService accounts) : PageModel
+public sealed class SignInModel(AccountService accounts, TimeProvider time) : PageModel
 {
     public const string FailureMessage =
         "The username or password is not right, or the account is locked for a while after repeated failures.";
@@ -43,7 +43,7 @@ public sealed class SignInModel(AccountService accounts) : PageModel
             Response.StatusCode = StatusCodes.Status401Unauthorized;
             return Page();
         }
-        await HttpContext.SignInAsync(IdentitySetup.SignInScheme, IdentityClaims.ForSignInCookie(account, IdentitySetup.SignInScheme));
+        await HttpContext.SignInAsync(IdentitySetup.SignInScheme, IdentityClaims.ForSignInCookie(account, IdentitySetup.SignInScheme, time.GetUtcNow()));
         if (!string.IsNullOrEmpty(ReturnUrl) && Url.IsLocalUrl(ReturnUrl))
         {
             return LocalRedirect(ReturnUrl);

@@ -58,6 +58,8 @@ public sealed class AuditCrashTests : IDisposable
         info.Environment["Demo__Seed"] = "false";
         info.Environment["Logging__LogLevel__Default"] = "Warning";
         info.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
+        // Production refuses to start with the issuer taken from the Host header.
+        info.Environment["Identity__Issuer"] = "http://127.0.0.1/";
         var process = Process.Start(info)!;
         process.OutputDataReceived += (_, e) =>
         {

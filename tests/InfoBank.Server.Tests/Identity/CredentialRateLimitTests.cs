@@ -75,17 +75,41 @@ public sealed class CredentialRateLimitTests
         Assert.True(refused.Headers.Contains("Retry-After"));
     }
 
-    private static HttpRequestMessage Form(string clientId, string secret, string forwardedFor)
+    [Fact]
+    public async Task Introspection_and_revocation_spend_the_token_endpoints_budget_before_the_secret_is_checked()
     {
-        var request = new HttpRequestMessage(HttpMethod.Post, "/connect/token")
+        using var factory = new RateLimitedFactory();
+        var client = await factory.RegisterClientAsync(ClientKind.Business);
+        var token = await factory.ClientCredentialsTokenAsync(client.ClientId, client.ClientSecret);
+        using var http = factory.CreateClient();
+        // One request already went to the token endpoint; the other three guess secrets elsewhere.
+        foreach (var path in new[] { "/connect/introspect", "/connect/revoke", "/connect/introspect" })
         {
-            Content = new FormUrlEncodedContent(new Dictionary<string, string>
-            {
-                ["grant_type"] = "client_credentials",
-                ["client_id"] = clientId,
-                ["client_secret"] = secret,
-            }),
-        };
+            using var wrong = Form(client.ClientId, "not-the-secret", "203.0.113.1", path, token);
+            Assert.Equal("invalid_client", await TestTokens.OAuthErrorOf(await http.SendAsync(wrong)));
+        }
+
+        foreach (var path in new[] { "/connect/introspect", "/connect/revoke", "/connect/token" })
+        {
+            using var right = Form(client.ClientId, client.ClientSecret, "198.51.100.7", path, token);
+            var refused = await http.SendAsync(right);
+            await HostTests.AssertProblem(refused, HttpStatusCode.TooManyRequests);
+            Assert.True(refused.Headers.Contains("Retry-After"));
+        }
+    }
+
+    private static HttpRequestMessage Form(string clientId, string secret, string forwardedFor, string path = "/connect/token", string? token = null)
+    {
+        var form = new Dictionary<string, string> { ["client_id"] = clientId, ["client_secret"] = secret };
+        if (token is null)
+        {
+            form["grant_type"] = "client_credentials";
+        }
+        else
+        {
+            form["token"] = token;
+        }
+        var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new FormUrlEncodedContent(form) };
         request.Headers.Add("X-Forwarded-For", forwardedFor);
         return request;
     }

@@ -41,6 +41,7 @@ public static class AuthorizationMatrix
         new("GET", "/.well-known/openid-configuration", Anyone),
         new("GET", "/.well-known/jwks", Anyone),
         new("GET", "/signin", Anyone),
+        new("GET", "/signout", Anyone),
 
         // One probe per policy (mapped by the matrix test's server), so each policy is covered
         // even before the feature that uses it lands.

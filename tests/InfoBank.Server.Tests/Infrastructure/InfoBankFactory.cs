@@ -63,6 +63,7 @@ public class InfoBankFactory : WebApplicationFactory<Program>
         // Every client here shares one in-process address; the limits have their own tests.
         builder.UseSetting("Identity:RateLimits:SignInsPerMinute", "1000000");
         builder.UseSetting("Identity:RateLimits:TokenRequestsPerMinute", "1000000");
+        builder.UseSetting("Identity:RateLimits:AuditedRefusalsPerMinute", "1000000");
         builder.UseSetting("Demo:NotesFile", Path.Combine(_directory, "demo-credentials.txt"));
         builder.ConfigureTestServices(services =>
         {

@@ -57,10 +57,12 @@ public sealed partial class ClientRegistry(IOpenIddictApplicationManager applica
 
     /// <summary>
     /// A public client through which people sign in (a portal, a mobile app, the test harness):
-    /// code flow with PKCE only, refresh tokens, and the four person scopes; the account's kind
-    /// decides which one it actually gets.
+    /// code flow with PKCE only, refresh tokens, the four person scopes (the account's kind decides
+    /// which one it actually gets) and <c>profile</c>; RP-initiated logout, returning only to one of
+    /// <paramref name="postLogoutRedirectUris"/>.
     /// </summary>
-    public async Task RegisterPeopleAppAsync(string clientId, string displayName, IEnumerable<Uri> redirectUris, CancellationToken cancellationToken = default)
+    public async Task RegisterPeopleAppAsync(string clientId, string displayName, IEnumerable<Uri> redirectUris,
+        IEnumerable<Uri> postLogoutRedirectUris, CancellationToken cancellationToken = default)
     {
         await EnsureFreeAsync(clientId, cancellationToken);
         var descriptor = new OpenIddictApplicationDescriptor
@@ -74,9 +76,11 @@ public sealed partial class ClientRegistry(IOpenIddictApplicationManager applica
                 Permissions.Endpoints.Authorization,
                 Permissions.Endpoints.Token,
                 Permissions.Endpoints.Revocation,
+                Permissions.Endpoints.EndSession,
                 Permissions.GrantTypes.AuthorizationCode,
                 Permissions.GrantTypes.RefreshToken,
                 Permissions.ResponseTypes.Code,
+                Permissions.Scopes.Profile,
             },
             Requirements = { Requirements.Features.ProofKeyForCodeExchange },
         };
@@ -86,19 +90,27 @@ public sealed partial class ClientRegistry(IOpenIddictApplicationManager applica
         }
         foreach (var uri in redirectUris)
         {
-            if (!uri.IsAbsoluteUri || !string.IsNullOrEmpty(uri.Fragment))
-            {
-                throw new ClientRejectedException("A redirect URI is absolute and has no fragment.");
-            }
-            descriptor.RedirectUris.Add(uri);
+            descriptor.RedirectUris.Add(CheckedRedirectUri(uri));
         }
         if (descriptor.RedirectUris.Count == 0)
         {
             throw new ClientRejectedException("A people app needs at least one redirect URI.");
         }
+        foreach (var uri in postLogoutRedirectUris)
+        {
+            descriptor.PostLogoutRedirectUris.Add(CheckedRedirectUri(uri));
+        }
         descriptor.Properties[KindProperty] = JsonSerializer.SerializeToElement(PeopleAppKind);
         await applications.CreateAsync(descriptor, cancellationToken);
     }
+
+    /// <summary>A people app without a post-logout redirect URI: logout ends on the server's own signed-out page.</summary>
+    public Task RegisterPeopleAppAsync(string clientId, string displayName, IEnumerable<Uri> redirectUris, CancellationToken cancellationToken = default) =>
+        RegisterPeopleAppAsync(clientId, displayName, redirectUris, [], cancellationToken);
+
+    private static Uri CheckedRedirectUri(Uri uri) => uri.IsAbsoluteUri && string.IsNullOrEmpty(uri.Fragment)
+        ? uri
+        : throw new ClientRejectedException("A redirect URI is absolute and has no fragment.");
 
     public async Task<bool> ExistsAsync(string clientId, CancellationToken cancellationToken = default) =>
         await applications.FindByClientIdAsync(clientId, cancellationToken) is not null;

@@ -22,11 +22,20 @@ public sealed class CredentialRateLimitOptions
     public int SignInsPerMinute { get; set; } = 20;
 
     /// <summary>
-    /// Token requests (POST /connect/token) per address per minute. Every request with a client
-    /// secret costs a deliberately slow hash, so an unthrottled endpoint is a CPU lever.
+    /// Client-authenticated requests (POST /connect/token, /connect/introspect and /connect/revoke,
+    /// one budget for the three) per address per minute. Every request with a client secret costs a
+    /// deliberately slow hash, so an unthrottled endpoint is a CPU lever.
     /// </summary>
     [Range(1, 1_000_000)]
     public int TokenRequestsPerMinute { get; set; } = 300;
+
+    /// <summary>
+    /// Refused API requests (a 403, or a 401 for a token of ours that expired or was revoked) that go
+    /// into the append-only audit log per address per minute; beyond that they are only logged, so
+    /// one caller cannot grow the log at will.
+    /// </summary>
+    [Range(1, 1_000_000)]
+    public int AuditedRefusalsPerMinute { get; set; } = 60;
 
     /// <summary>
     /// Addresses of reverse proxies whose X-Forwarded-For is believed. Without them every request
@@ -36,9 +45,11 @@ public sealed class CredentialRateLimitOptions
 }
 
 /// <summary>
-/// Per-address limits on the two places credentials are checked. The limiter runs after routing
-/// and before authentication, so a refused request never reaches OpenIddict's secret hashing or the
-/// password check; the answer is a 429 problem with Retry-After.
+/// Per-address limits on the places credentials are checked (the sign-in form; the token,
+/// introspection and revocation endpoints). The limiter runs after routing and before
+/// authentication, so a refused request never reaches OpenIddict's secret hashing or the password
+/// check; the answer is a 429 problem with Retry-After. <see cref="RefusalAuditBudget"/> uses the
+/// same per-address windows for what may be audited.
 /// </summary>
 public static class CredentialRateLimits
 {
@@ -59,6 +70,7 @@ public static class CredentialRateLimits
                 forwarded.KnownProxies.Add(IPAddress.Parse(proxy));
             }
         });
+        services.AddSingleton<RefusalAuditBudget>();
         services.AddRateLimiter(options =>
         {
             options.AddPolicy(SignInPolicy, context => PerAddress(context, o => o.SignInsPerMinute));
@@ -87,14 +99,17 @@ public static class CredentialRateLimits
             return RateLimitPartition.GetNoLimiter("not-a-credential-check");
         }
         var limit = permits(context.RequestServices.GetRequiredService<IOptions<CredentialRateLimitOptions>>().Value);
-        return RateLimitPartition.GetSlidingWindowLimiter(PartitionKey(context.Connection.RemoteIpAddress), _ => new SlidingWindowRateLimiterOptions
-        {
-            PermitLimit = limit,
-            Window = TimeSpan.FromMinutes(1),
-            SegmentsPerWindow = 6,
-            QueueLimit = 0,
-        });
+        return RateLimitPartition.GetSlidingWindowLimiter(PartitionKey(context.Connection.RemoteIpAddress), _ => PerMinute(limit));
     }
+
+    /// <summary>The window every per-address budget uses: a sliding minute in six steps, no queue.</summary>
+    internal static SlidingWindowRateLimiterOptions PerMinute(int permits) => new()
+    {
+        PermitLimit = permits,
+        Window = TimeSpan.FromMinutes(1),
+        SegmentsPerWindow = 6,
+        QueueLimit = 0,
+    };
 
     /// <summary>
     /// Whose budget a request spends. An IPv6 client normally holds a whole /64 and could take a fresh
@@ -139,4 +154,31 @@ public static class CredentialRateLimits
             },
         });
     }
+}
+
+/// <summary>
+/// How many refused API requests one network address may have audited per minute
+/// (<see cref="CredentialRateLimitOptions.AuditedRefusalsPerMinute"/>). The address is the one the
+/// credential limits see (forwarded only from trusted proxies, IPv6 by /64). Idle partitions are
+/// dropped by the limiter itself.
+/// </summary>
+public sealed class RefusalAuditBudget : IDisposable
+{
+    private readonly PartitionedRateLimiter<string> _limiter;
+
+    public RefusalAuditBudget(IOptions<CredentialRateLimitOptions> options)
+    {
+        var permits = options.Value.AuditedRefusalsPerMinute;
+        _limiter = PartitionedRateLimiter.Create<string, string>(key =>
+            RateLimitPartition.GetSlidingWindowLimiter(key, _ => CredentialRateLimits.PerMinute(permits)));
+    }
+
+    /// <summary>Whether this request's address may still have a refusal audited this minute (spends one if so).</summary>
+    public bool TryTake(HttpContext context)
+    {
+        using var lease = _limiter.AttemptAcquire(CredentialRateLimits.PartitionKey(context.Connection.RemoteIpAddress));
+        return lease.IsAcquired;
+    }
+
+    public void Dispose() => _limiter.Dispose();
 }

@@ -1,23 +1,31 @@
+using System.Security.Claims;
 using InfoBank.Server.Features.Audit;
+using InfoBank.Server.Infrastructure.Auth;
+using Microsoft.AspNetCore;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Authorization.Policy;
 using OpenIddict.Abstractions;
 using OpenIddict.Server;
+using OpenIddict.Validation;
 using static OpenIddict.Abstractions.OpenIddictConstants;
 
 namespace InfoBank.Server.Features.Identity;
 
 /// <summary>
-/// Records every refused OAuth request (wrong secret, unknown client, bad redirect URI, bad PKCE
-/// verifier, replayed or expired code, expired or revoked token) in the audit log as a failed
-/// sign-in, and as a log line: the OAuth error code and the client id (a registered organisation's
-/// id, not personal data); never a username, token or secret. A failure to audit a refusal is
-/// logged but does not replace the refusal the client is owed.
+/// Records refused OAuth requests as a log line (the OAuth error code and the client id, a
+/// registered organisation's id, not personal data; never a username, token or secret) and, where
+/// the endpoint is rate-limited per address before it checks a client secret, in the audit log as a
+/// failed sign-in: every refusal of the token endpoint (wrong secret, unknown client, bad PKCE
+/// verifier, replayed or expired code, expired or revoked refresh token), and every refused client
+/// authentication at introspection and revocation. Authorization refusals, which anyone can cause
+/// at will on an unthrottled endpoint, are only logged. A failure to audit a refusal is logged but
+/// does not replace the refusal the client is owed.
 /// </summary>
 internal static partial class FailureRecorder
 {
-    // Before OpenIddict's own handlers: the one that writes the response ends the pipeline.
-    private const int Order = int.MinValue + 100_000;
+    // Before OpenIddict's own handlers: they write the response (ending the pipeline) and turn some
+    // errors into others (invalid_token into invalid_grant, or into introspection's active: false).
+    private const int Order = int.MinValue + 50_000;
 
     public static OpenIddictServerHandlerDescriptor TokenDescriptor { get; } =
         OpenIddictServerHandlerDescriptor.CreateBuilder<OpenIddictServerEvents.ApplyTokenResponseContext>()
@@ -66,14 +74,13 @@ internal static partial class FailureRecorder
             return;
         }
         LogRefused(logger, endpoint, error, type ?? "-", clientId ?? "-");
-        // Only the token endpoint's refusals go into the append-only log: it is rate-limited per
-        // address, while anyone can produce authorize, introspection and revocation refusals at will
-        // (those are logged above). The client id is only claimed, never authenticated, so it is not
-        // the actor: the entry names it in its payload, as refused sign-ins do with a username.
-        if (endpoint != "token")
+        var audited = endpoint == "token" || (endpoint is "introspect" or "revoke" && error == Errors.InvalidClient);
+        if (!audited)
         {
             return;
         }
+        // The client id is only claimed, never authenticated, so it is not the actor: the entry
+        // names it in its payload, as refused sign-ins do with a username.
         try
         {
             await audit.AppendAsync(new AuditEntryDraft(AuditKinds.SignInFailed, "anonymous",
@@ -93,11 +100,47 @@ internal static partial class FailureRecorder
 }
 
 /// <summary>
-/// Records each route refused by policy (no token, a bad token, or a token of the wrong kind) with
-/// the route template and the caller's scopes, then answers as the framework would: 401 or 403, turned into
-/// a problem-details body by the status-code pages.
+/// Remembers, for the rest of the request, that the bearer token passed signature and decryption
+/// with our keys: it is one of ours, whatever OpenIddict decides next (expired, revoked, its
+/// authorization withdrawn). Runs before any of those checks. <see cref="AuthorizationFailureRecorder"/>
+/// audits a refused route only for such a token, so garbage in an Authorization header costs an
+/// anonymous caller nothing but a log line.
 /// </summary>
-internal sealed partial class AuthorizationFailureRecorder(IAuditLog audit, ILogger<AuthorizationFailureRecorder> logger) : IAuthorizationMiddlewareResultHandler
+internal sealed class GenuineTokenMarker : IOpenIddictValidationHandler<OpenIddictValidationEvents.ValidateTokenContext>
+{
+    private const string ItemKey = "InfoBank.Identity.GenuineToken";
+
+    public static OpenIddictValidationHandlerDescriptor Descriptor { get; } =
+        OpenIddictValidationHandlerDescriptor.CreateBuilder<OpenIddictValidationEvents.ValidateTokenContext>()
+            .UseSingletonHandler<GenuineTokenMarker>()
+            .SetOrder(OpenIddictValidationHandlers.Protection.MapInternalClaims.Descriptor.Order + 500)
+            .SetType(OpenIddictValidationHandlerType.Custom)
+            .Build();
+
+    public ValueTask HandleAsync(OpenIddictValidationEvents.ValidateTokenContext context)
+    {
+        if (context.Principal is { } principal && context.Transaction.GetHttpRequest() is { } request)
+        {
+            request.HttpContext.Items[ItemKey] = principal;
+        }
+        return default;
+    }
+
+    /// <summary>The claims of this request's bearer token if it is one of ours, valid or not.</summary>
+    public static ClaimsPrincipal? Of(HttpContext context) => context.Items.TryGetValue(ItemKey, out var value) ? value as ClaimsPrincipal : null;
+}
+
+/// <summary>
+/// Records each route refused by policy with the route template and the caller's scopes, then
+/// answers as the framework would: 401 or 403, turned into a problem-details body by the
+/// status-code pages. Every refusal is logged. Only two kinds go into the append-only audit log,
+/// within a per-address budget (<see cref="RefusalAuditBudget"/>): a 403 (an authenticated caller
+/// of the wrong kind), and a 401 for a token that is genuinely ours but expired or was revoked
+/// (<see cref="GenuineTokenMarker"/>). No token, or a token that is not ours, is only logged:
+/// otherwise anyone could grow the log at will.
+/// </summary>
+internal sealed partial class AuthorizationFailureRecorder(IAuditLog audit, RefusalAuditBudget budget, ILogger<AuthorizationFailureRecorder> logger)
+    : IAuthorizationMiddlewareResultHandler
 {
     private readonly AuthorizationMiddlewareResultHandler _default = new();
 
@@ -105,40 +148,29 @@ internal sealed partial class AuthorizationFailureRecorder(IAuditLog audit, ILog
     {
         if (authorizeResult.Forbidden || authorizeResult.Challenged)
         {
+            var status = authorizeResult.Forbidden ? StatusCodes.Status403Forbidden : StatusCodes.Status401Unauthorized;
             var route = (context.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText ?? context.GetEndpoint()?.DisplayName ?? "-";
-            var caller = context.User.GetClaim(Claims.ClientId) is { } clientId ? $"client:{clientId}"
-                : context.User.Identity?.IsAuthenticated == true ? "person" : "anonymous";
-            LogRefused(logger, authorizeResult.Forbidden ? 403 : 401, route, caller, string.Join(" ", context.User.GetScopes()));
-            // A request with no token at all is only logged: auditing it would let anyone grow the
-            // append-only log at will. A wrong-kind, expired or revoked token is a recorded event.
-            if (authorizeResult.Forbidden || context.Request.Headers.Authorization.Count > 0)
+            var caller = authorizeResult.Forbidden ? context.User : GenuineTokenMarker.Of(context);
+            var audited = caller is not null && budget.TryTake(context);
+            var actor = caller is null ? "anonymous" : ActorOf(caller);
+            LogRefused(logger, status, route, actor.StartsWith("client:", StringComparison.Ordinal) ? actor : actor.Split(':')[0],
+                string.Join(" ", caller?.GetScopes() ?? []), audited);
+            if (audited)
             {
-                return RecordThenAnswerAsync(next, context, policy, authorizeResult, route);
+                return RecordThenAnswerAsync(next, context, policy, authorizeResult, route, status, caller!, actor);
             }
         }
         return _default.HandleAsync(next, context, policy, authorizeResult);
     }
 
-    private async Task RecordThenAnswerAsync(RequestDelegate next, HttpContext context, AuthorizationPolicy policy, PolicyAuthorizationResult authorizeResult, string route)
+    private async Task RecordThenAnswerAsync(RequestDelegate next, HttpContext context, AuthorizationPolicy policy, PolicyAuthorizationResult authorizeResult,
+        string route, int status, ClaimsPrincipal caller, string actor)
     {
-        var user = context.User;
-        var subject = user.GetClaim(Claims.Subject);
-        var personKind = AccountKinds.PersonScopes.FirstOrDefault(user.HasScope) switch
-        {
-            Infrastructure.Auth.AuthPolicies.Resident => "resident",
-            Infrastructure.Auth.AuthPolicies.Committee => "committee",
-            Infrastructure.Auth.AuthPolicies.Auditor => "auditor",
-            Infrastructure.Auth.AuthPolicies.Operator => "operator",
-            _ => null,
-        };
-        var actor = user.GetClaim(Claims.ClientId) is { } clientId && personKind is null ? $"client:{clientId}"
-            : personKind is not null && subject is not null ? $"{personKind}:{subject}"
-            : "anonymous";
         try
         {
             await audit.AppendAsync(new AuditEntryDraft(AuditKinds.AccessDenied, actor,
-                SubjectRef: personKind == "resident" ? subject : null,
-                Payload: new { route, method = context.Request.Method, status = authorizeResult.Forbidden ? 403 : 401, scopes = user.GetScopes() }),
+                SubjectRef: actor.StartsWith("resident:", StringComparison.Ordinal) ? caller.GetClaim(Claims.Subject) : null,
+                Payload: new { route, method = context.Request.Method, status, scopes = caller.GetScopes() }),
                 context.RequestAborted);
         }
         catch (Exception e) when (e is not OperationCanceledException)
@@ -148,9 +180,26 @@ internal sealed partial class AuthorizationFailureRecorder(IAuditLog audit, ILog
         await _default.HandleAsync(next, context, policy, authorizeResult);
     }
 
+    /// <summary><c>client:{id}</c> for a machine token, <c>{kind}:{account id}</c> for a person (token scope or sign-in cookie), else anonymous.</summary>
+    private static string ActorOf(ClaimsPrincipal user)
+    {
+        var subject = user.GetClaim(Claims.Subject);
+        var personKind = AccountKinds.PersonScopes.FirstOrDefault(user.HasScope) switch
+        {
+            AuthPolicies.Resident => "resident",
+            AuthPolicies.Committee => "committee",
+            AuthPolicies.Auditor => "auditor",
+            AuthPolicies.Operator => "operator",
+            _ => AccountKinds.TryParse(user.GetClaim(IdentityClaims.Kind), out var kind) ? kind.ToText() : null,
+        };
+        return user.GetClaim(Claims.ClientId) is { } clientId && personKind is null ? $"client:{clientId}"
+            : personKind is not null && subject is not null ? $"{personKind}:{subject}"
+            : "anonymous";
+    }
+
     [LoggerMessage(Level = LogLevel.Error, Message = "Could not audit a refused route")]
     private static partial void LogAuditFailed(ILogger logger, Exception exception);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Route {Route} refused with {Status} to {Caller} with scopes [{Scopes}]")]
-    private static partial void LogRefused(ILogger logger, int status, string route, string caller, string scopes);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Route {Route} refused with {Status} to {Caller} with scopes [{Scopes}] (audited: {Audited})")]
+    private static partial void LogRefused(ILogger logger, int status, string route, string caller, string scopes, bool audited);
 }

@@ -63,8 +63,9 @@ internal sealed class IdentityDemoSeed(AccountService accounts, AccountStore sto
         }
         if (!await clients.ExistsAsync(PortalClientId, cancellationToken))
         {
-            await clients.RegisterPeopleAppAsync(PortalClientId, "InfoBank portal (demo)", [new Uri("http://127.0.0.1:5080/signin/callback")], cancellationToken);
-            context.Notes.Add($"people app client_id {PortalClientId} (public, PKCE S256), redirect_uri http://127.0.0.1:5080/signin/callback");
+            await clients.RegisterPeopleAppAsync(PortalClientId, "InfoBank portal (demo)", [new Uri("http://127.0.0.1:5080/signin/callback")],
+                [new Uri("http://127.0.0.1:5080/signout")], cancellationToken);
+            context.Notes.Add($"people app client_id {PortalClientId} (public, PKCE S256), redirect_uri http://127.0.0.1:5080/signin/callback, post_logout_redirect_uri http://127.0.0.1:5080/signout");
         }
     }
 }

@@ -13,7 +13,11 @@ public sealed class IdentitySettings
     /// </summary>
     public bool AllowInsecureHttp { get; set; }
 
-    /// <summary>The issuer URI; empty means the request's own base address (fine behind one host name).</summary>
+    /// <summary>
+    /// The issuer URI (the <c>iss</c> of every token and the base of discovery). Empty means the
+    /// request's own base address, which the Host header chooses: only Development and the tests
+    /// may run that way with AllowedHosts <c>*</c> (<see cref="IssuerPinning"/>).
+    /// </summary>
     public Uri? Issuer { get; set; }
 
     [Range(typeof(TimeSpan), "00:01:00", "01:00:00")]

@@ -51,31 +51,47 @@ public static class IdentitySetup
         services.AddOpenIddict()
             .AddServer(options =>
             {
-                options.SetAuthorizationEndpointUris("connect/authorize")
-                    .SetTokenEndpointUris("connect/token")
-                    .SetIntrospectionEndpointUris("connect/introspect")
-                    .SetRevocationEndpointUris("connect/revoke");
+                options.SetAuthorizationEndpointUris(Relative(ConnectEndpoints.AuthorizePath))
+                    .SetTokenEndpointUris(Relative(ConnectEndpoints.TokenPath))
+                    .SetIntrospectionEndpointUris(Relative(ConnectEndpoints.IntrospectionPath))
+                    .SetRevocationEndpointUris(Relative(ConnectEndpoints.RevocationPath))
+                    .SetUserInfoEndpointUris(Relative(ConnectEndpoints.UserInfoPath))
+                    .SetEndSessionEndpointUris(Relative(ConnectEndpoints.EndSessionPath));
                 options.AllowClientCredentialsFlow()
                     .AllowAuthorizationCodeFlow()
                     .AllowRefreshTokenFlow()
                     .RequireProofKeyForCodeExchange();
-                options.RegisterScopes([Scopes.OpenId, Scopes.OfflineAccess, .. AccountKinds.PersonScopes, AuthPolicies.Business, AuthPolicies.DataSource]);
+                options.RegisterScopes([Scopes.OpenId, Scopes.OfflineAccess, Scopes.Profile, .. AccountKinds.PersonScopes, AuthPolicies.Business, AuthPolicies.DataSource]);
                 options.UseAspNetCore()
                     .EnableAuthorizationEndpointPassthrough()
-                    .EnableTokenEndpointPassthrough();
+                    .EnableTokenEndpointPassthrough()
+                    .EnableUserInfoEndpointPassthrough()
+                    .EnableEndSessionEndpointPassthrough();
                 options.AddEventHandler(FailureRecorder.TokenDescriptor)
                     .AddEventHandler(FailureRecorder.AuthorizationDescriptor)
                     .AddEventHandler(FailureRecorder.IntrospectionDescriptor)
-                    .AddEventHandler(FailureRecorder.RevocationDescriptor);
+                    .AddEventHandler(FailureRecorder.RevocationDescriptor)
+                    .AddEventHandler(TokenBinding.IntrospectionDescriptor)
+                    .AddEventHandler(TokenBinding.RevocationDescriptor)
+                    .AddEventHandler(TokenBinding.IntrospectionMethodDescriptor)
+                    .AddEventHandler(TokenBinding.UserInfoHeaderOnlyDescriptor)
+                    .AddEventHandler(IssuerPinning.DiscoveryEndpointsDescriptor);
             })
             .AddValidation(options =>
             {
                 options.UseLocalServer();
-                options.UseAspNetCore();
+                // Only the Authorization header carries access tokens (RFC 6750 section 2.1): a token
+                // in a URL or form ends up in logs, caches and Referer headers.
+                options.UseAspNetCore()
+                    .DisableAccessTokenExtractionFromQueryString()
+                    .DisableAccessTokenExtractionFromBodyForm();
                 // Look the token up on every request so that revocation takes effect at once.
                 options.EnableTokenEntryValidation();
                 options.EnableAuthorizationEntryValidation();
+                options.AddEventHandler(GenuineTokenMarker.Descriptor);
             });
+        services.AddSingleton<IValidateOptions<IdentitySettings>, IssuerIsPinned>();
+        services.AddLogFloors();
 
         services.AddSingleton<IConfigureOptions<OpenIddictServerOptions>, IdentityKeys>();
         services.AddOptions<OpenIddictServerOptions>().Configure<IOptions<IdentitySettings>>((options, settings) =>
@@ -131,6 +147,8 @@ public static class IdentitySetup
         services.AddSingleton<IDemoSeedPart, IdentityDemoSeed>();
         return services;
     }
+
+    private static string Relative(string path) => path.TrimStart('/');
 
     private static bool AcceptsHtml(HttpRequest request) =>
         request.Headers.Accept.Any(value => value?.Contains("text/html", StringComparison.OrdinalIgnoreCase) == true);

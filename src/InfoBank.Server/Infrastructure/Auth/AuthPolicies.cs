@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Security.Claims;
 
 namespace InfoBank.Server.Infrastructure.Auth;
@@ -45,6 +46,18 @@ public static class CallerClaims
         Guid.TryParse(user.FindFirstValue("sub"), out var id)
             ? id
             : throw new InvalidOperationException("The token has no account subject; the route's policy should have refused it.");
+
+    /// <summary>
+    /// When the signed-in person last typed their password (<c>auth_time</c>, carried unchanged
+    /// through refreshes), or null for a caller without one (machine clients). A route that needs a
+    /// recent sign-in compares it with the clock and, if it is too old, sends the person through
+    /// <c>/connect/authorize</c> with <c>max_age</c> or <c>prompt=login</c>.
+    /// </summary>
+    public static DateTimeOffset? AuthenticatedAt(this ClaimsPrincipal user) =>
+        long.TryParse(user.FindFirstValue("auth_time"), NumberStyles.None, CultureInfo.InvariantCulture, out var seconds)
+            && seconds <= DateTimeOffset.MaxValue.ToUnixTimeSeconds()
+            ? DateTimeOffset.FromUnixTimeSeconds(seconds)
+            : null;
 
     /// <summary>The OAuth client id of a machine caller (business or data source).</summary>
     public static string ClientId(this ClaimsPrincipal user) =>
