@@ -104,7 +104,7 @@ public sealed class ConsentStatesPropertyHttpTests(ConsentStatesPropertyHttpTest
             }
             if (resident.Erased)
             {
-                await JsonOf(await resident.Person.Http.DeleteAsync("/api/v1/me"), HttpStatusCode.OK);
+                await JsonOf(await factory.EraseAsync(resident.Person.Http, resident.Person.Id), HttpStatusCode.OK);
             }
         }
 

@@ -219,7 +219,7 @@ public sealed class ConsentApiTests(InfoBankFactory factory) : IClassFixture<Inf
         var question = ConsentKit.ResearchQuestion(resident) with { RecipientClientId = first.Notice.Recipient.ClientId };
         Assert.True((await Decisions.DecideAsync(question)).Allowed);
 
-        Assert.Equal(HttpStatusCode.OK, (await http.DeleteAsync("/api/v1/me")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await factory.EraseAsync(http, resident)).StatusCode);
 
         Assert.False((await Decisions.DecideAsync(question)).Allowed);
         var listed = await http.GetFromJsonAsync<JsonElement>("/api/v1/me/consents");
@@ -248,7 +248,7 @@ public sealed class ConsentApiTests(InfoBankFactory factory) : IClassFixture<Inf
         Assert.Equal("/problems/not-enrolled", refused.GetProperty("type").GetString());
         Assert.Equal(before, await EventCountAsync());
 
-        await HostProblem(await http.DeleteAsync("/api/v1/me"), HttpStatusCode.NotFound);
+        await HostProblem(await factory.EraseAsync(http, resident), HttpStatusCode.NotFound);
         var question = ConsentKit.ResearchQuestion(resident) with { RecipientClientId = offer.Notice.Recipient.ClientId };
         Assert.False((await Decisions.DecideAsync(question)).Allowed);
     }

@@ -11,7 +11,6 @@ using InfoBank.Server.Tests.Infrastructure;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace InfoBank.Server.Tests.Custody;
 
@@ -23,13 +22,14 @@ public sealed class CustodyApiTests(CustodyApiTests.Factory factory) : IClassFix
 
     public sealed class Factory : InfoBankFactory
     {
+        public ShiftableTimeProvider Time { get; } = new();
+
         protected override void ConfigureWebHost(IWebHostBuilder builder)
         {
             base.ConfigureWebHost(builder);
             builder.UseSetting("Custody:MaxBatchRecords", MaxRecords.ToString());
             builder.UseSetting("Custody:MaxBatchBytes", MaxBytes.ToString());
-            // Until the audit log implementation is registered, record what custody appends.
-            builder.ConfigureTestServices(services => services.TryAddSingleton<IAuditLog, RecordingAuditLog>());
+            builder.ConfigureTestServices(services => services.AddSingleton<TimeProvider>(Time));
         }
     }
 
@@ -312,6 +312,42 @@ public sealed class CustodyApiTests(CustodyApiTests.Factory factory) : IClassFix
     }
 
     [Fact]
+    public async Task Erasure_needs_the_account_named_in_the_body_and_a_recent_sign_in()
+    {
+        var resident = await ResidentAsync();
+        async Task<HttpResponseMessage> Erase(object? body) => await resident.Http.SendAsync(new HttpRequestMessage(HttpMethod.Delete, "/api/v1/me")
+        {
+            Content = body is null ? null : JsonContent.Create(body),
+        });
+
+        foreach (var body in new object?[] { null, new { }, new { confirmAccount = "someone-else" }, new { confirmAccount = "" } })
+        {
+            var refused = await HostTests.AssertProblem(await Erase(body), HttpStatusCode.BadRequest);
+            Assert.Equal("/problems/confirmation-required", refused.GetProperty("type").GetString());
+        }
+        Assert.Equal("enrolled", (await resident.Http.GetFromJsonAsync<JsonElement>("/api/v1/me")).GetProperty("enrollment").GetProperty("status").GetString());
+
+        // A sign-in older than Custody:ErasureMaxAuthAgeSeconds (300) cannot erase, even confirmed:
+        // the answer is an RFC 9470 step-up challenge.
+        factory.Time.Offset = TimeSpan.FromMinutes(6);
+        try
+        {
+            var stale = await factory.EraseAsync(resident.Http, resident.Id);
+            var problem = await HostTests.AssertProblem(stale, HttpStatusCode.Unauthorized);
+            Assert.Equal("/problems/reauthentication-required", problem.GetProperty("type").GetString());
+            var challenge = stale.Headers.WwwAuthenticate.ToString();
+            Assert.Contains("error=\"insufficient_user_authentication\"", challenge);
+            Assert.Contains("max_age=300", challenge);
+        }
+        finally
+        {
+            factory.Time.Offset = TimeSpan.Zero;
+        }
+        Assert.Equal("enrolled", (await resident.Http.GetFromJsonAsync<JsonElement>("/api/v1/me")).GetProperty("enrollment").GetProperty("status").GetString());
+        Assert.Equal(HttpStatusCode.OK, (await factory.EraseAsync(resident.Http, resident.Id)).StatusCode);
+    }
+
+    [Fact]
     public async Task Erasure_shreds_the_keys_at_once_refuses_further_deposits_and_the_sweep_deletes_the_rows()
     {
         var resident = await ResidentAsync();
@@ -319,7 +355,7 @@ public sealed class CustodyApiTests(CustodyApiTests.Factory factory) : IClassFix
         var reference = await LinkAsync(resident, source, "steps.daily");
         await DepositAsync(source, Enumerable.Range(0, 20).Select(i => StepsRecord(reference, $"e{i}", i, i + 1)).ToArray());
 
-        var erased = await resident.Http.DeleteAsync("/api/v1/me");
+        var erased = await factory.EraseAsync(resident.Http, resident.Id);
         Assert.Equal(HttpStatusCode.OK, erased.StatusCode);
         var erasureId = (await erased.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("erasureId").GetGuid();
 
@@ -334,7 +370,7 @@ public sealed class CustodyApiTests(CustodyApiTests.Factory factory) : IClassFix
         Assert.Empty(profile.GetProperty("sources").EnumerateArray());
         Assert.Empty((await RecordsAsync(resident)).GetProperty("records").EnumerateArray());
         await HostTests.AssertProblem(await DepositAsync(source, StepsRecord(reference, "late", 1)), HttpStatusCode.UnprocessableEntity);
-        await HostTests.AssertProblem(await resident.Http.DeleteAsync("/api/v1/me"), HttpStatusCode.NotFound);
+        await HostTests.AssertProblem(await factory.EraseAsync(resident.Http, resident.Id), HttpStatusCode.NotFound);
 
         using (var scope = factory.Services.CreateScope())
         {

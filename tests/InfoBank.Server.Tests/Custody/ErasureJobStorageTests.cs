@@ -30,7 +30,7 @@ public sealed class ErasureJobStorageTests
         }
         Assert.NotSame(storage, ProcessWideStorage());
 
-        var (_, token) = await host.SignInAsync(AccountKind.Resident);
+        var (resident, token) = await host.SignInAsync(AccountKind.Resident);
         using var http = host.CreateClientWithToken(token);
         var terms = await http.GetFromJsonAsync<JsonElement>("/api/v1/custody/terms");
         var enrolled = await http.PostAsJsonAsync("/api/v1/me/enrollment", new
@@ -41,7 +41,7 @@ public sealed class ErasureJobStorageTests
         });
         Assert.Equal(HttpStatusCode.Created, enrolled.StatusCode);
 
-        var erased = await http.DeleteAsync("/api/v1/me");
+        var erased = await host.EraseAsync(http, resident);
         Assert.Equal(HttpStatusCode.OK, erased.StatusCode);
         var erasureId = (await erased.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("erasureId").GetGuid();
 

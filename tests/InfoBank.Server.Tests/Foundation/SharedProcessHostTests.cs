@@ -16,7 +16,7 @@ public sealed class SharedProcessHostTests
     public async Task Erasure_still_answers_after_another_host_in_the_process_was_disposed()
     {
         using var survivor = new InfoBankFactory();
-        var (_, token) = await survivor.SignInAsync(AccountKind.Resident);
+        var (resident, token) = await survivor.SignInAsync(AccountKind.Resident);
         using var http = survivor.CreateClientWithToken(token);
         var enrolled = await http.PostAsJsonAsync("/api/v1/me/enrollment", new
         {
@@ -34,7 +34,7 @@ public sealed class SharedProcessHostTests
         }
 
         // The survivor's first use of its job client (the erasure sweep) must not touch the dead host.
-        var erased = await http.DeleteAsync("/api/v1/me");
+        var erased = await survivor.EraseAsync(http, resident);
         Assert.Equal(HttpStatusCode.OK, erased.StatusCode);
     }
 }

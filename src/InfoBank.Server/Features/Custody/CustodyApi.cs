@@ -9,6 +9,7 @@ using InfoBank.Server.Infrastructure;
 using InfoBank.Server.Infrastructure.Auth;
 using InfoBank.Server.Infrastructure.Errors;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
 
 namespace InfoBank.Server.Features.Custody;
@@ -31,6 +32,9 @@ public sealed record RecordsPage(IReadOnlyList<RecordView> Records, string? Next
 
 public sealed record ErasureResponse(Guid ErasureId, DateTimeOffset ErasedAt, string Status, string Detail);
 
+/// <summary>The resident confirms erasure by naming their own account (the username they sign in with).</summary>
+public sealed record EraseRequest(string? ConfirmAccount);
+
 public sealed record InventoryResponse(int Version, string ContentHash, IReadOnlyList<InventoryCategory> Categories);
 
 /// <summary>Custody's HTTP surface: enrolment, linked sources, deposits, reading, export and erasure.</summary>
@@ -51,7 +55,7 @@ public sealed class CustodyApi(IOptions<CustodyOptions> options) : IApiModule
         me.MapDelete("/sources/{clientId}", UnlinkSource);
         me.MapGet("/records", ListRecords);
         me.MapGet("/export", Export);
-        me.MapDelete("/", Erase);
+        me.MapDelete("/", Erase).WithRequestBodyLimit(4 * 1024);
 
         routes.MapGroup("/api/v1/records").WithTags("Custody").RequireAuthorization(AuthPolicies.DataSource)
             .MapPost("/", Deposit)
@@ -214,9 +218,26 @@ public sealed class CustodyApi(IOptions<CustodyOptions> options) : IApiModule
     }
 
     public static async Task<Results<Ok<ErasureResponse>, ProblemHttpResult>> Erase(
-        ClaimsPrincipal user, ResidentCustodyService custody, IBackgroundJobClient jobs, ILogger<CustodyJobs> logger, CancellationToken cancellationToken)
+        [FromBody] EraseRequest? request, ClaimsPrincipal user, HttpContext context, AccountService accounts, ResidentCustodyService custody,
+        IBackgroundJobClient jobs, TimeProvider time, IOptions<CustodyOptions> options, ILogger<CustodyJobs> logger, CancellationToken cancellationToken)
     {
-        var erasure = await custody.EraseAsync(user.AccountId(), cancellationToken);
+        var residentId = user.AccountId();
+        // Recent sign-in first: a stale session learns nothing, not even whether its confirmation was right.
+        var maxAge = options.Value.ErasureMaxAuthAgeSeconds;
+        if (user.AuthenticatedAt() is not { } signedIn || time.GetUtcNow() - signedIn > TimeSpan.FromSeconds(maxAge))
+        {
+            context.Response.Headers.WWWAuthenticate =
+                $"Bearer error=\"insufficient_user_authentication\", error_description=\"Erasure needs a sign-in within the last {maxAge} seconds\", max_age={maxAge}";
+            return ProblemTypes.ReauthenticationRequired.Result(
+                $"Erasure destroys your data for good, so it needs a sign-in within the last {maxAge} seconds. Sign in again (max_age={maxAge}) and retry.");
+        }
+        var account = await accounts.FindActiveAsync(residentId, cancellationToken);
+        if (account is null || !string.Equals(request?.ConfirmAccount, account.Username, StringComparison.Ordinal))
+        {
+            return ProblemTypes.ConfirmationRequired.Result(
+                "To erase your data, send {\"confirmAccount\": \"<your username>\"}: the username you sign in with, exactly as it is. Nothing was changed.");
+        }
+        var erasure = await custody.EraseAsync(residentId, cancellationToken);
         if (erasure is null)
         {
             return TypedResults.Problem(title: "Not enrolled", detail: "There is nothing to erase: you are not enrolled (or already erased).", statusCode: StatusCodes.Status404NotFound);

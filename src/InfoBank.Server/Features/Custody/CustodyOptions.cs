@@ -38,6 +38,14 @@ public sealed class CustodyOptions
     [Range(0, 30 * 86_400)]
     public int RetiredKeyGraceSeconds { get; set; } = 600;
 
+    /// <summary>
+    /// Erasure needs a sign-in at most this old (seconds): an access token taken from an unattended
+    /// session must not be able to destroy a resident's data. Older answers 401 with an RFC 9470
+    /// step-up challenge naming <c>max_age</c>, and the app signs the resident in again.
+    /// </summary>
+    [Range(30, 86_400)]
+    public int ErasureMaxAuthAgeSeconds { get; set; } = 300;
+
     /// <summary>Rows deleted per statement by the erasure sweep.</summary>
     [Range(1, 100_000)]
     public int SweepBatchSize { get; set; } = 5_000;

@@ -82,6 +82,12 @@ public static partial class ProblemTypes
     public static readonly ProblemType NotEnrolled = new("not-enrolled", 409, "Not enrolled",
         "The resident has not agreed to the custody terms (or has erased their account): enrol first with POST /api/v1/me/enrollment.");
 
+    public static readonly ProblemType ConfirmationRequired = new("confirmation-required", 400, "Confirmation required",
+        "An irreversible operation needs an explicit confirmation in the request body (for erasure: the account's username in `confirmAccount`).");
+
+    public static readonly ProblemType ReauthenticationRequired = new("reauthentication-required", 401, "Sign in again",
+        "The operation needs a recent sign-in. The WWW-Authenticate header carries an RFC 9470 challenge (`insufficient_user_authentication`, `max_age`): send the person through /connect/authorize with that max_age and retry with the new token.");
+
     public static readonly ProblemType StorageUnavailable = new("storage-unavailable", 503, "Storage unavailable",
         "The database or the data folder could not take the change (busy, full or read-only). Nothing was changed; retry after the number of seconds in Retry-After.");
 
