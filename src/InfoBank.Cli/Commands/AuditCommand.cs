@@ -269,7 +269,8 @@ internal static class AuditCommand
         };
         var command = new Command("status", """
             Show the checkpoint signer's own record (kept beside its key, outside the database): the last
-            checkpoint it signed, how it started, and whether it is halted and why. Exits 1 while halted.
+            checkpoint it signed, how it started, and whether it is halted and why. Exits 1 while halted
+            (or, with --check, when the log is not consistent with what was signed).
             """);
         command.Options.Add(check);
         command.SetAction(async (parse, cancellationToken) =>
@@ -299,6 +300,7 @@ internal static class AuditCommand
                     Console.WriteLine($"    - {finding}");
                 }
             }
+            var consistent = true;
             if (parse.GetValue(check))
             {
                 var report = await host.Services.GetRequiredService<SignerDiagnosis>().RunAsync(cancellationToken);
@@ -325,8 +327,9 @@ internal static class AuditCommand
                     Console.WriteLine($"  the log first differs from what was signed within entries {from:N0}…{Math.Max(from, to - 1):N0}: compare them with an auditor's exported bundle to see what was changed or removed");
                 }
                 Console.WriteLine(report.Consistent ? "OK: the rows, the database's tree and every signed checkpoint agree" : "NOT CONSISTENT");
+                consistent = report.Consistent;
             }
-            return status.Halted ? 1 : 0;
+            return status.Halted || !consistent ? 1 : 0;
         });
         return command;
     }

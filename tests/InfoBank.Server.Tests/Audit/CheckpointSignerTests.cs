@@ -145,6 +145,8 @@ public abstract class CheckpointSignerTests<TFixture> : IDisposable
         {
             Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(StateFile.StatePath));
             Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(StateFile.Directory));
+            // The signer ran before any key existed here, so it created the key folder: owner-only too.
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(KeyDirectory));
         }
         Assert.False(File.Exists(StateFile.StatePath + ".tmp"));
     }
@@ -320,7 +322,11 @@ public abstract class CheckpointSignerTests<TFixture> : IDisposable
             .Sign("infobank.local/audit", Core.Crypto.Ed25519Key.Generate()).ToString();
         Assert.True(await _store.AddCheckpointAsync(new CheckpointRow
         {
-            TreeSize = 10, RootHash = (await _store.CurrentFrontierAsync()).Root(), CreatedAt = DateTimeOffset.UtcNow, KeyName = "infobank.local/audit", Note = forged,
+            TreeSize = 10,
+            RootHash = (await _store.CurrentFrontierAsync()).Root(),
+            CreatedAt = DateTimeOffset.UtcNow,
+            KeyName = "infobank.local/audit",
+            Note = forged,
         }));
 
         var halt = Refused(await signer.SignAsync());

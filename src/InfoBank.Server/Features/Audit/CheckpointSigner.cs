@@ -467,16 +467,21 @@ public sealed partial class CheckpointSigner(
             {
                 continue;
             }
-            var hash = subtree.Level == 0 ? last?.LeafHash : stored.GetValueOrDefault((subtree.Level, subtree.Index));
+            if (subtree.Level == 0 && last is null)
+            {
+                // The missing entry itself is reported below.
+                continue;
+            }
+            var hash = subtree.Level == 0 ? last!.LeafHash : stored.GetValueOrDefault((subtree.Level, subtree.Index));
             if (hash is null)
             {
                 findings.Add(new SignerFinding(SignerFindingCodes.HistoryChanged, subtree.Start,
-                    $"the stored subtree over entries {subtree.Start}…{subtree.End - 1} is missing; this signer signed it as {B64(state.Frontier[i])} at size {signedSize}"));
+                    $"the stored subtree over {Entries(subtree.Start, subtree.End)} is missing; this signer signed it as {B64(state.Frontier[i])} at size {signedSize}"));
             }
             else if (!Same(hash, state.Frontier[i]))
             {
                 findings.Add(new SignerFinding(SignerFindingCodes.HistoryChanged, subtree.Start,
-                    $"the stored subtree over entries {subtree.Start}…{subtree.End - 1} is {B64(hash)}, not the {B64(state.Frontier[i])} this signer signed at size {signedSize}: an entry in that range was changed, removed or inserted"));
+                    $"the stored subtree over {Entries(subtree.Start, subtree.End)} is {B64(hash)}, not the {B64(state.Frontier[i])} this signer signed at size {signedSize}: an entry in that range was changed, removed or inserted"));
             }
         }
         if (signedSize - 1 < claimedSize)
@@ -521,13 +526,13 @@ public sealed partial class CheckpointSigner(
             if (!stored.TryGetValue((level, index), out var storedHash))
             {
                 findings.Add(new SignerFinding(SignerFindingCodes.NodeMismatch, start,
-                    $"the stored subtree over entries {start}…{end - 1} (level {level}, index {index}) is missing"));
+                    $"the stored subtree over {Entries(start, end)} (level {level}, index {index}) is missing"));
                 return;
             }
             if (!Same(storedHash, hash))
             {
                 findings.Add(new SignerFinding(SignerFindingCodes.NodeMismatch, start,
-                    $"the stored subtree over entries {start}…{end - 1} (level {level}, index {index}) is {B64(storedHash)}, not the hash of those entries, {B64(hash)}"));
+                    $"the stored subtree over {Entries(start, end)} (level {level}, index {index}) is {B64(storedHash)}, not the hash of those entries, {B64(hash)}"));
                 return;
             }
         }
@@ -594,6 +599,8 @@ public sealed partial class CheckpointSigner(
     private static bool Same(ReadOnlySpan<byte> a, ReadOnlySpan<byte> b) => a.Length == b.Length && CryptographicOperations.FixedTimeEquals(a, b);
 
     private static string B64(byte[] hash) => Convert.ToBase64String(hash);
+
+    private static string Entries(long start, long end) => end - start == 1 ? $"entry {start}" : $"entries {start}…{end - 1}";
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Audit checkpoint signed at tree size {Size}")]
     private static partial void LogSigned(ILogger logger, long size);

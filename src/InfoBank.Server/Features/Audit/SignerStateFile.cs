@@ -69,7 +69,12 @@ public sealed record SignerHalt(DateTimeOffset At, string Code, long? Sequence, 
 /// </summary>
 public sealed class SignerStateFile(IOptions<SigningOptions> options)
 {
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true };
+    // Relaxed escaping keeps the note readable ('+' rather than \u002B) for an operator who opens the file.
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
+    {
+        WriteIndented = true,
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    };
 
     public string Directory => Path.Combine(Path.GetFullPath(options.Value.KeyDirectory), "checkpoint-signer");
 
@@ -188,10 +193,12 @@ public sealed class SignerStateFile(IOptions<SigningOptions> options)
         if (OperatingSystem.IsWindows())
         {
             System.IO.Directory.CreateDirectory(Directory);
+            return;
         }
-        else
-        {
-            System.IO.Directory.CreateDirectory(Directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        }
+        // Parent folders would be created with the default mode: create the key folder owner-only
+        // first, as the key store would have, in case the signer runs before any key is written.
+        const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+        System.IO.Directory.CreateDirectory(Path.GetDirectoryName(Directory)!, OwnerOnly);
+        System.IO.Directory.CreateDirectory(Directory, OwnerOnly);
     }
 }
