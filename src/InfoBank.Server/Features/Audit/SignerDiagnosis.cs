@@ -39,7 +39,16 @@ public sealed class SignerDiagnosis(AuditStore store, ICheckpointSigner signer, 
     public async Task<SignerDiagnosisReport> RunAsync(CancellationToken cancellationToken = default)
     {
         var origin = options.Value.Origin;
-        var state = stateFile.Read();
+        SignerState? state;
+        try
+        {
+            state = stateFile.Read();
+        }
+        catch (Exception ex) when (ex is InvalidDataException or IOException or UnauthorizedAccessException)
+        {
+            // The status already says why; the rows and checkpoints can still be checked against each other.
+            state = null;
+        }
         if (state is not null && state.Origin != origin)
         {
             state = null;
