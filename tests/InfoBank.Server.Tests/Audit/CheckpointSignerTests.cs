@@ -431,6 +431,9 @@ public abstract class CheckpointSignerTests<TFixture> : IDisposable
         await SignedAsync(NewSigner());
         await AppendAsync(5);
         Directory.Delete(StateFile.Directory, recursive: true);
+        // The checkpoint to check against was signed by a key that has since been retired.
+        await new SigningKeyStore(Options.Create(new SigningOptions { KeyDirectory = KeyDirectory }), TimeProvider.System, NullLogger<SigningKeyStore>.Instance)
+            .RotateAsync(SigningKeyPurposes.Checkpoint);
 
         _logs.Lines.Clear();
         var signer = NewSigner();
