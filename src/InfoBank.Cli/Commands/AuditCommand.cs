@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
+using System.Globalization;
 using InfoBank.Core.Audit;
 using InfoBank.Server.Features.Audit;
 using Microsoft.Extensions.DependencyInjection;
@@ -243,20 +244,144 @@ internal static class AuditCommand
 
     private static Command SignCheckpoint()
     {
-        var command = new Command("checkpoint", "Sign a checkpoint of the current tree head now, if the log has grown (what the recurring job does every few seconds).");
+        var command = new Command("checkpoint", """
+            Sign a checkpoint of the current tree head now, if the log has grown (what the recurring job
+            does every few seconds), through the same signer: it signs only a tree that extends the last
+            checkpoint it signed, with every new leaf recomputed from its row, and refuses (exit 1) while
+            it is halted. 'status' shows why it halted; 'resume' re-checks after a repair.
+            """);
+        command.Subcommands.Add(CheckpointStatus());
+        command.Subcommands.Add(CheckpointResume());
         command.SetAction(async (parse, cancellationToken) =>
         {
             using var host = CliHost.Build(parse, services => services.AddAuditLog());
-            var row = await host.Services.GetRequiredService<AuditCheckpointJob>().RunAsync(cancellationToken);
-            if (row is null)
-            {
-                Console.WriteLine("The log has not grown since the last checkpoint (or is empty); nothing to sign.");
-                return 0;
-            }
-            Console.Write(row.Note);
-            return 0;
+            var outcome = await host.Services.GetRequiredService<ICheckpointSigner>().SignAsync(cancellationToken);
+            return PrintOutcome(outcome, "The log has not grown since the last checkpoint (or is empty); nothing to sign.");
         });
         return command;
+    }
+
+    private static Command CheckpointStatus()
+    {
+        var check = new Option<bool>("--check")
+        {
+            Description = "Also recompute the whole log from its rows (a full scan) and compare it with the signer's state and every stored checkpoint, to find where it differs. Changes nothing.",
+        };
+        var command = new Command("status", """
+            Show the checkpoint signer's own record (kept beside its key, outside the database): the last
+            checkpoint it signed, how it started, and whether it is halted and why. Exits 1 while halted
+            (or, with --check, when the log is not consistent with what was signed).
+            """);
+        command.Options.Add(check);
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            using var host = CliHost.Build(parse, services => services.AddAuditLog());
+            var status = await host.Services.GetRequiredService<ICheckpointSigner>().StatusAsync(cancellationToken);
+            Console.WriteLine($"checkpoint signer for {status.Origin}");
+            Console.WriteLine($"  state file:   {host.Services.GetRequiredService<SignerStateFile>().StatePath}");
+            if (status.SignedSize is { } size)
+            {
+                Console.WriteLine($"  last signed:  size {size:N0}, root {(status.SignedRoot is { } root ? Convert.ToBase64String(root) : "-")}, at {status.SignedAt?.ToString("O", CultureInfo.InvariantCulture) ?? "-"}");
+            }
+            else if (status.Halt is null)
+            {
+                Console.WriteLine("  nothing signed yet: the first run bootstraps from the database");
+            }
+            if (status.Bootstrap is { } bootstrap)
+            {
+                Console.WriteLine($"  bootstrapped: {bootstrap.At.ToString("O", CultureInfo.InvariantCulture)} at size {bootstrap.Size:N0}, " +
+                    (bootstrap.CheckedAgainstSize is { } against ? $"checked against the stored checkpoint at size {against:N0}" : "no stored checkpoint to check against"));
+            }
+            if (status.Halt is { } halt)
+            {
+                Console.WriteLine($"  HALTED since {halt.At.ToString("O", CultureInfo.InvariantCulture)}: {halt.Code}{(halt.Sequence is { } seq ? $" at sequence {seq}" : "")}");
+                foreach (var finding in halt.Findings)
+                {
+                    Console.WriteLine($"    - {finding}");
+                }
+            }
+            var consistent = true;
+            if (parse.GetValue(check))
+            {
+                var report = await host.Services.GetRequiredService<SignerDiagnosis>().RunAsync(cancellationToken);
+                Console.WriteLine($"full check: {report.RowsRead:N0} rows recomputed; the frontier claims {report.ClaimedSize:N0} entries and {(report.FrontierAgrees ? "agrees with them" : "does NOT agree with them")}");
+                foreach (var line in report.RowFindings)
+                {
+                    Console.WriteLine($"  row: {line}");
+                }
+                if (report.SignedSize is { } signed)
+                {
+                    Console.WriteLine($"  against the signer's checkpoint at size {signed:N0}:");
+                    foreach (var line in report.SignedSubtrees)
+                    {
+                        Console.WriteLine($"    {line}");
+                    }
+                }
+                Console.WriteLine($"  stored checkpoints that verify and agree with the rows: {report.CheckpointsAgreeing:N0}");
+                foreach (var line in report.CheckpointFindings)
+                {
+                    Console.WriteLine($"  checkpoint: {line}");
+                }
+                if (report.FirstChangeFrom is { } from && report.FirstChangeTo is { } to)
+                {
+                    Console.WriteLine($"  the log first differs from what was signed within entries {from:N0}…{Math.Max(from, to - 1):N0}: compare them with an auditor's exported bundle to see what was changed or removed");
+                }
+                Console.WriteLine(report.Consistent ? "OK: the rows, the database's tree and every signed checkpoint agree" : "NOT CONSISTENT");
+                consistent = report.Consistent;
+            }
+            return status.Halted || !consistent ? 1 : 0;
+        });
+        return command;
+    }
+
+    private static Command CheckpointResume()
+    {
+        var command = new Command("resume", """
+            After repairing the database (restoring the changed or missing entries, for example from a
+            backup or an auditor's bundle), check a halted signer again from its own saved state. It clears
+            the halt and signs only if the log once more extends the last checkpoint it signed, with every
+            new leaf recomputed from its row; otherwise it stays halted and prints why (exit 1). It never
+            re-trusts the database.
+            """);
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            using var host = CliHost.Build(parse, services => services.AddAuditLog());
+            var outcome = await host.Services.GetRequiredService<ICheckpointSigner>().ResumeAsync(cancellationToken);
+            return PrintOutcome(outcome, "The log extends the last signed checkpoint; the signer is not halted and had nothing new to sign.");
+        });
+        return command;
+    }
+
+    private static int PrintOutcome(CheckpointOutcome outcome, string upToDate)
+    {
+        switch (outcome.Kind)
+        {
+            case CheckpointOutcomeKind.Signed:
+                Console.Write(outcome.Checkpoint!.Note);
+                return 0;
+            case CheckpointOutcomeKind.UpToDate:
+                if (outcome.Checkpoint is { } covering)
+                {
+                    Console.Write(covering.Note);
+                }
+                else
+                {
+                    Console.WriteLine(upToDate);
+                }
+                return 0;
+            case CheckpointOutcomeKind.Busy:
+                Console.Error.WriteLine("error: another signer (a server node or another CLI) held the signer's lock for too long; try again");
+                return 1;
+            default:
+                var halt = outcome.Halt!;
+                Console.Error.WriteLine($"REFUSED: the checkpoint signer is halted ({halt.Code}{(halt.Sequence is { } seq ? $" at sequence {seq}" : "")}): nothing was signed.");
+                foreach (var finding in halt.Findings)
+                {
+                    Console.Error.WriteLine($"  - {finding}");
+                }
+                Console.Error.WriteLine("Run 'infobank audit checkpoint status --check' to see where the log differs from what was signed.");
+                return 1;
+        }
     }
 
     /// <summary>Progress reported on the verifying thread (Progress&lt;T&gt; would post to the thread pool and reorder lines).</summary>

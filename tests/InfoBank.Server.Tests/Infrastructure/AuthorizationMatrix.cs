@@ -83,6 +83,7 @@ public static class AuthorizationMatrix
         new("GET", "/api/v1/audit/checkpoints", [Caller.Auditor]),
         new("GET", "/api/v1/audit/entries", [Caller.Auditor]),
         new("GET", "/api/v1/audit/export?upto=0", [Caller.Auditor]),
+        new("GET", "/api/v1/audit/signer", [Caller.Auditor]),
         new("GET", "/api/v1/me/audit/proofs/0", [Caller.Resident], HttpStatusCode.NotFound),
 
         // Access: the resident's passbook; the committee's access log and alerts.

@@ -28,7 +28,16 @@ public sealed class AuditApi : IApiModule
         api.MapGet("/proofs/inclusion", GetInclusionProof);
         api.MapGet("/proofs/consistency", GetConsistencyProof);
         api.MapGet("/export", Export);
+        api.MapGet("/signer", GetSigner).WithName("GetAuditSigner")
+            .WithSummary("The checkpoint signer's own record: the last checkpoint it signed, how it started, and whether it is halted and why.");
     }
+
+    /// <summary>
+    /// The signer's state from its file beside the signing key, not from the database, so an auditor
+    /// can compare it with the checkpoints the database serves and see a halt and its reason.
+    /// </summary>
+    public static async Task<Ok<SignerStatus>> GetSigner(ICheckpointSigner signer, CancellationToken cancellationToken) =>
+        TypedResults.Ok(await signer.StatusAsync(cancellationToken));
 
     public static async Task<Ok<AuditKeysResponse>> GetKeys(ICheckpointSigner signer, CancellationToken cancellationToken) =>
         TypedResults.Ok(new AuditKeysResponse((await signer.PublishedKeysAsync(cancellationToken)).Select(k => new AuditKeyView(

@@ -6,17 +6,19 @@ namespace InfoBank.Server.Features.Audit;
 
 public static class AuditFeature
 {
-    /// <summary>The audit log itself: store and single writer. The CLI calls this too.</summary>
+    /// <summary>The audit log itself: store, single writer and checkpoint signer. The CLI calls this too.</summary>
     public static IServiceCollection AddAuditLog(this IServiceCollection services)
     {
         services.AddOptions<AuditOptions>().BindConfiguration(AuditOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton<AuditStore>();
+        services.AddSingleton<SignerStateFile>();
         services.AddSingleton<AuditLogWriter>();
         services.AddSingleton<IAuditLog>(provider => provider.GetRequiredService<AuditLogWriter>());
         services.TryAddSingleton<ICheckpointSigner, CheckpointSigner>();
         services.AddSingleton<AuditProofs>();
         services.AddSingleton<AuditExporter>();
         services.AddSingleton<AuditCheckpointJob>();
+        services.AddSingleton<SignerDiagnosis>();
         return services;
     }
 
@@ -26,6 +28,7 @@ public static class AuditFeature
         services.AddAuditLog();
         services.AddSingleton<IRecurringJobSetup>(provider => provider.GetRequiredService<AuditCheckpointJob>());
         services.AddSingleton<IApiModule, AuditApi>();
+        services.AddHealthChecks().AddCheck<AuditSignerHealthCheck>(AuditSignerHealthCheck.Name, tags: ["ready"]);
         return services;
     }
 }

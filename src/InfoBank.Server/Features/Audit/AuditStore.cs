@@ -245,6 +245,57 @@ public sealed class AuditStore(DbConnectionFactory db)
         }, cancellationToken: cancellationToken));
         return inserted == 1;
     }
+
+    /// <summary>
+    /// Stored interior subtrees (level ≥ 1) in the given index ranges, one range per level, in one
+    /// query: the checkpoint signer compares them with the subtrees it computed itself.
+    /// </summary>
+    public async Task<Dictionary<(int Level, long Index), byte[]>> NodesInRangesAsync(
+        IReadOnlyList<(int Level, long FromIndex, long ToIndex)> ranges, CancellationToken cancellationToken = default)
+    {
+        var result = new Dictionary<(int, long), byte[]>();
+        if (ranges.Count == 0)
+        {
+            return result;
+        }
+        var parameters = new DynamicParameters();
+        var terms = new List<string>(ranges.Count);
+        for (var i = 0; i < ranges.Count; i++)
+        {
+            terms.Add($"(level = @l{i} AND idx >= @a{i} AND idx <= @b{i})");
+            parameters.Add($"l{i}", ranges[i].Level);
+            parameters.Add($"a{i}", ranges[i].FromIndex);
+            parameters.Add($"b{i}", ranges[i].ToIndex);
+        }
+        await using var connection = await db.OpenAsync(cancellationToken);
+        var rows = await connection.QueryAsync<StoredNode>(new CommandDefinition(
+            $"SELECT level AS Level, idx AS Idx, hash AS Hash FROM audit_tree_nodes WHERE {string.Join(" OR ", terms)}",
+            parameters, cancellationToken: cancellationToken));
+        foreach (var row in rows)
+        {
+            result[((int)row.Level, row.Idx)] = row.Hash;
+        }
+        return result;
+    }
+
+    /// <summary>Checkpoints with tree size at most <paramref name="maxSize"/>, newest first.</summary>
+    public async Task<IReadOnlyList<CheckpointRow>> CheckpointsDescendingAsync(long maxSize, int limit, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await db.OpenAsync(cancellationToken);
+        var rows = await connection.QueryAsync<CheckpointRow>(new CommandDefinition(
+            $"SELECT {CheckpointColumns} FROM audit_checkpoints WHERE tree_size <= @maxSize ORDER BY tree_size DESC" + db.Dialect.Limit("limit"),
+            new { maxSize, limit }, cancellationToken: cancellationToken));
+        return rows.AsList();
+    }
+
+    private sealed class StoredNode
+    {
+        public long Level { get; init; }
+
+        public long Idx { get; init; }
+
+        public byte[] Hash { get; init; } = [];
+    }
 }
 
 internal sealed class FrontierRow
