@@ -103,6 +103,12 @@ public abstract class CheckpointSignerHttpTests<TFixture> : IDisposable
         })).Offer;
         var (resident, residentToken) = await Factory.SignInAsync(AccountKind.Resident);
         using var http = Factory.CreateClientWithToken(residentToken);
+        Assert.Equal(HttpStatusCode.Created, (await http.PostAsJsonAsync("/api/v1/me/enrollment", new
+        {
+            termsVersion = Features.Custody.CustodyTerms.Current.Version,
+            termsHash = Features.Custody.CustodyTerms.Current.Hash,
+            agree = true,
+        })).StatusCode);
         var given = await http.PostAsJsonAsync("/api/v1/me/consents", new
         {
             offerId = offer.OfferId,
@@ -140,7 +146,6 @@ public abstract class CheckpointSignerHttpTests<TFixture> : IDisposable
         // later entries, rebuilds subtrees and frontier, and deletes the checkpoints that cover it.
         await LogForgery.DropAppendOnlyTriggersAsync(db);
         await LogForgery.ExecuteAsync(db, "DELETE FROM consent_event_audit WHERE event_sequence = @eventSequence", new { eventSequence });
-        await LogForgery.ExecuteAsync(db, "DELETE FROM consent_audit_outbox WHERE event_sequence = @eventSequence", new { eventSequence });
         await LogForgery.ExecuteAsync(db, "DELETE FROM consent_events WHERE sequence = @eventSequence", new { eventSequence });
         await LogForgery.ExecuteAsync(db,
             "UPDATE consents SET state = 'ConsentGiven', ended_at = NULL, last_sequence = (SELECT MAX(sequence) FROM consent_events WHERE consent_id = @consentId) WHERE consent_id = @consentId",
