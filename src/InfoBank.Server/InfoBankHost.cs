@@ -58,7 +58,7 @@ public static class InfoBankHost
         services.AddSingleton<IApiModule, ProblemTypesApi>();
         services.AddValidation();
         services.AddOpenApi("v1");
-        services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
+        services.AddInfoBankHealthChecks();
         services.AddInfoBankJobs(builder.Configuration);
         services.AddCustodyFeature();
         services.AddIdentityFeature();
