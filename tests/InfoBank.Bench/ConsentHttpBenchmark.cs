@@ -198,6 +198,7 @@ public sealed partial class ConsentHttpBenchmark : IBenchmark
         protected override void ConfigureWebHost(IWebHostBuilder builder)
         {
             builder.UseEnvironment("Production");
+            builder.UseSetting("INFOBANK_DATA", directory);
             builder.UseSetting("Database:Provider", "Sqlite");
             builder.UseSetting("Database:ConnectionString", $"Data Source={Path.Combine(directory, "infobank.db")}");
             builder.UseSetting("Jobs:RunServer", "false");
