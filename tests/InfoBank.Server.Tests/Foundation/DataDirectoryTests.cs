@@ -77,6 +77,17 @@ public sealed class DataDirectoryResolutionTests : IDisposable
     }
 
     [Fact]
+    public async Task Connections_never_create_a_missing_database_file_they_report_it_as_storage_unavailable()
+    {
+        // A volume lost under a running server: a new empty database there would hide it behind "no such table".
+        var file = Path.Combine(_directory, "gone.db");
+        var connections = new DbConnectionFactory(Options.Create(new DatabaseOptions { ConnectionString = $"Data Source={file}" }));
+        var exception = await Assert.ThrowsAsync<SqliteException>(() => connections.OpenAsync());
+        Assert.Equal("SQLITE_CANTOPEN", StorageFailures.Classify(exception)?.Code);
+        Assert.False(File.Exists(file));
+    }
+
+    [Fact]
     public void Server_database_connection_strings_are_left_alone()
     {
         const string postgres = "Host=db.example;Database=infobank;Username=infobank";
