@@ -13,9 +13,12 @@ public static class InfoBankCli
         var root = new RootCommand("""
             infobank — operate an InfoBank information bank from the command line.
 
-            Reads the same configuration as the server (appsettings.json in the current folder and
-            environment variables such as Database__Provider and Database__ConnectionString).
+            Reads the same configuration as the server (appsettings.json from the application's folder,
+            environment variables such as Database__Provider and Database__ConnectionString) and works on
+            the same data directory: --data <dir>, else INFOBANK_DATA, else the per-user data folder.
+            Relative paths in the settings (the SQLite file, the key files) are taken under it.
             """);
+        root.Options.Add(CliHost.Data);
         root.Options.Add(CliHost.Provider);
         root.Options.Add(CliHost.ConnectionString);
         root.Subcommands.Add(MigrateCommand.Create());
@@ -24,6 +27,7 @@ public static class InfoBankCli
         root.Subcommands.Add(AuditCommand.Create());
         root.Subcommands.Add(KeysCommand.Create());
         root.Subcommands.Add(AdminCommand.Create());
+        CliGuardedAction.Apply(root);
         return root;
     }
 }

@@ -6,6 +6,7 @@ using InfoBank.Server.Features.Custody;
 using InfoBank.Server.Features.Identity;
 using InfoBank.Server.Infrastructure;
 using InfoBank.Server.Infrastructure.Crypto;
+using InfoBank.Server.Infrastructure.Data;
 using InfoBank.Server.Infrastructure.Db;
 using InfoBank.Server.Infrastructure.Demo;
 using InfoBank.Server.Infrastructure.Errors;
@@ -30,6 +31,7 @@ public static class InfoBankHost
     /// <summary>Services every entry point needs: options, the database, the clock, DataProtection.</summary>
     public static IServiceCollection AddInfoBankCore(this IServiceCollection services)
     {
+        services.AddInfoBankDataDirectory();
         services.AddOptions<DatabaseOptions>().BindConfiguration(DatabaseOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<DemoOptions>().BindConfiguration(DemoOptions.Section);
         services.AddSingleton(TimeProvider.System);
@@ -65,7 +67,7 @@ public static class InfoBankHost
         services.AddSingleton<IApiModule, ProblemTypesApi>();
         services.AddValidation();
         services.AddOpenApi("v1");
-        services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
+        services.AddInfoBankHealthChecks();
         services.AddHostedService<KeyRingWatcher>();
         services.AddInfoBankJobs(builder.Configuration);
         services.AddCustodyFeature();
@@ -102,9 +104,10 @@ public static class InfoBankHost
         return app;
     }
 
-    /// <summary>Start-up work before the server listens: migrations, then (when asked) the demo data.</summary>
+    /// <summary>Start-up work before the server listens: storage checks, migrations, then (when asked) the demo data.</summary>
     public static async Task PrepareAsync(this WebApplication app, CancellationToken cancellationToken = default)
     {
+        app.Services.GetRequiredService<StorageStartupCheck>().Run();
         var db = app.Services.GetRequiredService<IOptions<DatabaseOptions>>().Value;
         if (db.MigrateOnStart)
         {

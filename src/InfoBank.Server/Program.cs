@@ -1,6 +1,9 @@
 using InfoBank.Server;
+using InfoBank.Server.Infrastructure.Data;
 
 var builder = WebApplication.CreateBuilder(args);
+// Settings from the application's folder whatever the working folder is; --data <dir> above INFOBANK_DATA.
+builder.Configuration.UseApplicationFolderSettings(builder.Environment.EnvironmentName).AddDataDirectoryArgument(args);
 builder.AddInfoBank();
 
 var app = builder.Build();

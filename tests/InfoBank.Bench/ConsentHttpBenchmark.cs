@@ -200,6 +200,7 @@ public sealed partial class ConsentHttpBenchmark : IBenchmark
             builder.UseEnvironment("Production");
             // Production refuses to start with the issuer taken from the Host header; TestServer's is localhost.
             builder.UseSetting("Identity:Issuer", "http://localhost/");
+            builder.UseSetting("INFOBANK_DATA", directory);
             builder.UseSetting("Database:Provider", "Sqlite");
             builder.UseSetting("Database:ConnectionString", $"Data Source={Path.Combine(directory, "infobank.db")}");
             builder.UseSetting("Jobs:RunServer", "false");

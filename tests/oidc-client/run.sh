@@ -30,6 +30,8 @@ url="http://127.0.0.1:$port/"
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 export ASPNETCORE_ENVIRONMENT=Production
+# Everything the server and the CLI keep on disk goes under the throwaway folder.
+export INFOBANK_DATA="$work"
 export Database__Provider=Sqlite Database__ConnectionString="Data Source=$work/infobank.db"
 export Signing__KeyDirectory="$work/keys" Demo__Seed=false Jobs__RunServer=false
 # Plain HTTP on loopback only; see Identity:AllowInsecureHttp in the README.
@@ -41,6 +43,7 @@ export Logging__LogLevel__Default=Warning
 field() { sed -n "s/^$1: *//p"; }
 cli() { (cd "$work" && dotnet "$cli_dll" "$@"); }
 
+cli migrate >/dev/null
 business=$(cli admin add-client --kind business --name "E2E fitness club")
 export INFOBANK_BUSINESS_ID=$(field client_id <<<"$business")
 export INFOBANK_BUSINESS_SECRET=$(field client_secret <<<"$business")

@@ -18,6 +18,7 @@ public class InfoBankFactory : WebApplicationFactory<Program>
 {
     private readonly string _directory = Path.Combine(Path.GetTempPath(), "infobank-tests", Guid.NewGuid().ToString("N"));
     private readonly DatabaseFixture _database;
+    private readonly bool _ownsStorage = true;
 
     public InfoBankFactory()
     {
@@ -35,7 +36,28 @@ public class InfoBankFactory : WebApplicationFactory<Program>
         }
     }
 
+    /// <summary>
+    /// A second server over the same database and data directory as <paramref name="primary"/>
+    /// (another node, or the same node after a restart); the primary keeps and cleans up the storage.
+    /// Both need <see cref="UseEphemeralKeyRing"/> off to read each other's tokens and keys.
+    /// </summary>
+    protected InfoBankFactory(InfoBankFactory primary)
+    {
+        _directory = primary._directory;
+        _database = primary._database;
+        _ownsStorage = false;
+    }
+
     public DatabaseProvider Provider => _database.Provider;
+
+    /// <summary>The data directory (INFOBANK_DATA) this server resolves its data paths under.</summary>
+    public string DataDirectory => _directory;
+
+    /// <summary>
+    /// An in-memory DataProtection key ring per server (the default, fast). Off, the server keeps the
+    /// real ring in the database under the master key file, so servers sharing storage share it.
+    /// </summary>
+    protected virtual bool UseEphemeralKeyRing => true;
 
     public string ConnectionString => _database.ConnectionString;
 
@@ -51,6 +73,7 @@ public class InfoBankFactory : WebApplicationFactory<Program>
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseEnvironment("Testing");
+        builder.UseSetting("INFOBANK_DATA", _directory);
         builder.UseSetting("Database:Provider", _database.Provider.ToString());
         builder.UseSetting("Database:ConnectionString", ConnectionString);
         builder.UseSetting("Jobs:RunServer", "false");
@@ -67,7 +90,10 @@ public class InfoBankFactory : WebApplicationFactory<Program>
         builder.UseSetting("Demo:NotesFile", Path.Combine(_directory, "demo-credentials.txt"));
         builder.ConfigureTestServices(services =>
         {
-            services.AddSingleton<IDataProtectionProvider, EphemeralDataProtectionProvider>();
+            if (UseEphemeralKeyRing)
+            {
+                services.AddSingleton<IDataProtectionProvider, EphemeralDataProtectionProvider>();
+            }
             foreach (var module in ExtraModules)
             {
                 services.AddSingleton(module);
@@ -78,7 +104,7 @@ public class InfoBankFactory : WebApplicationFactory<Program>
     protected override void Dispose(bool disposing)
     {
         base.Dispose(disposing);
-        if (disposing)
+        if (disposing && _ownsStorage)
         {
             _database.DisposeAsync().GetAwaiter().GetResult();
             try

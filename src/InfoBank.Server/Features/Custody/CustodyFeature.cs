@@ -31,6 +31,7 @@ public static class CustodyFeature
         services.AddScoped<ResidentExporter>();
         services.AddTransient<CustodyJobs>();
         services.AddSingleton<IRecurringJobSetup, CustodyRecurringJobs>();
+        services.AddSingleton<IStartupCatchUp, CustodyStartupCatchUp>();
         services.AddSingleton<IApiModule, CustodyApi>();
         services.AddScoped<IDemoSeedPart, CustodyDemoSeed>();
         return services;

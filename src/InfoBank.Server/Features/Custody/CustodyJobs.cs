@@ -5,8 +5,8 @@ namespace InfoBank.Server.Features.Custody;
 
 /// <summary>
 /// Custody's background work. Arguments are ids only; every method is idempotent. The recurring
-/// runs also catch up on work whose one-off job was lost (Hangfire's in-memory storage forgets
-/// queued jobs on restart; our tables do not).
+/// runs, and <see cref="CustodyStartupCatchUp"/> right after each start, catch up on work whose
+/// one-off job was lost (Hangfire's in-memory storage forgets queued jobs on restart; our tables do not).
 /// </summary>
 public sealed class CustodyJobs(ErasureSweeper sweeper, CustodyStore store, KeyRotation rotation)
 {
@@ -44,4 +44,17 @@ internal sealed class CustodyRecurringJobs : IRecurringJobSetup
         jobs.AddOrUpdate<CustodyJobs>("custody-rewrap-data-keys", j => j.RewrapDataKeysAsync(CancellationToken.None), Cron.Hourly());
         jobs.AddOrUpdate<CustodyJobs>("custody-reseal-rotated", j => j.ResealPendingAsync(CancellationToken.None), "*/15 * * * *");
     }
+}
+
+/// <summary>
+/// An erasure's sweep enqueued just before a crash is lost with in-memory Hangfire storage; its
+/// erasure row is not. Sweeping what is pending as soon as the host is up means the rows go within
+/// moments of a restart, not at the next run of <c>custody-sweep-erasures</c>.
+/// </summary>
+internal sealed class CustodyStartupCatchUp : IStartupCatchUp
+{
+    public string Name => "custody-sweep-erasures";
+
+    public Task RunAsync(IServiceProvider services, CancellationToken cancellationToken) =>
+        services.GetRequiredService<CustodyJobs>().SweepPendingErasuresAsync(cancellationToken);
 }

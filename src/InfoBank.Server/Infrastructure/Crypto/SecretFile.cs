@@ -45,6 +45,51 @@ public static class SecretFile
     }
 
     /// <summary>
+    /// Creates <paramref name="full"/> empty and owner-only (mode 0600, in a folder created 0700)
+    /// unless it exists. Returns whether this call created it.
+    /// </summary>
+    public static bool CreateEmptyOwnerOnly(string full)
+    {
+        if (File.Exists(full))
+        {
+            return false;
+        }
+        try
+        {
+            using var stream = OpenOwnerOnly(full, FileMode.CreateNew);
+            stream.Flush(flushToDisk: true);
+            return true;
+        }
+        catch (IOException) when (File.Exists(full))
+        {
+            // Another process created it first.
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// Takes group and other permissions off an existing file (a database created before files were
+    /// made owner-only, or copied in with a wide mode). Returns the mode it had when it changed it, or
+    /// null when it was owner-only already, does not exist, or this is Windows (ACLs, not modes).
+    /// </summary>
+    public static UnixFileMode? TightenToOwnerOnly(string full)
+    {
+        if (OperatingSystem.IsWindows() || !File.Exists(full))
+        {
+            return null;
+        }
+        const UnixFileMode others = UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute
+            | UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute;
+        var mode = File.GetUnixFileMode(full);
+        if ((mode & others) == 0)
+        {
+            return null;
+        }
+        File.SetUnixFileMode(full, mode & ~others);
+        return mode;
+    }
+
+    /// <summary>
     /// Opens <paramref name="full"/> for writing so that, when it is created, it is readable by the
     /// owner only from its first byte (mode 0600, in a folder created 0700), never chmod-ed afterwards.
     /// </summary>

@@ -16,8 +16,12 @@ public sealed class DatabaseOptions
 
     public DatabaseProvider Provider { get; set; } = DatabaseProvider.Sqlite;
 
+    /// <summary>
+    /// For SQLite, a relative <c>Data Source</c> is a file under the data directory (INFOBANK_DATA /
+    /// <c>--data</c>); an absolute one is kept.
+    /// </summary>
     [Required]
-    public string ConnectionString { get; set; } = "Data Source=data/infobank.db";
+    public string ConnectionString { get; set; } = "Data Source=infobank.db";
 
     /// <summary>How long a SQLite writer waits for the lock before giving up.</summary>
     [Range(0, 600_000)]

@@ -1,4 +1,5 @@
 using System.Data.Common;
+using InfoBank.Server.Infrastructure.Crypto;
 using Microsoft.Data.SqlClient;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
@@ -83,17 +84,56 @@ public sealed class DbConnectionFactory
     internal static string SqlitePragmas(int busyTimeoutMilliseconds) =>
         $"PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {busyTimeoutMilliseconds}; PRAGMA synchronous = FULL;";
 
-    /// <summary>Creates the folder of a file database so a fresh checkout runs with no set-up.</summary>
+    /// <summary>The SQLite file these options name, absolute; null for another database or an in-memory one.</summary>
+    public static string? SqliteFileOf(DatabaseOptions options)
+    {
+        if (options.Provider != DatabaseProvider.Sqlite)
+        {
+            return null;
+        }
+        var builder = new SqliteConnectionStringBuilder(options.ConnectionString);
+        return IsFile(builder) ? Path.GetFullPath(builder.DataSource) : null;
+    }
+
+    /// <summary>Whether the options open SQLite read-only on purpose (<c>Mode=ReadOnly</c>).</summary>
+    public static bool IsReadOnlySqlite(DatabaseOptions options) =>
+        options.Provider == DatabaseProvider.Sqlite && new SqliteConnectionStringBuilder(options.ConnectionString).Mode == SqliteOpenMode.ReadOnly;
+
+    /// <summary>A SQLite connection string with its file made absolute by <paramref name="resolve"/> (the data directory).</summary>
+    public static string ResolveSqliteFile(string connectionString, Func<string, string> resolve)
+    {
+        var builder = new SqliteConnectionStringBuilder(connectionString);
+        if (IsFile(builder))
+        {
+            builder.DataSource = resolve(builder.DataSource);
+        }
+        return builder.ToString();
+    }
+
+    /// <summary>
+    /// Creates an empty database file (which SQLite takes as a new database) readable by the owner
+    /// only from its first byte, in a folder created owner-only; SQLite gives the -wal and -shm files
+    /// it creates beside it the same mode. Returns false when the file already existed.
+    /// </summary>
+    public static bool CreateSqliteFile(string path) => SecretFile.CreateEmptyOwnerOnly(Path.GetFullPath(path));
+
+    private static bool IsFile(SqliteConnectionStringBuilder builder) =>
+        builder.Mode != SqliteOpenMode.Memory
+        && !string.IsNullOrEmpty(builder.DataSource)
+        && builder.DataSource != ":memory:"
+        && !builder.DataSource.StartsWith("file:", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// Connections open the file read-write but never create it: only the migrator does (with the
+    /// right mode). A file that is missing while the server runs is a lost volume or a wrong path,
+    /// and quietly starting a new empty database there would hide that behind "no such table".
+    /// </summary>
     private static string PrepareSqlite(string connectionString)
     {
         var builder = new SqliteConnectionStringBuilder(connectionString);
-        if (builder.Mode != SqliteOpenMode.Memory && !string.IsNullOrEmpty(builder.DataSource) && builder.DataSource != ":memory:")
+        if (IsFile(builder) && builder.Mode == SqliteOpenMode.ReadWriteCreate)
         {
-            var directory = Path.GetDirectoryName(Path.GetFullPath(builder.DataSource));
-            if (!string.IsNullOrEmpty(directory))
-            {
-                Directory.CreateDirectory(directory);
-            }
+            builder.Mode = SqliteOpenMode.ReadWrite;
         }
         return builder.ToString();
     }

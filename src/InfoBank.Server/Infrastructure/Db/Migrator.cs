@@ -41,6 +41,10 @@ public sealed partial class Migrator(IOptions<DatabaseOptions> options, ILogger<
         var db = options.Value;
         var connectionString = new DbConnectionFactory(options).ConnectionString;
         var marker = $".Migrations.{FolderOf(db.Provider)}.";
+        if (DbConnectionFactory.SqliteFileOf(db) is { } file && DbConnectionFactory.CreateSqliteFile(file))
+        {
+            LogCreated(logger, file);
+        }
 
         UpgradeEngineBuilder builder;
         switch (db.Provider)
@@ -85,6 +89,9 @@ public sealed partial class Migrator(IOptions<DatabaseOptions> options, ILogger<
         command.CommandText = "PRAGMA journal_mode = WAL;";
         command.ExecuteNonQuery();
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Created the SQLite database {File} (owner-only)")]
+    private static partial void LogCreated(ILogger logger, string file);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Database {Provider} migrated: {Count} script(s) applied")]
     private static partial void LogMigrated(ILogger logger, DatabaseProvider provider, int count);

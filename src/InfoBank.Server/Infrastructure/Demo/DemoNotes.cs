@@ -1,15 +1,21 @@
 using InfoBank.Server.Infrastructure.Crypto;
+using InfoBank.Server.Infrastructure.Data;
 
 namespace InfoBank.Server.Infrastructure.Demo;
 
 /// <summary>
-/// Demo credentials are generated at first run and never logged: they go to a file beside the
-/// database, readable only by the owner, which scripts/run.sh prints for the person who started it.
+/// Demo credentials are generated at first run and never logged: they go to a file in the data
+/// directory, readable only by the owner, which scripts/run.sh prints for the person who started it.
 /// </summary>
 public static class DemoNotes
 {
-    public static string PathFor(IConfiguration configuration) =>
-        configuration["Demo:NotesFile"] ?? Path.Combine("data", "demo-credentials.txt");
+    /// <summary><c>Demo:NotesFile</c>, under the data directory when relative.</summary>
+    public static string PathFor(IConfiguration configuration)
+    {
+        var configured = configuration["Demo:NotesFile"];
+        var file = string.IsNullOrWhiteSpace(configured) ? DataDirectorySetup.DefaultDemoNotesFile : configured;
+        return Path.IsPathFullyQualified(file) ? Path.GetFullPath(file) : DataDirectory.FromConfiguration(configuration).Resolve(file);
+    }
 
     public static void Write(IConfiguration configuration, DemoSeedContext context)
     {
@@ -17,7 +23,7 @@ public static class DemoNotes
         {
             return;
         }
-        using var file = SecretFile.OpenOwnerOnly(Path.GetFullPath(PathFor(configuration)), FileMode.Append);
+        using var file = SecretFile.OpenOwnerOnly(PathFor(configuration), FileMode.Append);
         using var writer = new StreamWriter(file);
         foreach (var note in context.Notes)
         {

@@ -26,7 +26,7 @@ public static class ProblemDetailsSetup
                 "traceId", Activity.Current?.Id ?? context.HttpContext.TraceIdentifier);
         });
         services.AddExceptionHandler<BadRequestExceptionHandler>();
-        services.AddExceptionHandler<DatabaseBusyExceptionHandler>();
+        services.AddExceptionHandler<StorageExceptionHandler>();
 
         // Throwing on bad input routes binding and JSON errors through the handler above, so the
         // client gets a body that says what was wrong instead of a bare 400.

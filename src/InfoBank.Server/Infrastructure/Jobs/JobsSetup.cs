@@ -22,6 +22,10 @@ public sealed class JobsOptions
 
     [Range(1, 64)]
     public int WorkerCount { get; set; } = 2;
+
+    /// <summary>Longest one start-up catch-up (<see cref="IStartupCatchUp"/>) may run before it is stopped.</summary>
+    [Range(1, 86_400)]
+    public int StartupCatchUpTimeoutSeconds { get; set; } = 600;
 }
 
 /// <summary>
@@ -73,6 +77,7 @@ public static class JobsSetup
                 // Recurring jobs with a seconds field (the audit checkpoint every few seconds) need a short poll.
                 options.SchedulePollingInterval = TimeSpan.FromSeconds(1);
             });
+            services.AddHostedService<StartupCatchUpRunner>();
         }
         services.AddHostedService<RecurringJobRegistrar>();
         return services;
