@@ -11,6 +11,7 @@ using InfoBank.Server.Infrastructure.Demo;
 using InfoBank.Server.Infrastructure.Errors;
 using InfoBank.Server.Infrastructure.Health;
 using InfoBank.Server.Infrastructure.Jobs;
+using InfoBank.Server.Infrastructure.Web;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.DataProtection.KeyManagement;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
@@ -72,11 +73,13 @@ public static class InfoBankHost
     public static WebApplication UseInfoBank(this WebApplication app)
     {
         app.UseInfoBankProblemDetails();
+        app.UseRequestTargetGuard();
         app.UseRouting();
-        app.UseMiddleware<RequestBodyLimitMiddleware>();
+        app.UseRequestBodyGate(RequestBodyStage.BeforeAuthentication);
         app.UseCredentialRateLimits();
         app.UseAuthentication();
         app.UseAuthorization();
+        app.UseRequestBodyGate(RequestBodyStage.AfterAuthorization);
 
         // Deny by default (IdentitySetup's fallback policy); these are the routes open to anyone.
         app.MapHealthChecks("/health/live", new() { Predicate = _ => false }).AllowAnonymous();
