@@ -72,6 +72,7 @@ public static class InfoBankHost
 
     public static WebApplication UseInfoBank(this WebApplication app)
     {
+        app.UseInfoBankSecurityHeaders();
         app.UseInfoBankProblemDetails();
         app.UseRequestTargetGuard();
         app.UseRouting();
@@ -87,7 +88,12 @@ public static class InfoBankHost
         app.MapOpenApi("/openapi/{documentName}.json").AllowAnonymous();
         app.MapScalarApiReference("/reference", options => options
             .WithTitle("InfoBank API")
-            .WithOpenApiRoutePattern("/openapi/{documentName}.json")).AllowAnonymous();
+            .WithOpenApiRoutePattern("/openapi/{documentName}.json")
+            // Per-request nonce for its inline script (SecurityHeaders); nothing from third-party hosts.
+            .WithNonce()
+            .DisableDefaultFonts()
+            .DisableTelemetry()
+            .DisableAgent()).AllowAnonymous();
         app.MapRazorPages();
         app.MapInfoBankJobsDashboard();
         foreach (var module in app.Services.GetServices<IApiModule>())
