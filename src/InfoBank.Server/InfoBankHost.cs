@@ -76,8 +76,8 @@ public static class InfoBankHost
         app.UseInfoBankProblemDetails();
         app.UseRequestTargetGuard();
         app.UseRouting();
-        app.UseRequestBodyGate(RequestBodyStage.BeforeAuthentication);
         app.UseCredentialRateLimits();
+        app.UseRequestBodyGate(RequestBodyStage.BeforeAuthentication);
         app.UseAuthentication();
         app.UseAuthorization();
         app.UseRequestBodyGate(RequestBodyStage.AfterAuthorization);

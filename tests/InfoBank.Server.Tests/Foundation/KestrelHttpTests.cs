@@ -129,3 +129,38 @@ public sealed class KestrelHttpTests(KestrelHttpTests.Factory factory) : IClassF
         return request;
     }
 }
+
+/// <summary>The credential rate limits come before any body is read: a flood of token requests costs the server no form parsing.</summary>
+public sealed class KestrelRateLimitOrderTests
+{
+    public sealed class Factory : KestrelInfoBankFactory
+    {
+        public const int TokenRequests = 2;
+
+        protected override void ConfigureWebHost(IWebHostBuilder builder)
+        {
+            base.ConfigureWebHost(builder);
+            builder.UseSetting("Identity:RateLimits:TokenRequestsPerMinute", TokenRequests.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        }
+    }
+
+    [Fact]
+    public async Task A_token_request_over_the_budget_is_refused_without_reading_its_form()
+    {
+        using var factory = new Factory();
+        using var anonymous = factory.Client();
+        for (var i = 0; i < Factory.TokenRequests; i++)
+        {
+            var spent = await anonymous.PostAsync("/connect/token", new FormUrlEncodedContent([KeyValuePair.Create("grant_type", "client_credentials")]));
+            Assert.NotEqual(HttpStatusCode.TooManyRequests, spent.StatusCode);
+        }
+
+        var request = new HttpRequestMessage(HttpMethod.Post, "/connect/token") { Content = new StreamContent(new EndlessStream()) };
+        request.Content.Headers.ContentType = new("application/x-www-form-urlencoded");
+        request.Headers.TransferEncodingChunked = true;
+        request.Headers.ExpectContinue = true;
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        var response = await anonymous.SendAsync(request, timeout.Token);
+        await HardeningKit.AssertProblemType(response, HttpStatusCode.TooManyRequests, "rate-limited");
+    }
+}

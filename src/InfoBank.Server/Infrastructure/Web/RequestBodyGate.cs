@@ -11,7 +11,10 @@ namespace InfoBank.Server.Infrastructure.Web;
 /// <summary>Where in the pipeline a <see cref="RequestBodyGateMiddleware"/> stands.</summary>
 public enum RequestBodyStage
 {
-    /// <summary>After routing, before authentication: what headers alone decide, and the bodies of anonymous routes.</summary>
+    /// <summary>
+    /// After routing and the credential rate limits (a flood of sign-ins is refused before any form
+    /// is read), before authentication: what headers alone decide, and the bodies of anonymous routes.
+    /// </summary>
     BeforeAuthentication,
 
     /// <summary>After authorization: the bodies of routes that need a token, read only for callers allowed to send them.</summary>
