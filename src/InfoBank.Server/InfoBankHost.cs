@@ -12,6 +12,7 @@ using InfoBank.Server.Infrastructure.Demo;
 using InfoBank.Server.Infrastructure.Errors;
 using InfoBank.Server.Infrastructure.Health;
 using InfoBank.Server.Infrastructure.Jobs;
+using InfoBank.Server.Infrastructure.Web;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.DataProtection.Internal;
 using Microsoft.AspNetCore.DataProtection.KeyManagement;
@@ -81,12 +82,15 @@ public static class InfoBankHost
 
     public static WebApplication UseInfoBank(this WebApplication app)
     {
+        app.UseInfoBankSecurityHeaders();
         app.UseInfoBankProblemDetails();
+        app.UseRequestTargetGuard();
         app.UseRouting();
-        app.UseMiddleware<RequestBodyLimitMiddleware>();
         app.UseCredentialRateLimits();
+        app.UseRequestBodyGate(RequestBodyStage.BeforeAuthentication);
         app.UseAuthentication();
         app.UseAuthorization();
+        app.UseRequestBodyGate(RequestBodyStage.AfterAuthorization);
 
         // Deny by default (IdentitySetup's fallback policy); these are the routes open to anyone.
         app.MapHealthChecks("/health/live", new() { Predicate = _ => false }).AllowAnonymous();
@@ -94,7 +98,12 @@ public static class InfoBankHost
         app.MapOpenApi("/openapi/{documentName}.json").AllowAnonymous();
         app.MapScalarApiReference("/reference", options => options
             .WithTitle("InfoBank API")
-            .WithOpenApiRoutePattern("/openapi/{documentName}.json")).AllowAnonymous();
+            .WithOpenApiRoutePattern("/openapi/{documentName}.json")
+            // Per-request nonce for its inline script (SecurityHeaders); nothing from third-party hosts.
+            .WithNonce()
+            .DisableDefaultFonts()
+            .DisableTelemetry()
+            .DisableAgent()).AllowAnonymous();
         app.MapRazorPages();
         app.MapInfoBankJobsDashboard();
         foreach (var module in app.Services.GetServices<IApiModule>())

@@ -54,15 +54,25 @@ public static class PayloadValidator
         switch (field.Type)
         {
             case FieldType.Integer:
-                if (value.ValueKind != JsonValueKind.Number || !value.TryGetDecimal(out var integer) || integer != decimal.Truncate(integer))
+                // The payload is stored as sent, so 1E2 or 100.000 would reach every reader in that
+                // form: an integer field takes an integer literal (digits, optional minus) only.
+                if (value.ValueKind != JsonValueKind.Number || !IsIntegerLiteral(value.GetRawText()))
                 {
-                    return "Expected an integer.";
+                    return "Expected an integer (digits only: no fraction, no exponent).";
+                }
+                if (!value.TryGetDecimal(out var integer))
+                {
+                    return "The integer is out of range.";
                 }
                 return CheckRange(field, integer);
             case FieldType.Number:
-                if (value.ValueKind != JsonValueKind.Number || !value.TryGetDecimal(out var number))
+                if (value.ValueKind != JsonValueKind.Number)
                 {
                     return "Expected a number.";
+                }
+                if (!value.TryGetDecimal(out var number))
+                {
+                    return "The number is out of range.";
                 }
                 return CheckRange(field, number);
             case FieldType.Boolean:
@@ -85,6 +95,12 @@ public static class PayloadValidator
             default:
                 return "Unsupported field type.";
         }
+    }
+
+    private static bool IsIntegerLiteral(string raw)
+    {
+        var digits = raw.AsSpan(raw.StartsWith('-') ? 1 : 0);
+        return digits.Length > 0 && !digits.ContainsAnyExceptInRange('0', '9');
     }
 
     private static string? CheckRange(InventoryField field, decimal value)

@@ -8,6 +8,9 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.AspNetCore.Routing.Patterns;
+using Microsoft.AspNetCore.Routing.Template;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace InfoBank.Server.Tests.Identity;
 
@@ -71,6 +74,48 @@ public sealed class AuthorizationMatrixTests(AuthorizationMatrixTests.Factory fa
             // Names no policy: the fallback (any valid token) applies.
             routes.MapGet("/test/policy/none", () => TypedResults.Ok());
         }
+    }
+
+    /// <summary>
+    /// The matrix is checked against what the server maps: each method + pattern of every route
+    /// endpoint needs a row whose method and path it would route (constraints included), so a new
+    /// route cannot ship without its authorization being tried for every kind of caller.
+    /// </summary>
+    [Fact]
+    public void Every_mapped_route_has_a_row()
+    {
+        var endpoints = factory.Services.GetRequiredService<EndpointDataSource>().Endpoints.OfType<RouteEndpoint>().ToList();
+        var policies = factory.Services.GetRequiredService<ParameterPolicyFactory>();
+        Assert.Contains(endpoints, e => e.RoutePattern.RawText == "/api/v1/records/");
+
+        var missing = new List<string>();
+        foreach (var endpoint in endpoints)
+        {
+            var pattern = endpoint.RoutePattern;
+            var matcher = new TemplateMatcher(new RouteTemplate(pattern), new RouteValueDictionary(pattern.Defaults));
+            bool Routes(MatrixRoute row)
+            {
+                var values = new RouteValueDictionary();
+                if (!matcher.TryMatch(row.Path.Split('?')[0], values))
+                {
+                    return false;
+                }
+                return pattern.ParameterPolicies.All(parameter => parameter.Value.All(reference =>
+                    policies.Create(pattern.GetParameter(parameter.Key), reference) is not IRouteConstraint constraint
+                    || constraint.Match(null, null, parameter.Key, values, RouteDirection.IncomingRequest)));
+            }
+            // An endpoint without method metadata (health checks, pages, the dashboard) takes any method.
+            var methods = endpoint.Metadata.GetMetadata<IHttpMethodMetadata>()?.HttpMethods is { Count: > 0 } listed ? listed.ToArray<string?>() : [null];
+            foreach (var method in methods)
+            {
+                if (!AuthorizationMatrix.Routes.Any(row => (method is null || row.Method == method) && Routes(row)))
+                {
+                    missing.Add($"{method ?? "(any method)"} {pattern.RawText}");
+                }
+            }
+        }
+        Assert.True(missing.Count == 0,
+            $"Mapped routes without a row in tests/InfoBank.Server.Tests/Infrastructure/AuthorizationMatrix.cs: {string.Join("; ", missing)}");
     }
 
     public static TheoryData<int, Caller> Cases()

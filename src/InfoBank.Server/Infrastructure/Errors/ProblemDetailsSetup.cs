@@ -35,6 +35,12 @@ public static class ProblemDetailsSetup
         {
             options.SerializerOptions.AllowTrailingCommas = false;
             options.SerializerOptions.UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow;
+            // Last-wins would let {"vote":"reject",…,"vote":"approve"} mean approve to us and reject
+            // to a proxy or log reader. This also covers JsonElement members (deposit payloads) at any depth.
+            options.SerializerOptions.AllowDuplicateProperties = false;
+            // A number is a JSON number: "5" where an integer is expected is a wrong type, as it
+            // would be for any other member.
+            options.SerializerOptions.NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.Strict;
         });
         return services;
     }

@@ -8,6 +8,7 @@ using Hangfire.PostgreSql.Factories;
 using Hangfire.SqlServer;
 using InfoBank.Server.Features.Identity;
 using InfoBank.Server.Infrastructure.Db;
+using InfoBank.Server.Infrastructure.Errors;
 using Microsoft.Extensions.Options;
 
 namespace InfoBank.Server.Infrastructure.Jobs;
@@ -100,17 +101,70 @@ public static class JobsSetup
         }
     }
 
+    public const string DashboardPath = "/jobs";
+
     public static WebApplication MapInfoBankJobsDashboard(this WebApplication app)
     {
         // Operators only: the endpoint's policy accepts an operator's token or sign-in cookie, so
-        // Hangfire's own filter (local requests only by default) is replaced by nothing.
-        app.MapHangfireDashboard("/jobs", new DashboardOptions
+        // Hangfire's own filter (local requests only by default) is replaced by nothing. The
+        // authorization middleware runs before the endpoint, so StatsGuard sees operators only.
+        app.MapHangfireDashboard(DashboardPath, new DashboardOptions
         {
             DashboardTitle = "InfoBank jobs",
             Authorization = [],
-        }).RequireAuthorization(IdentitySetup.JobsDashboardPolicy);
+        }).RequireAuthorization(IdentitySetup.JobsDashboardPolicy)
+            .Add(endpoint =>
+            {
+                var dashboard = endpoint.RequestDelegate!;
+                endpoint.RequestDelegate = context => StatsGuard(context, dashboard);
+            });
         return app;
     }
+
+    /// <summary>
+    /// Hangfire's <c>/stats</c> (what the dashboard polls) reads a form on any method, so a GET,
+    /// or a POST that is not a form, failed inside it with a 500. Every Hangfire POST is a form:
+    /// anything else is a 415 before it. <c>GET /jobs/stats</c> answers the job counts as JSON
+    /// (what an operator's script would want); other methods on it are a 405.
+    /// </summary>
+    private static async Task StatsGuard(HttpContext context, RequestDelegate dashboard)
+    {
+        var request = context.Request;
+        var isStats = request.Path.Equals(DashboardPath + "/stats", StringComparison.OrdinalIgnoreCase);
+        if (HttpMethods.IsPost(request.Method) && !request.HasFormContentType)
+        {
+            await RefuseAsync(context, ProblemTypes.UnsupportedMediaType, "The jobs dashboard takes form posts (application/x-www-form-urlencoded) only.");
+            return;
+        }
+        if (!isStats || HttpMethods.IsPost(request.Method))
+        {
+            await dashboard(context);
+            return;
+        }
+        if (!HttpMethods.IsGet(request.Method) && !HttpMethods.IsHead(request.Method))
+        {
+            context.Response.Headers.Allow = "GET, HEAD, POST";
+            await RefuseAsync(context, ProblemTypes.MethodNotAllowed, $"{DashboardPath}/stats takes GET (the job counts) or the dashboard's form POST.");
+            return;
+        }
+        var statistics = context.RequestServices.GetRequiredService<JobStorage>().GetMonitoringApi().GetStatistics();
+        await context.Response.WriteAsJsonAsync(new JobStatistics(
+            statistics.Enqueued, statistics.Scheduled, statistics.Processing, statistics.Succeeded, statistics.Failed,
+            statistics.Deleted, statistics.Awaiting, statistics.Retries, statistics.Recurring, statistics.Servers, statistics.Queues),
+            context.RequestAborted);
+    }
+
+    private static Task RefuseAsync(HttpContext context, ProblemType type, string detail)
+    {
+        context.Response.StatusCode = type.Status;
+        return context.RequestServices.GetRequiredService<IProblemDetailsService>()
+            .TryWriteAsync(new ProblemDetailsContext { HttpContext = context, ProblemDetails = type.ToDetails(detail) }).AsTask();
+    }
+
+    /// <summary>The answer of <c>GET /jobs/stats</c>: how many jobs are in each state, servers and queues (null: the storage does not count it).</summary>
+    public sealed record JobStatistics(
+        long Enqueued, long Scheduled, long Processing, long Succeeded, long Failed, long Deleted,
+        long? Awaiting, long? Retries, long Recurring, long Servers, long Queues);
 
     private sealed class RecurringJobRegistrar(IEnumerable<IRecurringJobSetup> setups, IRecurringJobManager jobs) : IHostedService
     {
