@@ -1,7 +1,8 @@
 using InfoBank.Server;
 using InfoBank.Server.Infrastructure.Data;
 
-var builder = WebApplication.CreateBuilder(args);
+// Settings are read once at start (see UseApplicationFolderSettings), so the host does not watch them either.
+var builder = WebApplication.CreateBuilder([.. args, "--hostBuilder:reloadConfigOnChange=false"]);
 // Settings from the application's folder whatever the working folder is; --data <dir> above INFOBANK_DATA.
 builder.Configuration.UseApplicationFolderSettings(builder.Environment.EnvironmentName).AddDataDirectoryArgument(args);
 builder.AddInfoBank();

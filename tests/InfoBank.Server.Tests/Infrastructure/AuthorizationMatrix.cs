@@ -30,7 +30,7 @@ public sealed record MatrixRoute(string Method, string Path, Caller[] Allowed, H
 /// row here matches: a new route gets its row when it lands. Pick a request whose answer for an
 /// allowed caller does not depend on data (an id that does not exist, a body the route refuses after
 /// authorization) and never one that changes the shared callers (the resident is never enrolled, so
-/// erasure is a 404).
+/// erasure without its confirmation is a 400).
 /// </summary>
 public static class AuthorizationMatrix
 {
@@ -48,6 +48,14 @@ public static class AuthorizationMatrix
         new("GET", "/.well-known/jwks", Anyone),
         new("GET", "/connect/authorize", Anyone, HttpStatusCode.BadRequest),
         new("POST", "/connect/token", Anyone, HttpStatusCode.BadRequest),
+        new("POST", "/connect/authorize", Anyone, HttpStatusCode.BadRequest),
+        new("POST", "/connect/introspect", Anyone, HttpStatusCode.BadRequest),
+        new("POST", "/connect/revoke", Anyone, HttpStatusCode.BadRequest),
+        new("GET", "/connect/userinfo", [Caller.Resident, Caller.Committee, Caller.Auditor, Caller.Operator]),
+        // OpenIddict reads a POST to userinfo as a form: without one it is malformed, whoever asks.
+        new("POST", "/connect/userinfo", Anyone, HttpStatusCode.BadRequest),
+        new("GET", "/connect/endsession", Anyone, HttpStatusCode.Found),
+        new("POST", "/connect/endsession", Anyone, HttpStatusCode.BadRequest),
         new("GET", "/signin", Anyone),
         new("GET", "/signout", Anyone),
         new("GET", "/signin/callback?code=probe", Anyone),
@@ -83,7 +91,7 @@ public static class AuthorizationMatrix
         new("DELETE", "/api/v1/me/sources/probe-source", [Caller.Resident], HttpStatusCode.NotFound),
         new("GET", "/api/v1/me/records", [Caller.Resident]),
         new("GET", "/api/v1/me/export", [Caller.Resident]),
-        new("DELETE", "/api/v1/me", [Caller.Resident], HttpStatusCode.NotFound),
+        new("DELETE", "/api/v1/me", [Caller.Resident], HttpStatusCode.BadRequest),
         new("POST", "/api/v1/records", [Caller.Source], HttpStatusCode.UnprocessableEntity, "{\"records\":[]}"),
 
         // Consent: signing keys and offers are public; consents belong to the resident.
@@ -91,7 +99,7 @@ public static class AuthorizationMatrix
         new("GET", "/api/v1/offers", Anyone),
         new("GET", $"/api/v1/offers/{Id}", Anyone, HttpStatusCode.NotFound),
         new("GET", "/api/v1/me/consents", [Caller.Resident]),
-        new("POST", "/api/v1/me/consents", [Caller.Resident], HttpStatusCode.NotFound, $"{{\"offerId\":\"{Id}\",\"noticeVersion\":1}}"),
+        new("POST", "/api/v1/me/consents", [Caller.Resident], HttpStatusCode.Conflict, $"{{\"offerId\":\"{Id}\",\"noticeVersion\":1}}"),
         new("GET", $"/api/v1/me/consents/{Id}", [Caller.Resident], HttpStatusCode.NotFound),
         new("DELETE", $"/api/v1/me/consents/{Id}", [Caller.Resident], HttpStatusCode.NotFound),
         new("GET", $"/api/v1/me/consents/{Id}/receipt", [Caller.Resident], HttpStatusCode.NotFound),

@@ -28,6 +28,8 @@ public static class DataDirectorySetup
     /// The host's defaults look in the content root (the working folder), so a server started from
     /// elsewhere silently ran without its settings, and with the framework's logging defaults.
     /// <c>appsettings.json</c> is required: running without it is a broken deployment, not a choice.
+    /// Settings are read once, at start (a change takes a restart): watching the files costs an
+    /// inotify instance per file and host, and a half-written file would change the running server.
     /// </summary>
     public static IConfigurationBuilder UseApplicationFolderSettings(this IConfigurationBuilder configuration, string environmentName)
     {
@@ -41,7 +43,7 @@ public static class DataDirectorySetup
                 && (path.Equals("appsettings.json", StringComparison.OrdinalIgnoreCase) || path.Equals(environmentFile, StringComparison.OrdinalIgnoreCase)))
             {
                 // Replaced in place so the precedence of the sources after it (environment, command line) is kept.
-                sources[i] = ApplicationFolderJson(folder, path, optional: !path.Equals("appsettings.json", StringComparison.OrdinalIgnoreCase), json.ReloadOnChange);
+                sources[i] = ApplicationFolderJson(folder, path, optional: !path.Equals("appsettings.json", StringComparison.OrdinalIgnoreCase), reloadOnChange: false);
                 replaced = true;
             }
         }
