@@ -149,7 +149,7 @@ public sealed class ErasureSweepCatchUpTests
             sourceRecordId = $"c{i}",
         }).ToArray();
         Assert.True((await source.PostAsJsonAsync("/api/v1/records", new { records })).IsSuccessStatusCode);
-        var erased = await resident.DeleteAsync("/api/v1/me");
+        var erased = await first.EraseAsync(resident, residentId);
         Assert.Equal(HttpStatusCode.OK, erased.StatusCode);
         var erasureId = (await erased.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("erasureId").GetGuid();
 
