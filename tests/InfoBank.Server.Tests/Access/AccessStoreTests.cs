@@ -34,7 +34,8 @@ public abstract class AccessStoreTests<TFixture>(TFixture database) : StoreTestB
         Assert.Empty(await Store.PassbookAsync(carol, null, null, 10, CancellationToken.None));
         Assert.Equal(10, await Store.PointsTotalAsync(alice, CancellationToken.None));
         Assert.Equal(0, await Store.PointsTotalAsync(carol, CancellationToken.None));
-        Assert.Equal([alice], await Store.RewardedInFetchAsync(entry.FetchId!.Value, CancellationToken.None));
+        Assert.Equal([alice], await Store.RewardedInFetchAsync(entry.FetchId!.Value, [alice, bob, carol], CancellationToken.None));
+        Assert.Empty(await Store.RewardedInFetchAsync(entry.FetchId!.Value, [bob, carol], CancellationToken.None));
         Assert.Empty(await Store.PassbookAsync(alice, Now, null, 10, CancellationToken.None));
     }
 

@@ -128,7 +128,7 @@ public sealed class ApplicationsHttpTests(ApplicationsHttpTests.Factory factory)
         var revoked = await JsonOf(await chair.PostAsJsonAsync($"/api/v1/committee/grants/{grantId}/revoke", new { reason = "breach of conditions" }), HttpStatusCode.OK);
         Assert.Equal("revoked", revoked.GetProperty("status").GetString());
         var consents = await JsonOf(await resident.GetAsync("/api/v1/me/consents"), HttpStatusCode.OK);
-        Assert.Equal("ConsentRevoked", consents.EnumerateArray().Single().GetProperty("state").GetString());
+        Assert.Equal("ConsentRevoked", consents.GetProperty("items").EnumerateArray().Single().GetProperty("state").GetString());
         Assert.DoesNotContain((await JsonOf(await anonymous.GetAsync("/api/v1/offers"), HttpStatusCode.OK)).EnumerateArray(), o => o.GetProperty("grantId").GetGuid() == grantId);
         await ProblemOf(await chair.PostAsJsonAsync($"/api/v1/committee/grants/{grantId}/suspend", new { reason = "again" }), HttpStatusCode.Conflict);
         await ProblemOf(await chair.PostAsJsonAsync($"/api/v1/committee/grants/{Guid.NewGuid()}/suspend", new { reason = "x" }), HttpStatusCode.NotFound);

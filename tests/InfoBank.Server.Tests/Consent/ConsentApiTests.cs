@@ -129,7 +129,7 @@ public sealed class ConsentApiTests(InfoBankFactory factory) : IClassFixture<Inf
         }
 
         var list = await http.GetFromJsonAsync<JsonElement>("/api/v1/me/consents");
-        Assert.Equal("ConsentWithdrawn", list.EnumerateArray().Single().GetProperty("state").GetString());
+        Assert.Equal("ConsentWithdrawn", list.GetProperty("items").EnumerateArray().Single().GetProperty("state").GetString());
 
         // The resident's full export carries the consent and its history.
         var export = await http.GetFromJsonAsync<JsonElement>("/api/v1/me/export");
@@ -190,7 +190,7 @@ public sealed class ConsentApiTests(InfoBankFactory factory) : IClassFixture<Inf
 
         var changed = (await Offers.PublishAsync(draft with { BenefitPoints = 800 })).Offer;
         var list = await http.GetFromJsonAsync<JsonElement>("/api/v1/me/consents");
-        var old = list.EnumerateArray().Single();
+        var old = list.GetProperty("items").EnumerateArray().Single();
         Assert.Equal("ConsentInvalidated", old.GetProperty("state").GetString());
         Assert.True(old.GetProperty("canConsentAgain").GetBoolean());
         Assert.Equal(2, old.GetProperty("currentNoticeVersion").GetInt32());
@@ -223,7 +223,7 @@ public sealed class ConsentApiTests(InfoBankFactory factory) : IClassFixture<Inf
 
         Assert.False((await Decisions.DecideAsync(question)).Allowed);
         var listed = await http.GetFromJsonAsync<JsonElement>("/api/v1/me/consents");
-        var states = listed.EnumerateArray().Select(c => c.GetProperty("state").GetString()).ToList();
+        var states = listed.GetProperty("items").EnumerateArray().Select(c => c.GetProperty("state").GetString()).ToList();
         Assert.Equal(["ConsentWithdrawn", "ConsentWithdrawn"], states);
         // The already-withdrawn consent was not touched again: one withdrawal event each.
         await using var connection = await factory.Connections.OpenAsync();
@@ -236,6 +236,40 @@ public sealed class ConsentApiTests(InfoBankFactory factory) : IClassFixture<Inf
             "SELECT seq, kind FROM audit_log WHERE subject_ref = @subject ORDER BY seq", new { subject })).ToList();
         var erasedAt = audited.Single(a => a.Kind == Features.Audit.AuditKinds.Erasure).Seq;
         Assert.True(audited.Last(a => a.Kind == Features.Audit.AuditKinds.ConsentWithdrawn).Seq < erasedAt);
+    }
+
+    [Fact]
+    public async Task The_consent_list_comes_a_page_at_a_time_with_next_and_a_link_header()
+    {
+        var (_, http) = await ResidentAsync();
+        var given = new List<Guid>();
+        for (var i = 0; i < 5; i++)
+        {
+            var offer = await PublishResearchAsync();
+            var created = await http.PostAsJsonAsync("/api/v1/me/consents", GiveBody(offer, DataCategories.BodyComposition));
+            given.Add((await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("consent").GetProperty("consentId").GetGuid());
+        }
+        var seen = new List<Guid>();
+        var url = "/api/v1/me/consents?limit=2";
+        var pages = 0;
+        while (url is not null)
+        {
+            var response = await http.GetAsync(url);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            var page = await response.Content.ReadFromJsonAsync<JsonElement>();
+            seen.AddRange(page.GetProperty("items").EnumerateArray().Select(c => c.GetProperty("consentId").GetGuid()));
+            url = page.GetProperty("next").GetString();
+            Assert.Equal(url is null ? null : $"<{url}>; rel=\"next\"", response.Headers.TryGetValues("Link", out var link) ? link.Single() : null);
+            pages++;
+        }
+        Assert.Equal(3, pages);
+        Assert.Equal(Enumerable.Reverse(given), seen);
+
+        foreach (var bad in new[] { "?limit=0", "?limit=201", "?cursor=not-a-cursor", "?limit=x" })
+        {
+            var problem = await HostProblem(await http.GetAsync("/api/v1/me/consents" + bad), HttpStatusCode.BadRequest);
+            Assert.False(string.IsNullOrEmpty(problem.GetProperty("detail").GetString()));
+        }
     }
 
     [Fact]

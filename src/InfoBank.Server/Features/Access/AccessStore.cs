@@ -81,10 +81,6 @@ public sealed class AccessStore(DbConnectionFactory db)
 
     private const string SelectActiveGrants = "SELECT DISTINCT grant_id FROM access_log WHERE at > @since";
 
-    private const string SelectPointsGiven = """
-        SELECT DISTINCT p.resident_id FROM access_provisions p JOIN access_log l ON l.id = p.access_id
-        WHERE l.fetch_id = @fetchId AND p.points > 0
-        """;
 
     // Candidates only: enrolled (so not erased) residents with a consent in the ConsentGiven state to
     // this grant's offer. The consent decision function still decides each of them, on every page.
@@ -251,11 +247,28 @@ public sealed class AccessStore(DbConnectionFactory db)
         return [.. await connection.QueryAsync<Guid>(new CommandDefinition(SelectActiveGrants, new { since }, cancellationToken: cancellationToken))];
     }
 
-    /// <summary>The residents who already earned points in this fetch (points accrue once per fetch, not per page).</summary>
-    public async Task<IReadOnlySet<Guid>> RewardedInFetchAsync(Guid fetchId, CancellationToken cancellationToken)
+    /// <summary>
+    /// Which of <paramref name="residents"/> (one page's) already earned points in this fetch: points
+    /// accrue once per fetch, not per page. Only this page's residents are looked up (through their
+    /// passbook index), so a long fetch does not re-read its whole log on every page.
+    /// </summary>
+    public async Task<IReadOnlySet<Guid>> RewardedInFetchAsync(Guid fetchId, IReadOnlyCollection<Guid> residents, CancellationToken cancellationToken)
     {
+        var rewarded = new HashSet<Guid>();
+        if (residents.Count == 0)
+        {
+            return rewarded;
+        }
         await using var connection = await db.OpenAsync(cancellationToken);
-        return (await connection.QueryAsync<Guid>(new CommandDefinition(SelectPointsGiven, new { fetchId }, cancellationToken: cancellationToken))).ToHashSet();
+        foreach (var chunk in residents.Chunk(500))
+        {
+            var sql = $"""
+                SELECT DISTINCT p.resident_id FROM access_provisions p JOIN access_log l ON l.id = p.access_id
+                WHERE {db.Dialect.InList("p.resident_id", "residents")} AND l.fetch_id = @fetchId AND p.points > 0
+                """;
+            rewarded.UnionWith(await connection.QueryAsync<Guid>(new CommandDefinition(sql, new { fetchId, residents = chunk }, cancellationToken: cancellationToken)));
+        }
+        return rewarded;
     }
 
     /// <summary>Residents, after <paramref name="after"/> in id order, who hold an active consent to the grant's offer.</summary>

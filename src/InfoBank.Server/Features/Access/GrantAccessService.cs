@@ -180,7 +180,7 @@ public sealed partial class GrantAccessService(
             subjects.TryGetValue(r.Resident, out var subject) ? subject : subjects[r.Resident] = pseudonyms.For(recipient, r.Resident),
             r.Row.Category, r.Row.ObservedAt, Projected(r.Row.Payload, grant.Fields[r.Row.Category]))).ToList();
         var perResident = page.Rows.GroupBy(r => r.Resident).ToDictionary(g => g.Key, g => g.Count());
-        var rewarded = state is null ? new HashSet<Guid>() : await store.RewardedInFetchAsync(fetchId, cancellationToken);
+        var rewarded = state is null ? new HashSet<Guid>() : await store.RewardedInFetchAsync(fetchId, perResident.Keys, cancellationToken);
         var provisions = perResident.Select(p => new Provision(p.Key, p.Value, rewarded.Contains(p.Key) ? 0 : grant.BenefitPoints)).ToList();
 
         // A reservation left unused by a crash stays counted: the volume errs on the safe side.

@@ -5,6 +5,7 @@ using InfoBank.Server.Infrastructure;
 using InfoBank.Server.Infrastructure.Auth;
 using InfoBank.Server.Infrastructure.Db;
 using InfoBank.Server.Infrastructure.Errors;
+using InfoBank.Server.Infrastructure.Web;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace InfoBank.Server.Features.Consent;
@@ -98,7 +99,7 @@ public sealed class ConsentApi : IApiModule
 
         var me = routes.MapGroup("/api/v1/me/consents").WithTags("Consent").RequireAuthorization(AuthPolicies.Resident);
         me.MapGet("/", ListConsents).WithName("ListMyConsents")
-            .WithSummary("Your consents, current and past, with their DPV state and what changed in offers you must consent to again.");
+            .WithSummary("Your consents, current and past, newest first, a page at a time (limit, cursor; the next page's URL in next and the Link header), with their DPV state and what changed in offers you must consent to again.");
         me.MapPost("/", GiveConsent).WithName("GiveConsent")
             .WithSummary("Consent to one offer at its current notice version; special-care items must be named.")
             .WithRequestBodyLimit(8 * 1024);
@@ -138,10 +139,15 @@ public sealed class ConsentApi : IApiModule
         }, cancellationToken);
     }
 
-    public static async Task<Ok<IReadOnlyList<ConsentResponse>>> ListConsents(ClaimsPrincipal user, ConsentService consents, CancellationToken cancellationToken)
+    public static async Task<Results<Ok<Page<ConsentResponse>>, ProblemHttpResult>> ListConsents(
+        int? limit, string? cursor, ClaimsPrincipal user, HttpContext context, ConsentService consents, CancellationToken cancellationToken)
     {
-        var views = await consents.ListAsync(user.AccountId(), cancellationToken);
-        return TypedResults.Ok<IReadOnlyList<ConsentResponse>>(views.Select(ConsentResponse.From).ToList());
+        if (!Paging.TryRead<ConsentPosition>(limit, cursor, out var size, out var after, out var problem))
+        {
+            return problem!;
+        }
+        var (page, next) = await consents.ListAsync(user.AccountId(), after, size, cancellationToken);
+        return Paging.Result(context, page.Select(ConsentResponse.From).ToList(), next);
     }
 
     public static async Task<Results<Ok<ConsentResponse>, ProblemHttpResult>> GetConsent(

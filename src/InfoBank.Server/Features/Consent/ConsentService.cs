@@ -2,6 +2,7 @@ using InfoBank.Core.Consent;
 using InfoBank.Server.Features.Audit;
 using InfoBank.Server.Features.Custody;
 using InfoBank.Server.Infrastructure.Db;
+using InfoBank.Server.Infrastructure.Web;
 
 namespace InfoBank.Server.Features.Consent;
 
@@ -91,18 +92,29 @@ public sealed partial class ConsentService(
         return withdrawn;
     }
 
-    /// <summary>Every consent of the resident, current and past, newest first.</summary>
+    /// <summary>Every consent of the resident, current and past, newest first (the export; a resident has one per offer at most a few times).</summary>
     public Task<IReadOnlyList<ConsentView>> ListAsync(Guid subjectId, CancellationToken cancellationToken) =>
-        store.Db.ReadAsync<IReadOnlyList<ConsentView>>(async s =>
+        store.Db.ReadAsync<IReadOnlyList<ConsentView>>(async s => await ViewsAsync(s, await store.ListConsentsAsync(s, subjectId)), cancellationToken);
+
+    /// <summary>One page of the resident's consents, newest first, and where the next page starts (null: none).</summary>
+    public Task<(IReadOnlyList<ConsentView> Page, ConsentPosition? Next)> ListAsync(Guid subjectId, ConsentPosition? after, int limit, CancellationToken cancellationToken) =>
+        store.Db.ReadAsync<(IReadOnlyList<ConsentView>, ConsentPosition?)>(async s =>
         {
-            var views = new List<ConsentView>();
-            var offers = new Dictionary<Guid, OfferTerms>();
-            foreach (var consent in await store.ListConsentsAsync(s, subjectId))
-            {
-                views.Add(await ViewAsync(s, consent, offers));
-            }
-            return views;
+            var rows = await store.ListConsentsAsync(s, subjectId, after, limit + 1);
+            var (page, more) = Paging.Split(rows, limit);
+            return (await ViewsAsync(s, page), more ? new ConsentPosition(page[^1].GivenAt, page[^1].ConsentId) : null);
         }, cancellationToken);
+
+    private async Task<IReadOnlyList<ConsentView>> ViewsAsync(DbSession s, IReadOnlyList<ConsentRecord> consents)
+    {
+        var views = new List<ConsentView>(consents.Count);
+        var offers = new Dictionary<Guid, OfferTerms>();
+        foreach (var consent in consents)
+        {
+            views.Add(await ViewAsync(s, consent, offers));
+        }
+        return views;
+    }
 
     /// <summary>One of the resident's consents; null when it does not exist or is someone else's.</summary>
     public Task<ConsentView?> FindAsync(Guid subjectId, Guid consentId, CancellationToken cancellationToken) =>

@@ -188,6 +188,19 @@ public sealed class ConsentStore(DbConnectionFactory db)
             $"SELECT {ConsentColumns} FROM consents c WHERE c.subject_id = @subjectId ORDER BY c.given_at DESC, c.consent_id", new { subjectId }))
         .Select(r => ToRecord(r)!).ToList();
 
+    /// <summary>
+    /// One page of the resident's consents, newest first, after (<paramref name="after"/>) in
+    /// (given at, consent id) descending order; <paramref name="limit"/> rows at most.
+    /// </summary>
+    public async Task<IReadOnlyList<ConsentRecord>> ListConsentsAsync(DbSession s, Guid subjectId, ConsentPosition? after, int limit) =>
+        (await s.QueryAsync<ConsentRow>(
+            $"""
+            SELECT {ConsentColumns} FROM consents c WHERE c.subject_id = @subjectId
+              AND (@afterAt IS NULL OR c.given_at < @afterAt OR (c.given_at = @afterAt AND c.consent_id < @afterId))
+            ORDER BY c.given_at DESC, c.consent_id DESC{s.Dialect.Limit("limit")}
+            """, new { subjectId, afterAt = after?.GivenAt, afterId = after?.ConsentId, limit }))
+        .Select(r => ToRecord(r)!).ToList();
+
     /// <summary>The resident's active consents only (the erasure path withdraws them).</summary>
     public async Task<IReadOnlyList<ConsentRecord>> ListActiveConsentsAsync(DbSession s, Guid subjectId) =>
         (await s.QueryAsync<ConsentRow>(
@@ -427,6 +440,9 @@ public sealed class ConsentStore(DbConnectionFactory db)
         public DateTimeOffset? ExpiresAt { get; set; }
     }
 }
+
+/// <summary>Where a page of a resident's consents ends: the cursor of the consent list.</summary>
+public sealed record ConsentPosition(DateTimeOffset GivenAt, Guid ConsentId);
 
 /// <summary>One published version of an offer's notice.</summary>
 public sealed class NoticeVersionRow
