@@ -797,6 +797,15 @@ public sealed partial class AuditCrashHttpTests(ITestOutputHelper output) : IDis
                 problems.Add($"access-log row {row.Id} ({row.Outcome}) has no audit entry of its own (audit sequence {row.AuditSequence})");
             }
         }
+        // And the other way: an audited access without its access-log row has no passbook line either.
+        var logged = rows.Select(r => Guid.Parse(r.Id)).ToHashSet();
+        foreach (var access in entries.Where(e => e.Kind is AuditKinds.AccessAllowed or AuditKinds.AccessDenied))
+        {
+            if (GuidOf(access.Payload, "accessId") is { } id && !logged.Contains(id))
+            {
+                problems.Add($"audit entry {access.Sequence} ({access.Kind} {id}) has no access-log row");
+            }
+        }
         output.WriteLine($"access.allowed entries {allowed.Count} ({citations} consent citations), access-log rows {rows.Count}, acknowledged pages {_pages.Count} "
             + $"({_pages.Sum(p => p.Records)} records){(_fetchDone ? "; the fetch reached its end" : "")}");
         return problems;
