@@ -129,11 +129,11 @@ public sealed partial class AuditCrashHttpTests(ITestOutputHelper output) : IDis
         var clock = Stopwatch.StartNew();
         Directory.CreateDirectory(_directory);
 
-        // Four residents of our own, made by the operator's CLI before the server first starts.
-        // The first one migrates the new database; the others run at once.
+        // Four residents of our own, made by the operator's CLI before the server first starts, on
+        // the database `infobank migrate` creates (the CLI works only on an existing bank).
+        await RunCliAsync("migrate");
         Task<string> AddResidentAsync(int n) => RunCliAsync("admin", "add-user", "--role", "resident", "--username", $"crash.resident{n}");
-        var created = new List<string> { await AddResidentAsync(1) };
-        created.AddRange(await Task.WhenAll(Enumerable.Range(2, NewResidents - 1).Select(AddResidentAsync)));
+        var created = (await Task.WhenAll(Enumerable.Range(1, NewResidents).Select(AddResidentAsync))).ToList();
         var newPasswords = created.Select((text, n) => ($"crash.resident{n + 1}", CliValue(text, "password"))).ToList();
         output.WriteLine($"set-up CLI done at {clock.Elapsed.TotalSeconds:0.0} s");
 
@@ -429,7 +429,8 @@ public sealed partial class AuditCrashHttpTests(ITestOutputHelper output) : IDis
 
     private async Task<Guid?> ActiveConsentAsync(HttpClient http, Guid offerId)
     {
-        var (status, body) = await SendAsync(http, new HttpRequestMessage(HttpMethod.Get, "/api/v1/me/consents"));
+        // Newest first: a consent still given is the newest of its offer, on the first page.
+        var (status, body) = await SendAsync(http, new HttpRequestMessage(HttpMethod.Get, "/api/v1/me/consents?limit=200"));
         if (status != HttpStatusCode.OK)
         {
             if (status is { } s)
@@ -438,7 +439,7 @@ public sealed partial class AuditCrashHttpTests(ITestOutputHelper output) : IDis
             }
             return null;
         }
-        return body.EnumerateArray()
+        return body.GetProperty("items").EnumerateArray()
             .Where(c => c.GetProperty("offerId").GetGuid() == offerId && c.GetProperty("state").GetString() == nameof(ConsentState.ConsentGiven))
             .Select(c => (Guid?)c.GetProperty("consentId").GetGuid())
             .FirstOrDefault();
