@@ -72,12 +72,15 @@ public sealed class KestrelHttpTests(KestrelHttpTests.Factory factory) : IClassF
         Assert.Equal("enrolled", await HardeningKit.EnrollmentStatusAsync(resident));
     }
 
-    [Fact]
-    public async Task An_anonymous_caller_gets_its_401_without_the_server_reading_the_body()
+    [Theory]
+    [InlineData("application/json")]
+    // A form body too: token validation reads tokens only from the Authorization header, never a form.
+    [InlineData("application/x-www-form-urlencoded")]
+    public async Task An_anonymous_caller_gets_its_401_without_the_server_reading_the_body(string contentType)
     {
         using var anonymous = factory.Client();
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
-        var response = await anonymous.SendAsync(EndlessPost("/api/v1/records"), timeout.Token);
+        var response = await anonymous.SendAsync(EndlessPost("/api/v1/records", contentType), timeout.Token);
         await HardeningKit.AssertProblemType(response, HttpStatusCode.Unauthorized, "unauthenticated");
     }
 
@@ -120,10 +123,10 @@ public sealed class KestrelHttpTests(KestrelHttpTests.Factory factory) : IClassF
         await HardeningKit.AssertProblemType(await anonymous.SendAsync(form), HttpStatusCode.RequestEntityTooLarge, "body-too-large");
     }
 
-    private static HttpRequestMessage EndlessPost(string path)
+    private static HttpRequestMessage EndlessPost(string path, string contentType = "application/json")
     {
         var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StreamContent(new EndlessStream()) };
-        request.Content.Headers.ContentType = new("application/json");
+        request.Content.Headers.ContentType = new(contentType);
         request.Headers.TransferEncodingChunked = true;
         request.Headers.ExpectContinue = true;
         return request;
