@@ -166,7 +166,7 @@ internal static class AuditCommand
     {
         var kind = new Option<string>("--kind") { Description = "Entry kind: an event outside the service (key.rotated or key.destroyed).", Required = true };
         var actor = new Option<string>("--actor") { Description = "Who acted: operator:{name}.", Required = true };
-        var subject = new Option<string?>("--subject") { Description = "Pseudonymous subject reference, if the event concerns a resident." };
+        var subject = new Option<string?>("--subject") { Description = "The resident's account id, if the event concerns a resident (the log names them by their audit pseudonym)." };
         var purpose = new Option<string?>("--purpose") { Description = "Purpose code, where relevant." };
         var payload = new Option<string?>("--payload") { Description = "Details as a JSON object (no personal data)." };
         var count = new Option<int>("--count") { Description = "Record the entry this many times (drills and load tests).", DefaultValueFactory = _ => 1 };
@@ -192,6 +192,11 @@ internal static class AuditCommand
             if (!(actorValue.StartsWith("operator:", StringComparison.Ordinal) && actorValue.Length > 9))
             {
                 Console.Error.WriteLine("error: --actor must be operator:{name}");
+                return 2;
+            }
+            if (parse.GetValue(subject) is { } subjectValue && !Guid.TryParseExact(subjectValue, "D", out _))
+            {
+                Console.Error.WriteLine("error: --subject must be a resident's account id");
                 return 2;
             }
             System.Text.Json.JsonElement? details = null;

@@ -421,7 +421,7 @@ public static class AuditVerifier
 /// (or an impossible one) the access's own position is used.
 /// <para>
 /// An access that provides many residents' data in one entry (a records page, a weekly release)
-/// names them and the consents it relied on (<c>details.residents</c>, <c>details.consents</c>).
+/// names them and the consents it relied on (<c>residents</c>, by audit pseudonym, and <c>details.consents</c>).
 /// Once the whole log is read (<see cref="Finish"/>), every cited consent must be recorded as given
 /// before the access (a consent is audited in the transaction that records it, so one audited later
 /// was used before its entry was durable), for the access's purpose and grant, and not ended below
@@ -619,7 +619,10 @@ internal sealed class ConsentReplay
             return;
         }
         var cited = consents.EnumerateArray().Select(c => c.ValueKind == JsonValueKind.String && c.TryGetGuid(out var g) ? g : Guid.Empty).ToList();
-        var residents = details.TryGetProperty("residents", out var named) && named.ValueKind == JsonValueKind.Array
+        // Residents are named by audit pseudonym at the top of the payload; logs written before
+        // pseudonyms named them by internal id inside the details.
+        var residents = (payload.TryGetProperty("residents", out var named) || details.TryGetProperty("residents", out named))
+            && named.ValueKind == JsonValueKind.Array
             ? named.EnumerateArray().Select(r => r.ValueKind == JsonValueKind.String ? r.GetString()! : "").ToList()
             : [];
         _citations.Add(new Citation(entry.Sequence, horizon, entry.Purpose, entry.GrantId, cited, residents));

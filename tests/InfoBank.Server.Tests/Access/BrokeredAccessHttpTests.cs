@@ -120,11 +120,15 @@ public sealed class BrokeredAccessHttpTests(BrokeredAccessHttpTests.Factory fact
         Assert.All(entries, e => Assert.True(e.GetProperty("auditSequence").GetInt64() >= 0));
         Assert.Equal([1, 1, 1], entries.Select(e => e.GetProperty("residents").GetInt32()));
 
-        // The audit log has the access with the residents by internal reference, before the data left.
+        // The audit log has the access with the residents by audit pseudonym, before the data left,
+        // and nowhere by their internal id.
         await using var db = await factory.Connections.OpenAsync();
-        var audited = (await db.QueryAsync<(long Seq, string Payload)>("SELECT seq, payload FROM audit_log WHERE kind = @kind AND payload LIKE @grant",
-            new { kind = AuditKinds.AccessAllowed, grant = $"%{seen.Id}%" })).ToList();
+        var pseudonym = await factory.Services.GetRequiredService<AuditStore>().PseudonymOfAsync(seen.Id);
+        var audited = (await db.QueryAsync<(long Seq, string Payload)>("SELECT seq, payload FROM audit_log WHERE kind = @kind AND payload LIKE @named",
+            new { kind = AuditKinds.AccessAllowed, named = $"%\"{pseudonym}\"%" })).ToList();
         Assert.NotEmpty(audited);
+        Assert.Equal(0, await db.ExecuteScalarAsync<int>("SELECT COUNT(*) FROM audit_log WHERE payload LIKE @id OR subject_ref = @exact OR actor LIKE @id",
+            new { id = $"%{seen.Id}%", exact = seen.Id.ToString() }));
         // Each carries its decision horizon: the log's size when the grant was read, below its own position.
         Assert.All(audited, a => Assert.InRange(JsonDocument.Parse(a.Payload).RootElement.GetProperty("decidedAfter").GetInt64(), 1, a.Seq));
 

@@ -12,6 +12,7 @@ namespace InfoBank.Server.Tests.Audit;
 /// <summary>The auditor API over HTTP with real tokens.</summary>
 public sealed class AuditApiTests : IClassFixture<InfoBankFactory>, IAsyncLifetime
 {
+    private static readonly Guid Someone = Guid.NewGuid();
     private readonly InfoBankFactory _factory;
     private HttpClient _auditor = null!;
 
@@ -31,12 +32,12 @@ public sealed class AuditApiTests : IClassFixture<InfoBankFactory>, IAsyncLifeti
 
     private T Get<T>() where T : notnull => _factory.Services.GetRequiredService<T>();
 
-    private async Task<List<AuditAppended>> AppendAsync(int count, string subject = "r-api")
+    private async Task<List<AuditAppended>> AppendAsync(int count, string? subject = null)
     {
         var appended = new List<AuditAppended>();
         for (var i = 0; i < count; i++)
         {
-            appended.Add(await Get<IAuditLog>().AppendAsync(new AuditEntryDraft(AuditKinds.AccessDenied, "client:biz", subject, "fitness.stats", Payload: new { i })));
+            appended.Add(await Get<IAuditLog>().AppendAsync(new AuditEntryDraft(AuditKinds.AccessDenied, "client:biz", subject ?? Someone.ToString(), "fitness.stats", Payload: new { i })));
         }
         return appended;
     }
@@ -47,9 +48,11 @@ public sealed class AuditApiTests : IClassFixture<InfoBankFactory>, IAsyncLifeti
     [Fact]
     public async Task Entries_page_and_filter_by_subject()
     {
-        var subject = $"r-{Guid.NewGuid():N}";
-        var mine = await AppendAsync(5, subject);
+        var resident = Guid.NewGuid();
+        var mine = await AppendAsync(5, resident.ToString());
         await AppendAsync(2);
+        // The auditor filters by the pseudonym the log names the resident by.
+        var subject = await Get<AuditStore>().PseudonymOfAsync(resident);
 
         var page = await _auditor.GetFromJsonAsync<AuditEntriesPage>($"/api/v1/audit/entries?subject={subject}&limit=3");
         Assert.Equal(mine.Take(3).Select(a => a.Sequence), page!.Entries.Select(e => e.Sequence));
@@ -166,7 +169,7 @@ public sealed class ResidentAuditProofTests(InfoBankFactory factory) : IClassFix
         var (accountId, token) = await factory.SignInAsync(AccountKind.Resident);
         var log = factory.Services.GetRequiredService<IAuditLog>();
         var mine = await log.AppendAsync(new AuditEntryDraft(AuditKinds.ConsentGiven, $"resident:{accountId}", accountId.ToString("D"), "fitness.stats"));
-        var theirs = await log.AppendAsync(new AuditEntryDraft(AuditKinds.ConsentGiven, "resident:someone-else", "someone-else", "fitness.stats"));
+        var theirs = await log.AppendAsync(new AuditEntryDraft(AuditKinds.ConsentGiven, $"resident:{Guid.NewGuid()}", Guid.NewGuid().ToString(), "fitness.stats"));
         using var resident = factory.CreateClientWithToken(token);
 
         Assert.Equal(HttpStatusCode.Conflict, (await resident.GetAsync($"/api/v1/me/audit/proofs/{mine.Sequence}")).StatusCode);

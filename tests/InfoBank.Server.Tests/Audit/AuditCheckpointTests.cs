@@ -10,6 +10,7 @@ namespace InfoBank.Server.Tests.Audit;
 
 public sealed class AuditCheckpointTests : IDisposable
 {
+    private static readonly Guid[] Residents = [Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid()];
     private readonly InfoBankFactory _factory = new();
     private readonly HttpClient _client;
 
@@ -30,7 +31,7 @@ public sealed class AuditCheckpointTests : IDisposable
     {
         for (var i = 0; i < count; i++)
         {
-            await Get<IAuditLog>().AppendAsync(new AuditEntryDraft(AuditKinds.SignInSucceeded, $"resident:{i % 3}", $"r{i % 3}", Payload: new { i }));
+            await Get<IAuditLog>().AppendAsync(new AuditEntryDraft(AuditKinds.SignInSucceeded, $"resident:{Residents[i % 3]}", Residents[i % 3].ToString(), Payload: new { i }));
         }
     }
 
@@ -131,7 +132,7 @@ public sealed class AuditCheckpointTests : IDisposable
         Assert.StartsWith("infobank.local/audit\n12\n", await File.ReadAllTextAsync(trusted));
         Assert.Equal(0, await InfoBankCli.BuildRoot().Parse(["audit", "verify", bundle, "--trusted", trusted]).InvokeAsync());
 
-        var tampered = (await File.ReadAllTextAsync(bundle)).Replace("\"actor\":\"resident:1\"", "\"actor\":\"resident:9\"", StringComparison.Ordinal);
+        var tampered = (await File.ReadAllTextAsync(bundle)).Replace("\"actor\":\"resident:ap_", "\"actor\":\"resident:ap_x", StringComparison.Ordinal);
         await File.WriteAllTextAsync(bundle, tampered);
         Assert.Equal(1, await InfoBankCli.BuildRoot().Parse(["audit", "verify", bundle, "--key", vkey]).InvokeAsync());
         Assert.Equal(2, await InfoBankCli.BuildRoot().Parse(["audit", "verify", bundle, "--key", "not-a-key"]).InvokeAsync());

@@ -12,6 +12,7 @@ namespace InfoBank.Server.Tests.Audit;
 public abstract class AuditStoreTests<TFixture> : StoreTestBase<TFixture>, IAsyncDisposable
     where TFixture : DatabaseFixture
 {
+    private static readonly Guid R1 = Guid.NewGuid();
     private readonly AuditStore _store;
     private readonly AuditLogWriter _log;
 
@@ -50,7 +51,8 @@ public abstract class AuditStoreTests<TFixture> : StoreTestBase<TFixture>, IAsyn
     {
         var start = await SizeAsync();
         var grant = Guid.NewGuid();
-        var first = await _log.AppendAsync(new AuditEntryDraft(AuditKinds.ConsentGiven, "resident:r1", "r1", "fitness.stats",
+        var resident = Guid.NewGuid();
+        var first = await _log.AppendAsync(new AuditEntryDraft(AuditKinds.ConsentGiven, $"resident:{resident}", resident.ToString(), "fitness.stats",
             grant, "sha256:abc", new { items = new[] { "steps.daily" } }, [9, 9, 9]));
         var second = await _log.AppendAsync(new AuditEntryDraft(AuditKinds.SignInFailed, "system"));
 
@@ -61,7 +63,11 @@ public abstract class AuditStoreTests<TFixture> : StoreTestBase<TFixture>, IAsyn
         Assert.Equal("{\"items\":[\"steps.daily\"]}", row.Payload);
         Assert.Equal(new byte[] { 9, 9, 9 }, row.Sealed);
         Assert.Equal(grant, row.GrantId);
-        Assert.Equal("r1", row.SubjectRef);
+        // The resident is named by their audit pseudonym, as subject and as actor, never by id.
+        var pseudonym = await _store.PseudonymOfAsync(resident);
+        Assert.StartsWith("ap_", pseudonym);
+        Assert.Equal(pseudonym, row.SubjectRef);
+        Assert.Equal($"resident:{pseudonym}", row.Actor);
         Assert.Equal(first.Time, row.Time);
         Assert.Equal(first.LeafHash, row.ToEntry().LeafHash());
         await AssertFrontierMatchesRowsAsync();
@@ -213,7 +219,7 @@ public abstract class AuditStoreTests<TFixture> : StoreTestBase<TFixture>, IAsyn
     [SkippableFact]
     public async Task The_database_refuses_updates_and_deletes_of_log_rows()
     {
-        var appended = await _log.AppendAsync(new AuditEntryDraft(AuditKinds.ConsentWithdrawn, "resident:r1", "r1"));
+        var appended = await _log.AppendAsync(new AuditEntryDraft(AuditKinds.ConsentWithdrawn, $"resident:{R1}", R1.ToString()));
         await using var connection = await Database.Connections.OpenAsync();
         var update = await Assert.ThrowsAnyAsync<DbException>(() =>
             connection.ExecuteAsync("UPDATE audit_log SET actor = 'x' WHERE seq = @seq", new { seq = appended.Sequence }));
@@ -222,7 +228,7 @@ public abstract class AuditStoreTests<TFixture> : StoreTestBase<TFixture>, IAsyn
         Assert.Contains("append-only", delete.Message);
         await Assert.ThrowsAnyAsync<DbException>(() => connection.ExecuteAsync("DELETE FROM audit_tree_nodes"));
         await Assert.ThrowsAnyAsync<DbException>(() => connection.ExecuteAsync("DELETE FROM audit_checkpoints"));
-        Assert.Equal("resident:r1", (await _store.EntryAsync(appended.Sequence))!.Actor);
+        Assert.Equal($"resident:{await _store.PseudonymOfAsync(R1)}", (await _store.EntryAsync(appended.Sequence))!.Actor);
         await AssertFrontierMatchesRowsAsync();
     }
 
@@ -239,7 +245,7 @@ public abstract class AuditStoreTests<TFixture> : StoreTestBase<TFixture>, IAsyn
     public async Task A_second_writer_on_the_same_database_continues_the_same_tree()
     {
         var start = await SizeAsync();
-        await _log.AppendAsync(new AuditEntryDraft(AuditKinds.Enrolled, "resident:r1", "r1"));
+        await _log.AppendAsync(new AuditEntryDraft(AuditKinds.Enrolled, $"resident:{R1}", R1.ToString()));
         // Another process (the CLI, a second node) appends through its own writer, concurrently.
         await using (var other = NewWriter())
         {
@@ -258,7 +264,7 @@ public abstract class AuditStoreTests<TFixture> : StoreTestBase<TFixture>, IAsyn
         await using var other = new AuditLogWriter(otherStore, TimeProvider.System, Options.Create(new AuditOptions { MaxBatch = 16 }), NullLogger<AuditLogWriter>.Instance);
         var start = await SizeAsync();
         var told = await Task.WhenAll(Enumerable.Range(0, 400).Select(i => Task.Run(() => (i % 2 == 0 ? other : _log)
-            .AppendAsync(new AuditEntryDraft(AuditKinds.AccessAllowed, $"client:c{i % 5}", i % 3 == 0 ? null : $"r{i}",
+            .AppendAsync(new AuditEntryDraft(AuditKinds.AccessAllowed, $"client:c{i % 5}", i % 3 == 0 ? null : Guid.NewGuid().ToString(),
                 Payload: new { i }, SealedPersonalData: i % 4 == 0 ? [(byte)i] : null)))));
 
         Assert.Equal(Enumerable.Range(0, 400).Select(i => start + i), told.Select(r => r.Sequence).Order());
@@ -284,7 +290,7 @@ public abstract class AuditStoreTests<TFixture> : StoreTestBase<TFixture>, IAsyn
         var grant = Guid.NewGuid();
         var drafts = new[]
         {
-            new AuditEntryDraft(AuditKinds.ConsentGiven, "resident:r1", "r1", "fitness.stats", grant, "sha256:1", large, new byte[5_000]),
+            new AuditEntryDraft(AuditKinds.ConsentGiven, $"resident:{R1}", R1.ToString(), "fitness.stats", grant, "sha256:1", large, new byte[5_000]),
             new AuditEntryDraft(AuditKinds.SignInFailed, "system"),
             new AuditEntryDraft(AuditKinds.AccessDenied, "client:c", null, "p", null, null, new { n = 1 }, []),
         };
@@ -295,7 +301,7 @@ public abstract class AuditStoreTests<TFixture> : StoreTestBase<TFixture>, IAsyn
         {
             var row = rows[told[i].Sequence];
             Assert.Equal(drafts[i].Kind, row.Kind);
-            Assert.Equal(drafts[i].SubjectRef, row.SubjectRef);
+            Assert.Equal(drafts[i].SubjectRef is null ? null : await _store.PseudonymOfAsync(R1), row.SubjectRef);
             Assert.Equal(drafts[i].Purpose, row.Purpose);
             Assert.Equal(drafts[i].GrantId, row.GrantId);
             Assert.Equal(drafts[i].PolicyHash, row.PolicyHash);

@@ -17,6 +17,7 @@ namespace InfoBank.Server.Tests.Audit;
 public abstract class CheckpointSignerTests<TFixture> : IDisposable
     where TFixture : DatabaseFixture, new()
 {
+    private static readonly string[] Subjects = [.. Enumerable.Range(0, 5).Select(_ => Guid.NewGuid().ToString())];
     private readonly TFixture _database = new();
     private readonly string _directory = Path.Combine(Path.GetTempPath(), "infobank-signer", Guid.NewGuid().ToString("N"));
     private readonly AuditStore _store;
@@ -64,7 +65,7 @@ public abstract class CheckpointSignerTests<TFixture> : IDisposable
         var appended = new List<AuditAppended>();
         for (var i = 0; i < count; i++)
         {
-            appended.Add(await _log.AppendAsync(new AuditEntryDraft(kind, $"client:c{i % 3}", $"r{i % 5}", "fitness.stats", Payload: new { i })));
+            appended.Add(await _log.AppendAsync(new AuditEntryDraft(kind, $"client:c{i % 3}", Subjects[i % 5], "fitness.stats", Payload: new { i })));
         }
         return appended;
     }

@@ -219,8 +219,14 @@ public sealed class ConsentApiTests(InfoBankFactory factory) : IClassFixture<Inf
         var question = ConsentKit.ResearchQuestion(resident) with { RecipientClientId = first.Notice.Recipient.ClientId };
         Assert.True((await Decisions.DecideAsync(question)).Allowed);
 
+        var audit = factory.Services.GetRequiredService<Features.Audit.AuditStore>();
+        var subject = await audit.PseudonymOfAsync(resident);
+        Assert.NotNull(subject);
+
         Assert.Equal(HttpStatusCode.OK, (await factory.EraseAsync(http, resident)).StatusCode);
 
+        // The log named the resident by a pseudonym that erasure destroyed: nothing links them to it now.
+        Assert.Null(await audit.PseudonymOfAsync(resident));
         Assert.False((await Decisions.DecideAsync(question)).Allowed);
         var listed = await http.GetFromJsonAsync<JsonElement>("/api/v1/me/consents");
         var states = listed.GetProperty("items").EnumerateArray().Select(c => c.GetProperty("state").GetString()).ToList();
@@ -231,7 +237,6 @@ public sealed class ConsentApiTests(InfoBankFactory factory) : IClassFixture<Inf
             .Where(e => e.SubjectId == resident).ToList();
         Assert.Equal(2, events.Count(e => e.Type == ConsentState.ConsentWithdrawn));
         // ...and the erasure's withdrawal was recorded before the keys were destroyed.
-        var subject = resident.ToString("D");
         var audited = (await Dapper.SqlMapper.QueryAsync<(long Seq, string Kind)>(connection,
             "SELECT seq, kind FROM audit_log WHERE subject_ref = @subject ORDER BY seq", new { subject })).ToList();
         var erasedAt = audited.Single(a => a.Kind == Features.Audit.AuditKinds.Erasure).Seq;

@@ -2,6 +2,7 @@ using System.Net;
 using Dapper;
 using InfoBank.Server.Features.Identity;
 using InfoBank.Server.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace InfoBank.Server.Tests.Identity;
 
@@ -23,8 +24,12 @@ public sealed class IdentityAuditTests(InfoBankFactory factory) : IClassFixture<
         await factory.RunCodeFlowAsync(account.Account.Username, TestTokens.TestPassword, "resident");
 
         var entries = await EntriesAsync();
-        var actor = $"resident:{account.Account.Id}";
-        Assert.Contains(entries, e => e.Kind == "signin.succeeded" && e.Actor == actor && e.Subject_Ref == account.Account.Id.ToString());
+        // By the resident's audit pseudonym, never by their id.
+        var pseudonym = await factory.Services.GetRequiredService<InfoBank.Server.Features.Audit.AuditStore>().PseudonymOfAsync(account.Account.Id);
+        var actor = $"resident:{pseudonym}";
+        Assert.Contains(entries, e => e.Kind == "signin.succeeded" && e.Actor == actor && e.Subject_Ref == pseudonym);
+        Assert.DoesNotContain(entries, e => e.Actor.Contains(account.Account.Id.ToString()) || (e.Subject_Ref ?? "").Contains(account.Account.Id.ToString())
+            || (e.Payload ?? "").Contains(account.Account.Id.ToString()));
         Assert.Contains(entries, e => e.Kind == "token.issued" && e.Actor == actor && e.Payload!.Contains("authorization_code"));
         Assert.DoesNotContain(entries, e => (e.Payload ?? "").Contains(account.Account.Username) || e.Actor.Contains(account.Account.Username));
     }

@@ -104,7 +104,8 @@ public sealed class RefusalAuditTests(RefusalAuditTests.Factory factory) : IClas
         var (residentId, token) = await factory.SignInAsync(AccountKind.Resident);
         using var http = factory.CreateClientWithToken(token);
         Assert.Equal(HttpStatusCode.Forbidden, (await http.GetAsync(OperatorRoute)).StatusCode);
-        var entry = Assert.Single(await DeniedAsync($"resident:{residentId}"));
+        var pseudonym = await factory.Services.GetRequiredService<InfoBank.Server.Features.Audit.AuditStore>().PseudonymOfAsync(residentId);
+        var entry = Assert.Single(await DeniedAsync($"resident:{pseudonym}"));
         Assert.Equal(403, entry.GetProperty("status").GetInt32());
     }
 

@@ -90,11 +90,15 @@ public sealed class RecordingAuditLog(DbConnectionFactory? db = null, TimeProvid
 
         public override DateTimeOffset Now => now;
 
-        public override AuditAppended Append(AuditEntryDraft entry)
+        public List<Guid> Retired { get; } = [];
+
+        public override AuditPosition Append(AuditEntryDraft entry)
         {
             Drafts.Add(entry);
-            return new AuditAppended(first + Drafts.Count - 1, now, new byte[32]);
+            return new AuditPosition(first + Drafts.Count - 1, now);
         }
+
+        public override void RetirePseudonym(Guid residentId) => Retired.Add(residentId);
 
         public override void Abandon() => Abandoned = true;
     }

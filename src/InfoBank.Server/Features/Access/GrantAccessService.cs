@@ -195,8 +195,8 @@ public sealed partial class GrantAccessService(
             .Append($"{decisions.Count(d => !d.Value.Allowed)} resident(s) on this page were not provided: no active consent covering the items.")
             .ToList();
         await RecordAccessAsync(grant, recipient, AccessKinds.Records, AccessOutcomes.Served, fetchId, state is null, now, records.Count, provisions, reasons,
-            new { fetchId, servedInFetch = servedNow, residents = perResident.Keys.Select(r => r.ToString("D")).ToList(), consents = decisions.Values.Where(d => d.Allowed).Select(d => d.ConsentId).ToList() },
-            cancellationToken, decidedAfter);
+            new { fetchId, servedInFetch = servedNow, consents = decisions.Values.Where(d => d.Allowed).Select(d => d.ConsentId).ToList() },
+            [.. perResident.Keys], cancellationToken, decidedAfter);
 
         return new(new RecordPage(grant.Id, fetchId, grant.PurposeCode, grant.Items, records, servedNow,
             grant.Fetch.MaxRecordsPerFetch is { } cap ? Math.Max(0, cap - servedNow) : null, next), null);
@@ -242,7 +242,7 @@ public sealed partial class GrantAccessService(
         await RecordAccessAsync(grant, recipient, AccessKinds.Aggregate, AccessOutcomes.Served, queryId, true, now, answer.Groups.Count, [],
             [$"Aggregates of {category} from released cells only, k = {spec.K}; {answer.SuppressedGroups} group(s) suppressed, {answer.PartialGroups} partial."],
             new { category, groupBy = query.GroupBy, measures = query.Measures.Select(m => m.Name).ToList(), filters = query.Filters, released },
-            cancellationToken, decidedAfter);
+            null, cancellationToken, decidedAfter);
         return new(new AggregateResult(grant.Id, category!, grant.PurposeCode, spec.K, spec.PeriodDimension, released, answer.Groups,
             answer.SuppressedGroups, answer.PartialGroups, answer.Suppression), null);
     }
@@ -303,10 +303,9 @@ public sealed partial class GrantAccessService(
                 new
                 {
                     bucket,
-                    residents = provisions.Select(p => p.ResidentId.ToString("D")).ToList(),
                     // The consent each contributor's data was released under: the verifier checks them.
                     consents = provisions.Select(p => decided[p.ResidentId].ConsentId).ToList(),
-                }, cancellationToken, decidedAfter, s => AccessStore.SaveReleaseAsync(s, grant.Id, bucket, cells, now));
+                }, [.. provisions.Select(p => p.ResidentId)], cancellationToken, decidedAfter, s => AccessStore.SaveReleaseAsync(s, grant.Id, bucket, cells, now));
             if (recorded)
             {
                 LogReleased(logger, grant.Id, bucket, cells.Count);
@@ -397,7 +396,7 @@ public sealed partial class GrantAccessService(
         var grant = GrantTerms.From(view);
         if (grant.Inactive(now) is { } why)
         {
-            await RecordAccessAsync(grant, recipient, kind, AccessOutcomes.GrantInactive, null, false, now, 0, [], [why], null, cancellationToken);
+            await RecordAccessAsync(grant, recipient, kind, AccessOutcomes.GrantInactive, null, false, now, 0, [], [why], null, null, cancellationToken);
             return (grant, new AccessRefusal(AccessFailure.Forbidden, why), decidedAfter);
         }
         if (kind == AccessKinds.Records && grant.AggregateOnly)
@@ -415,7 +414,7 @@ public sealed partial class GrantAccessService(
 
     private async Task<AccessRefusal> ThrottleAsync(GrantTerms grant, string recipient, string kind, DateTimeOffset now, FetchVerdict verdict, CancellationToken cancellationToken)
     {
-        await RecordAccessAsync(grant, recipient, kind, AccessOutcomes.Throttled, null, true, now, 0, [], [verdict.Reason], null, cancellationToken);
+        await RecordAccessAsync(grant, recipient, kind, AccessOutcomes.Throttled, null, true, now, 0, [], [verdict.Reason], null, null, cancellationToken);
         return verdict.Kind == FetchVerdictKind.Exhausted
             ? new AccessRefusal(AccessFailure.Exhausted, verdict.Reason)
             : new AccessRefusal(AccessFailure.Throttled, verdict.Reason, verdict.RetryAfter);
@@ -423,7 +422,7 @@ public sealed partial class GrantAccessService(
 
     private async Task<AccessRefusal> RefuseAsync(GrantTerms grant, string recipient, string kind, DateTimeOffset now, AccessRefusal refusal, CancellationToken cancellationToken, string? reason = null)
     {
-        await RecordAccessAsync(grant, recipient, kind, AccessOutcomes.Refused, null, false, now, 0, [], [reason ?? refusal.Detail], null, cancellationToken);
+        await RecordAccessAsync(grant, recipient, kind, AccessOutcomes.Refused, null, false, now, 0, [], [reason ?? refusal.Detail], null, null, cancellationToken);
         return refusal;
     }
 
@@ -441,9 +440,10 @@ public sealed partial class GrantAccessService(
     /// The audit entry, the access log row and the passbook lines, in one audited transaction: all
     /// durable before any data is returned, and none without the others.
     /// </summary>
+    /// <param name="residents">Whose data it provided: the entry names them by audit pseudonym, in this order.</param>
     /// <param name="effect">A change that must commit with the record (a release's frozen cells); when it returns false, nothing is recorded.</param>
     private Task<bool> RecordAccessAsync(GrantTerms grant, string recipient, string kind, string outcome, Guid? fetchId, bool fetchStart, DateTimeOffset now,
-        int items, IReadOnlyList<Provision> provisions, IReadOnlyList<string> reasons, object? details, CancellationToken cancellationToken, long? decidedAfter = null,
+        int items, IReadOnlyList<Provision> provisions, IReadOnlyList<string> reasons, object? details, IReadOnlyList<Guid>? residents, CancellationToken cancellationToken, long? decidedAfter = null,
         Func<DbSession, Task<bool>>? effect = null) =>
         audit.CommitAsync(async (scope, _) =>
         {
@@ -455,7 +455,8 @@ public sealed partial class GrantAccessService(
             var appended = scope.Append(new AuditEntryDraft(
                 outcome == AccessOutcomes.Served ? AuditKinds.AccessAllowed : AuditKinds.AccessDenied,
                 $"client:{recipient}", Purpose: grant.PurposeCode, GrantId: grant.Id, PolicyHash: grant.PolicyHash,
-                Payload: new { accessId = id, kind, outcome, items = grant.Items, count = items, reasons, details, decidedAfter }));
+                Payload: new { accessId = id, kind, outcome, items = grant.Items, count = items, reasons, details, decidedAfter },
+                Residents: residents));
             await AccessStore.RecordAsync(scope.Db, new AccessLogEntry(id, now, grant.Id, recipient, kind, outcome, fetchId, fetchStart, items, provisions.Count,
                 AccessViewMapping.Json(grant.Items), grant.PurposeCode, grant.Approval, grant.PolicyHash, AccessViewMapping.Json(reasons), appended.Sequence),
                 provisions);

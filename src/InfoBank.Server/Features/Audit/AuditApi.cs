@@ -133,10 +133,11 @@ public sealed class AuditApi : IApiModule
     public static async Task<Results<Ok<ResidentProofView>, ProblemHttpResult>> GetMyInclusionProof(
         AuditStore store, AuditProofs proofs, ClaimsPrincipal user, long sequence, CancellationToken cancellationToken)
     {
-        var accountId = user.AccountId().ToString("D");
-        var row = await store.EntryAsync(sequence, cancellationToken);
+        // The log names the resident only by their audit pseudonym; they hold none before their first entry.
+        var pseudonym = await store.PseudonymOfAsync(user.AccountId(), cancellationToken);
+        var row = pseudonym is null ? null : await store.EntryAsync(sequence, cancellationToken);
         // Someone else's entry answers exactly like a missing one, so sequence numbers reveal nothing.
-        if (row is null || (row.Actor != $"resident:{accountId}" && row.SubjectRef != accountId))
+        if (row is null || !Names(row, pseudonym!))
         {
             return Problem($"You have no audit entry {sequence}.");
         }
@@ -148,7 +149,25 @@ public sealed class AuditApi : IApiModule
         }
         // Proven against the latest checkpoint, so it also shows the entry is still there today.
         var proof = await proofs.InclusionAsync(sequence, latest.TreeSize, cancellationToken);
-        return TypedResults.Ok(new ResidentProofView(AuditEntryView.From(row), latest.TreeSize, latest.RootHash, proof, latest.Note, checkpoint.TreeSize));
+        return TypedResults.Ok(new ResidentProofView(pseudonym!, AuditEntryView.From(row), latest.TreeSize, latest.RootHash, proof, latest.Note, checkpoint.TreeSize));
+    }
+
+    /// <summary>Whether the entry is about the resident: they acted, it concerns them, or it provided their data.</summary>
+    private static bool Names(AuditRow row, string pseudonym)
+    {
+        if (row.Actor == $"resident:{pseudonym}" || row.SubjectRef == pseudonym)
+        {
+            return true;
+        }
+        if (row.Payload is null)
+        {
+            return false;
+        }
+        using var payload = System.Text.Json.JsonDocument.Parse(row.Payload);
+        return payload.RootElement.ValueKind == System.Text.Json.JsonValueKind.Object
+            && payload.RootElement.TryGetProperty("residents", out var residents)
+            && residents.ValueKind == System.Text.Json.JsonValueKind.Array
+            && residents.EnumerateArray().Any(r => r.ValueKind == System.Text.Json.JsonValueKind.String && r.GetString() == pseudonym);
     }
 
     public static async Task<Results<Ok<ConsistencyProofView>, ProblemHttpResult, ValidationProblem>> GetConsistencyProof(
@@ -216,6 +235,7 @@ public sealed record CheckpointView(long TreeSize, byte[] RootHash, DateTimeOffs
 public sealed record InclusionProofView(long Sequence, long TreeSize, byte[] LeafHash, byte[] RootHash, List<byte[]> Proof, string Checkpoint);
 
 /// <summary>A resident's entry with its inclusion proof in the latest signed checkpoint, and the first checkpoint that covered it.</summary>
-public sealed record ResidentProofView(AuditEntryView Entry, long TreeSize, byte[] RootHash, List<byte[]> Proof, string Checkpoint, long FirstCoveredAtSize);
+/// <param name="Pseudonym">How the log names this resident (their audit pseudonym, destroyed at erasure).</param>
+public sealed record ResidentProofView(string Pseudonym, AuditEntryView Entry, long TreeSize, byte[] RootHash, List<byte[]> Proof, string Checkpoint, long FirstCoveredAtSize);
 
 public sealed record ConsistencyProofView(long FromSize, long ToSize, byte[] FromRoot, byte[] ToRoot, List<byte[]> Proof);

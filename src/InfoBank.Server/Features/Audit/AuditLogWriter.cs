@@ -1,6 +1,9 @@
 using System.Data.Common;
+using System.Security.Cryptography;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using System.Threading.Channels;
+using InfoBank.Core.Crypto;
 using InfoBank.Core.Audit;
 using InfoBank.Server.Infrastructure.Db;
 using Microsoft.Extensions.Options;
@@ -97,6 +100,16 @@ public sealed partial class AuditLogWriter : IAuditLog, IAsyncDisposable
             JsonElement element => element.GetRawText(),
             var value => JsonSerializer.Serialize(value, value.GetType(), PayloadJson),
         };
+        // Both become the resident's pseudonym; anything else would reach the log as written.
+        if ((entry.SubjectRef is { } subject && !Guid.TryParse(subject, out _))
+            || (entry.Actor.StartsWith(ResidentActorPrefix, StringComparison.Ordinal) && ResidentActor(entry.Actor) is null))
+        {
+            throw new ArgumentException("An audit entry's subject and resident actor name a resident by internal id; the log writes their pseudonym.", nameof(entry));
+        }
+        if (entry.Residents is not null && payload is not null && JsonNode.Parse(payload) is not JsonObject)
+        {
+            throw new ArgumentException("An entry that names residents needs an object payload to put them in.", nameof(entry));
+        }
         return new PreparedEntry(entry, payload);
     }
 
@@ -164,7 +177,7 @@ public sealed partial class AuditLogWriter : IAuditLog, IAsyncDisposable
         {
             now = last;
         }
-        var pending = new PendingEntries(CompactRange.FromBytes(row.Size, row.Hashes), now);
+        var pending = new PendingEntries(row.Size, now);
         var session = new DbSession(connection, transaction, _store.Db.Dialect);
         // A lone change needs no savepoint: if it fails, the whole transaction is its to roll back.
         var savepoints = batch.Count > 1;
@@ -174,7 +187,7 @@ public sealed partial class AuditLogWriter : IAuditLog, IAsyncDisposable
             switch (work)
             {
                 case EntryWork entry:
-                    entry.Appended = pending.Append(entry.Entry);
+                    entry.Index = pending.Add(entry.Entry);
                     committable = true;
                     break;
                 case ChangeWork change:
@@ -187,9 +200,22 @@ public sealed partial class AuditLogWriter : IAuditLog, IAsyncDisposable
             await transaction.RollbackAsync();
             return;
         }
-        if (pending.Entries.Count > 0)
+        if (pending.Count > 0)
         {
-            await _store.WriteBatchAsync(connection, transaction, pending.Entries, pending.Nodes, row.Size, pending.Frontier, now);
+            var pseudonyms = await PseudonymsAsync(session, pending.ResidentsNamed(), now);
+            var frontier = CompactRange.FromBytes(row.Size, row.Hashes);
+            var (entries, nodes) = pending.Build(frontier, pseudonyms);
+            await _store.WriteBatchAsync(connection, transaction, entries, nodes, row.Size, frontier, now);
+            foreach (var work in batch.OfType<EntryWork>())
+            {
+                var written = entries[work.Index];
+                work.Appended = new AuditAppended(written.Sequence, written.Time, written.LeafHash);
+            }
+        }
+        if (pending.Retired.Count > 0)
+        {
+            // After every entry of the batch has used them: erasure's own entries still name the resident.
+            await AuditStore.DeletePseudonymsAsync(session, pending.Retired);
         }
         await transaction.CommitAsync();
     }
@@ -238,6 +264,28 @@ public sealed partial class AuditLogWriter : IAuditLog, IAsyncDisposable
         return false;
     }
 
+    /// <summary>
+    /// The audit pseudonym of every resident the batch names, creating one (128 random bits) for a
+    /// resident who has none yet. Runs in the batch's transaction, under the frontier lock that every
+    /// writer takes, so two nodes never create two pseudonyms for one resident.
+    /// </summary>
+    private async Task<Dictionary<Guid, string>> PseudonymsAsync(DbSession session, IReadOnlyCollection<Guid> residents, DateTimeOffset now)
+    {
+        var known = residents.Count == 0 ? [] : await AuditStore.PseudonymsAsync(session, residents);
+        var created = new List<(Guid Resident, string Pseudonym)>();
+        foreach (var resident in residents.Where(r => !known.ContainsKey(r)))
+        {
+            var pseudonym = "ap_" + Base64Url.Encode(RandomNumberGenerator.GetBytes(16));
+            known[resident] = pseudonym;
+            created.Add((resident, pseudonym));
+        }
+        if (created.Count > 0)
+        {
+            await AuditStore.InsertPseudonymsAsync(session, created, now);
+        }
+        return known;
+    }
+
     public async ValueTask DisposeAsync()
     {
         _queue.Writer.TryComplete();
@@ -246,50 +294,105 @@ public sealed partial class AuditLogWriter : IAuditLog, IAsyncDisposable
 
     private sealed record PreparedEntry(AuditEntryDraft Draft, string? Payload);
 
-    /// <summary>The entries and nodes of the batch being written, and the frontier they move.</summary>
-    private sealed class PendingEntries(CompactRange frontier, DateTimeOffset now)
+    /// <summary>
+    /// The entries of the batch being written, in order. Their leaves are computed only when the batch
+    /// is built, once every resident the batch names has a pseudonym, so a change's entries can be
+    /// dropped (a failed change) without touching the frontier.
+    /// </summary>
+    private sealed class PendingEntries(long firstSequence, DateTimeOffset now)
     {
-        public CompactRange Frontier { get; private set; } = frontier;
-
-        public List<AuditRow> Entries { get; } = [];
-
-        public List<NodeRow> Nodes { get; } = [];
+        private readonly List<PreparedEntry> _drafts = [];
+        private readonly List<Guid> _retired = [];
 
         public DateTimeOffset Now { get; } = now;
 
-        public AuditAppended Append(PreparedEntry prepared)
+        public int Count => _drafts.Count;
+
+        public IReadOnlyCollection<Guid> Retired => _retired;
+
+        public int Add(PreparedEntry prepared)
         {
-            var draft = prepared.Draft;
-            var entry = new AuditEntry(Frontier.Size, Now, draft.Kind, draft.Actor, draft.SubjectRef, draft.Purpose,
-                draft.GrantId, draft.PolicyHash, prepared.Payload, draft.SealedPersonalData);
-            var leaf = entry.LeafHash();
-            Frontier.Append(leaf, (level, index, hash) => Nodes.Add(new NodeRow(level, index, hash)));
-            Entries.Add(new AuditRow
-            {
-                Sequence = entry.Sequence,
-                Time = entry.Time,
-                Kind = entry.Kind,
-                Actor = entry.Actor,
-                SubjectRef = entry.SubjectRef,
-                Purpose = entry.Purpose,
-                GrantId = entry.GrantId,
-                PolicyHash = entry.PolicyHash,
-                Payload = entry.Payload,
-                Sealed = entry.SealedPersonalData,
-                LeafHash = leaf,
-            });
-            return new AuditAppended(entry.Sequence, entry.Time, leaf);
+            _drafts.Add(prepared);
+            return _drafts.Count - 1;
         }
 
-        public (int Entries, int Nodes, CompactRange Frontier) Mark() => (Entries.Count, Nodes.Count, Frontier.Clone());
+        public AuditPosition Append(PreparedEntry prepared) => new(firstSequence + Add(prepared), Now);
 
-        public void Restore((int Entries, int Nodes, CompactRange Frontier) mark)
+        public void Retire(Guid residentId) => _retired.Add(residentId);
+
+        public (int Drafts, int Retired) Mark() => (_drafts.Count, _retired.Count);
+
+        public void Restore((int Drafts, int Retired) mark)
         {
-            Entries.RemoveRange(mark.Entries, Entries.Count - mark.Entries);
-            Nodes.RemoveRange(mark.Nodes, Nodes.Count - mark.Nodes);
-            Frontier = mark.Frontier;
+            _drafts.RemoveRange(mark.Drafts, _drafts.Count - mark.Drafts);
+            _retired.RemoveRange(mark.Retired, _retired.Count - mark.Retired);
+        }
+
+        public IReadOnlyCollection<Guid> ResidentsNamed()
+        {
+            var residents = new HashSet<Guid>();
+            foreach (var (draft, _) in _drafts)
+            {
+                if (draft.SubjectRef is { } subject)
+                {
+                    residents.Add(Guid.Parse(subject));
+                }
+                if (ResidentActor(draft.Actor) is { } actor)
+                {
+                    residents.Add(actor);
+                }
+                residents.UnionWith(draft.Residents ?? []);
+            }
+            return residents;
+        }
+
+        /// <summary>The rows and the subtree nodes, with every resident named by pseudonym; moves <paramref name="frontier"/>.</summary>
+        public (List<AuditRow> Entries, List<NodeRow> Nodes) Build(CompactRange frontier, IReadOnlyDictionary<Guid, string> pseudonyms)
+        {
+            var entries = new List<AuditRow>(_drafts.Count);
+            var nodes = new List<NodeRow>();
+            foreach (var (draft, payload) in _drafts)
+            {
+                var actor = ResidentActor(draft.Actor) is { } resident ? $"{ResidentActorPrefix}{pseudonyms[resident]}" : draft.Actor;
+                var subject = draft.SubjectRef is { } id ? pseudonyms[Guid.Parse(id)] : null;
+                var entry = new AuditEntry(frontier.Size, Now, draft.Kind, actor, subject, draft.Purpose,
+                    draft.GrantId, draft.PolicyHash, WithResidents(payload, draft.Residents, pseudonyms), draft.SealedPersonalData);
+                var leaf = entry.LeafHash();
+                frontier.Append(leaf, (level, index, hash) => nodes.Add(new NodeRow(level, index, hash)));
+                entries.Add(new AuditRow
+                {
+                    Sequence = entry.Sequence,
+                    Time = entry.Time,
+                    Kind = entry.Kind,
+                    Actor = entry.Actor,
+                    SubjectRef = entry.SubjectRef,
+                    Purpose = entry.Purpose,
+                    GrantId = entry.GrantId,
+                    PolicyHash = entry.PolicyHash,
+                    Payload = entry.Payload,
+                    Sealed = entry.SealedPersonalData,
+                    LeafHash = leaf,
+                });
+            }
+            return (entries, nodes);
+        }
+
+        private static string? WithResidents(string? payload, IReadOnlyList<Guid>? residents, IReadOnlyDictionary<Guid, string> pseudonyms)
+        {
+            if (residents is null)
+            {
+                return payload;
+            }
+            var node = payload is null ? new JsonObject() : (JsonObject)JsonNode.Parse(payload)!;
+            node["residents"] = new JsonArray([.. residents.Select(r => (JsonNode)JsonValue.Create(pseudonyms[r]))]);
+            return node.ToJsonString(PayloadJson);
         }
     }
+
+    private const string ResidentActorPrefix = "resident:";
+
+    private static Guid? ResidentActor(string actor) =>
+        actor.StartsWith(ResidentActorPrefix, StringComparison.Ordinal) && Guid.TryParse(actor.AsSpan(ResidentActorPrefix.Length), out var id) ? id : null;
 
     private sealed class Scope(DbSession session, PendingEntries pending) : AuditScope
     {
@@ -301,8 +404,17 @@ public sealed partial class AuditLogWriter : IAuditLog, IAsyncDisposable
 
         public override DateTimeOffset Now => pending.Now;
 
-        public override AuditAppended Append(AuditEntryDraft entry) =>
+        public override AuditPosition Append(AuditEntryDraft entry) =>
             _closed ? throw Closed() : pending.Append(Prepare(entry));
+
+        public override void RetirePseudonym(Guid residentId)
+        {
+            if (_closed)
+            {
+                throw Closed();
+            }
+            pending.Retire(residentId);
+        }
 
         public override void Abandon() => Abandoned = true;
 
@@ -325,11 +437,17 @@ public sealed partial class AuditLogWriter : IAuditLog, IAsyncDisposable
     {
         public PreparedEntry Entry { get; } = entry;
 
+        public int Index { get; set; } = -1;
+
         public AuditAppended? Appended { get; set; }
 
         public TaskCompletionSource<AuditAppended> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        public override void Reset() => Appended = null;
+        public override void Reset()
+        {
+            Index = -1;
+            Appended = null;
+        }
 
         public override void Complete() => Completion.TrySetResult(Appended!);
 

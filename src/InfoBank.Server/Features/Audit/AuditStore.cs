@@ -296,6 +296,55 @@ public sealed class AuditStore(DbConnectionFactory db)
 
         public byte[] Hash { get; init; } = [];
     }
+
+    // ---- residents' audit pseudonyms ----
+
+    /// <summary>The pseudonyms the log uses for <paramref name="residents"/>, for those who have one.</summary>
+    internal static async Task<Dictionary<Guid, string>> PseudonymsAsync(DbSession s, IReadOnlyCollection<Guid> residents)
+    {
+        var found = new Dictionary<Guid, string>(residents.Count);
+        foreach (var chunk in residents.Chunk(500))
+        {
+            var rows = await s.QueryAsync<PseudonymRow>(
+                $"SELECT resident_id AS ResidentId, pseudonym AS Pseudonym FROM resident_audit_pseudonyms WHERE {s.Dialect.InList("resident_id", "ids")}",
+                new { ids = chunk });
+            foreach (var row in rows)
+            {
+                found[row.ResidentId] = row.Pseudonym;
+            }
+        }
+        return found;
+    }
+
+    internal static async Task InsertPseudonymsAsync(DbSession s, IReadOnlyList<(Guid Resident, string Pseudonym)> created, DateTimeOffset now)
+    {
+        foreach (var (resident, pseudonym) in created)
+        {
+            await s.ExecuteAsync(
+                "INSERT INTO resident_audit_pseudonyms (resident_id, pseudonym, created_at) VALUES (@resident, @pseudonym, @now)",
+                new { resident, pseudonym, now });
+        }
+    }
+
+    internal static async Task DeletePseudonymsAsync(DbSession s, IReadOnlyCollection<Guid> residents)
+    {
+        foreach (var chunk in residents.Chunk(500))
+        {
+            await s.ExecuteAsync($"DELETE FROM resident_audit_pseudonyms WHERE {s.Dialect.InList("resident_id", "ids")}", new { ids = chunk });
+        }
+    }
+
+    /// <summary>The resident's audit pseudonym, or null when they have none (never in the log, or erased).</summary>
+    public Task<string?> PseudonymOfAsync(Guid residentId, CancellationToken cancellationToken = default) =>
+        db.ReadAsync(s => s.QuerySingleOrDefaultAsync<string>(
+            "SELECT pseudonym FROM resident_audit_pseudonyms WHERE resident_id = @residentId", new { residentId }, cancellationToken), cancellationToken);
+
+    private sealed class PseudonymRow
+    {
+        public Guid ResidentId { get; init; }
+
+        public string Pseudonym { get; init; } = "";
+    }
 }
 
 internal sealed class FrontierRow

@@ -44,10 +44,17 @@ public abstract class AuditScope
     public abstract DateTimeOffset Now { get; }
 
     /// <summary>
-    /// Adds an entry to this commit and says where it will land (sequence, time, leaf hash). Valid
-    /// only if the change completes: a change that throws takes its entries with it.
+    /// Adds an entry to this commit and says where it will land (sequence and time; its leaf is
+    /// computed at the commit, once the residents it names have their pseudonyms). Valid only if the
+    /// change completes: a change that throws takes its entries with it.
     /// </summary>
-    public abstract AuditAppended Append(AuditEntryDraft entry);
+    public abstract AuditPosition Append(AuditEntryDraft entry);
+
+    /// <summary>
+    /// Destroys the resident's audit pseudonym when this commit is written, after every entry of the
+    /// commit has used it (erasure): from then on the log names them by nothing anyone can follow back.
+    /// </summary>
+    public abstract void RetirePseudonym(Guid residentId);
 
     /// <summary>
     /// Undoes everything the change wrote and appended, and still returns its result to the caller:
@@ -57,18 +64,23 @@ public abstract class AuditScope
 }
 
 /// <summary>
-/// What a feature records. <paramref name="Payload"/> holds no personal data in clear: references
-/// are pseudonymous (internal ids), and anything personal goes in <paramref name="SealedPersonalData"/>,
-/// already encrypted under the resident's data key, so erasure leaves the log verifiable.
+/// What a feature records. The log never names a resident in clear: the writer replaces
+/// <paramref name="SubjectRef"/>, a <c>resident:{id}</c> actor and <paramref name="Residents"/> by
+/// the resident's audit pseudonym (random, kept only in <c>resident_audit_pseudonyms</c>, destroyed
+/// at erasure). <paramref name="Payload"/> must hold no personal data and no resident id; anything
+/// personal that must be kept goes in <paramref name="SealedPersonalData"/>, already encrypted
+/// under the resident's data key, so erasure leaves the log verifiable.
 /// </summary>
 /// <param name="Kind">A constant from <see cref="AuditKinds"/>.</param>
-/// <param name="Actor">Who acted: <c>resident:{id}</c>, <c>client:{clientId}</c>, <c>committee:{id}</c>, <c>system</c>.</param>
-/// <param name="SubjectRef">Whose data it concerns (internal resident reference), if anyone's.</param>
+/// <param name="Actor">Who acted: <c>resident:{id}</c> (written as <c>resident:{pseudonym}</c>), <c>client:{clientId}</c>, <c>committee:{id}</c>, <c>system</c>.</param>
+/// <param name="SubjectRef">The resident whose data it concerns, by internal id (written as their pseudonym), if anyone's.</param>
 /// <param name="Purpose">Purpose code, where relevant.</param>
 /// <param name="GrantId">The committee grant, where relevant.</param>
 /// <param name="PolicyHash">Content hash of the policy/PIA rule files behind a decision.</param>
 /// <param name="Payload">Small JSON-serialisable object with the event's details (reasons, items, ids).</param>
 /// <param name="SealedPersonalData">Ciphertext under the subject's data key, or null.</param>
+/// <param name="Residents">Residents the event concerns besides the subject (an access that provided many), by internal id:
+/// written into the payload as <c>residents</c>, a list of their pseudonyms, in this order. The payload must then be a JSON object.</param>
 public sealed record AuditEntryDraft(
     string Kind,
     string Actor,
@@ -77,7 +89,11 @@ public sealed record AuditEntryDraft(
     Guid? GrantId = null,
     string? PolicyHash = null,
     object? Payload = null,
-    byte[]? SealedPersonalData = null);
+    byte[]? SealedPersonalData = null,
+    IReadOnlyList<Guid>? Residents = null);
+
+/// <summary>Where an entry appended inside a change will land: its sequence number and time.</summary>
+public sealed record AuditPosition(long Sequence, DateTimeOffset Time);
 
 /// <summary>Where the entry landed: its sequence number (leaf index), time and RFC 9162 leaf hash.</summary>
 public sealed record AuditAppended(long Sequence, DateTimeOffset Time, byte[] LeafHash);

@@ -112,6 +112,9 @@ public sealed partial class ResidentCustodyService(
                     Actor(residentId),
                     SubjectRef: residentId.ToString(),
                     Payload: new { erasureId = erased.Id, keyVersionsDestroyed = erased.UpToKeyVersion, method = "crypto-shredding" }));
+                // The link from the log back to the person goes last: the withdrawals and the erasure
+                // above still carry the resident's pseudonym, nothing written after can.
+                scope.RetirePseudonym(residentId);
             }
             return erased;
         }, cancellationToken);

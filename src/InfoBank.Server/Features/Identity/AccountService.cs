@@ -121,10 +121,11 @@ public sealed partial class AccountService(
     private async Task RecordFailureAsync(Account? account, string reason, CancellationToken cancellationToken)
     {
         LogSignInFailed(logger, reason);
-        // Whoever typed the password is anonymous; the account it was tried against is named by reference.
+        // Whoever typed the password is anonymous; the account it was tried against is named by reference:
+        // a resident as the entry's subject (the log writes their pseudonym), staff by their actor name.
         await audit.AppendAsync(new AuditEntryDraft(AuditKinds.SignInFailed, "anonymous",
             SubjectRef: account is null ? null : SubjectOf(account),
-            Payload: new { method = "password", reason, account = account is null ? null : ActorOf(account) }), cancellationToken);
+            Payload: new { method = "password", reason, account = account is null || account.Kind == AccountKind.Resident ? null : ActorOf(account) }), cancellationToken);
     }
 
     /// <summary>Whether the account may still be issued tokens (exists and is not locked).</summary>
