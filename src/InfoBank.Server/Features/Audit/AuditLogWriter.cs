@@ -3,8 +3,8 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Threading.Channels;
-using InfoBank.Core.Crypto;
 using InfoBank.Core.Audit;
+using InfoBank.Core.Crypto;
 using InfoBank.Server.Infrastructure.Db;
 using Microsoft.Extensions.Options;
 

@@ -14,11 +14,21 @@ using Microsoft.Extensions.Options;
 
 namespace InfoBank.Server.Features.Custody;
 
-public sealed record TermsResponse(string Version, string Hash, string Text);
+/// <summary>One version of the custody terms, with what it changed and whether that asks residents to agree again.</summary>
+public sealed record TermsVersionView(string Version, string Hash, DateOnly EffectiveFrom, bool Material, TermsChanges Changes);
+
+/// <param name="Current">Whether this is the version residents agree to now.</param>
+/// <param name="History">Every version, oldest first; each stays readable with <c>?version=</c>.</param>
+public sealed record TermsResponse(string Version, string Hash, DateOnly EffectiveFrom, bool Material, TermsChanges Changes, bool Current, string Text,
+    IReadOnlyList<TermsVersionView> History);
 
 public sealed record EnrollmentRequest(string? TermsVersion, string? TermsHash, bool? Agree);
 
-public sealed record EnrollmentView(string Status, string? TermsVersion, string? TermsHash, DateTimeOffset? EnrolledAt, DateTimeOffset? ErasedAt);
+/// <param name="CurrentTermsVersion">The version residents agree to now.</param>
+/// <param name="AgreeAgain">Whether the terms changed in what the resident agreed to since they agreed: nothing more is
+/// deposited for them until they agree to the current version (POST /api/v1/me/enrollment).</param>
+public sealed record EnrollmentView(string Status, string? TermsVersion, string? TermsHash, DateTimeOffset? EnrolledAt, DateTimeOffset? ErasedAt,
+    string CurrentTermsVersion, bool AgreeAgain);
 
 public sealed record SourceView(string ClientId, string? DisplayName, string ResidentRef, IReadOnlyList<string> Categories, DateTimeOffset LinkedAt, DateTimeOffset UpdatedAt);
 
@@ -62,13 +72,23 @@ public sealed class CustodyApi(IOptions<CustodyOptions> options) : IApiModule
             .WithRequestBodyLimit(options.Value.MaxBatchBytes);
     }
 
-    public static Ok<TermsResponse> GetTerms() =>
-        TypedResults.Ok(new TermsResponse(CustodyTerms.Current.Version, CustodyTerms.Current.Hash, CustodyTerms.Current.Text));
+    public static Results<Ok<TermsResponse>, ProblemHttpResult> GetTerms(CustodyTermsCatalog catalog, string? version)
+    {
+        var terms = version is null ? catalog.Current : catalog.Find(version);
+        if (terms is null)
+        {
+            return ProblemTypes.NotFound.Result(
+                $"There is no version '{(version!.Length > 40 ? version[..40] + "…" : version)}' of the custody terms; the history lists every version.");
+        }
+        return TypedResults.Ok(new TermsResponse(terms.Version, terms.Hash, terms.EffectiveFrom, terms.Material, terms.Changes, terms == catalog.Current, terms.Text,
+            [.. catalog.Versions.Select(v => new TermsVersionView(v.Version, v.Hash, v.EffectiveFrom, v.Material, v.Changes))]));
+    }
 
     public static Ok<InventoryResponse> GetInventory(DataInventory inventory) =>
         TypedResults.Ok(new InventoryResponse(inventory.Version, inventory.ContentHash, inventory.Categories.Values.OrderBy(c => c.Name, StringComparer.Ordinal).ToList()));
 
-    public static async Task<Ok<ProfileResponse>> GetProfile(ClaimsPrincipal user, CustodyStore store, IClientDirectory clients, CancellationToken cancellationToken)
+    public static async Task<Ok<ProfileResponse>> GetProfile(ClaimsPrincipal user, CustodyStore store, IClientDirectory clients, CustodyTermsCatalog catalog,
+        CancellationToken cancellationToken)
     {
         var residentId = user.AccountId();
         var resident = await store.FindResidentAsync(residentId, cancellationToken);
@@ -78,13 +98,13 @@ public sealed class CustodyApi(IOptions<CustodyOptions> options) : IApiModule
         {
             sources.Add(await ViewAsync(link, clients, cancellationToken));
         }
-        return TypedResults.Ok(new ProfileResponse(residentId, View(resident), sources));
+        return TypedResults.Ok(new ProfileResponse(residentId, View(resident, catalog), sources));
     }
 
     public static async Task<Results<Ok<EnrollmentView>, Created<EnrollmentView>, ProblemHttpResult>> Enrol(
-        EnrollmentRequest request, ClaimsPrincipal user, ResidentCustodyService custody, CancellationToken cancellationToken)
+        EnrollmentRequest request, ClaimsPrincipal user, ResidentCustodyService custody, CustodyTermsCatalog catalog, CancellationToken cancellationToken)
     {
-        var terms = CustodyTerms.Current;
+        var terms = catalog.Current;
         var errors = new Dictionary<string, string[]>();
         if (request.Agree is not true)
         {
@@ -104,13 +124,11 @@ public sealed class CustodyApi(IOptions<CustodyOptions> options) : IApiModule
         }
         if (request.TermsVersion != terms.Version || request.TermsHash != terms.Hash)
         {
-            return TypedResults.Problem(
-                title: "The custody terms have changed",
-                detail: $"You agreed to terms {request.TermsVersion} ({request.TermsHash}), but the current terms are {terms.Version} ({terms.Hash}). Read GET /api/v1/custody/terms and agree to those.",
-                statusCode: StatusCodes.Status409Conflict);
+            return ProblemTypes.TermsNotCurrent.Result(
+                $"You agreed to terms {Shorten(request.TermsVersion)} ({Shorten(request.TermsHash)}), but the current terms are {terms.Version} ({terms.Hash}). Read GET /api/v1/custody/terms and agree to those.");
         }
         var (resident, newly) = await custody.EnrolAsync(user.AccountId(), terms, cancellationToken);
-        var view = View(resident);
+        var view = View(resident, catalog);
         return newly ? TypedResults.Created("/api/v1/me", view) : TypedResults.Ok(view);
     }
 
@@ -283,9 +301,13 @@ public sealed class CustodyApi(IOptions<CustodyOptions> options) : IApiModule
             Detail = string.Join(" ", errors.Take(5).Select(e => $"{e.Key}: {e.Value[0]}")) + (errors.Count > 5 ? " …" : ""),
         });
 
-    private static EnrollmentView View(ResidentRow? resident) => resident is null
-        ? new EnrollmentView("not-enrolled", null, null, null, null)
-        : new EnrollmentView(resident.Status, resident.TermsVersion, resident.TermsHash, resident.EnrolledAt, resident.ErasedAt);
+    // Echoed input is bounded, so a problem never repeats a large body back.
+    private static string Shorten(string? value) => value is null ? "" : value.Length > 80 ? value[..80] + "…" : value;
+
+    private static EnrollmentView View(ResidentRow? resident, CustodyTermsCatalog catalog) => resident is null
+        ? new EnrollmentView("not-enrolled", null, null, null, null, catalog.Current.Version, false)
+        : new EnrollmentView(resident.Status, resident.TermsVersion, resident.TermsHash, resident.EnrolledAt, resident.ErasedAt, catalog.Current.Version,
+            resident.Status == ResidentStatus.Enrolled && catalog.AgreementNeeded(resident.TermsVersion) is not null);
 
     private static async Task<SourceView> ViewAsync(SourceLink link, IClientDirectory clients, CancellationToken cancellationToken) =>
         ToView(link, (await clients.FindAsync(link.ClientId, cancellationToken))?.DisplayName);

@@ -3,6 +3,7 @@ using InfoBank.Server.Infrastructure;
 using InfoBank.Server.Infrastructure.Crypto;
 using InfoBank.Server.Infrastructure.Demo;
 using InfoBank.Server.Infrastructure.Jobs;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
 namespace InfoBank.Server.Features.Custody;
@@ -27,6 +28,8 @@ public static class CustodyFeature
     public static IServiceCollection AddCustodyFeature(this IServiceCollection services)
     {
         services.AddScoped<DepositService>();
+        // TryAdd: a deployment (or a test) may ship another catalogue of terms versions.
+        services.TryAddSingleton(CustodyTermsCatalog.Embedded);
         services.AddScoped<ResidentCustodyService>();
         services.AddScoped<ResidentExporter>();
         services.AddTransient<CustodyJobs>();

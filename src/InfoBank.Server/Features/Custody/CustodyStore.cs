@@ -28,7 +28,7 @@ public sealed class ResidentRow
 public sealed record SourceLink(string ClientId, string ResidentRef, IReadOnlyList<string> Categories, DateTimeOffset LinkedAt, DateTimeOffset UpdatedAt);
 
 /// <summary>A link as a deposit sees it: which resident a source's reference names, and what it may deposit.</summary>
-public sealed record LinkedResident(string ResidentRef, Guid ResidentId, IReadOnlySet<string> Categories);
+public sealed record LinkedResident(string ResidentRef, Guid ResidentId, IReadOnlySet<string> Categories, string TermsVersion);
 
 public sealed class ErasureRow
 {
@@ -90,7 +90,7 @@ public sealed class CustodyStore(DbConnectionFactory db, ResidentKeyRing keys, T
 
     // Only enrolled residents: an erased resident has no links, but the join makes it explicit.
     private string SelectLinkedResidents => $"""
-        SELECT l.resident_ref AS ResidentRef, l.resident_id AS ResidentId, l.categories AS Categories
+        SELECT l.resident_ref AS ResidentRef, l.resident_id AS ResidentId, l.categories AS Categories, r.terms_version AS TermsVersion
         FROM source_links l JOIN residents r ON r.account_id = l.resident_id
         WHERE l.client_id = @clientId AND r.status = 'enrolled' AND {db.Dialect.InList("l.resident_ref", "refs")}
         """;
@@ -184,7 +184,7 @@ public sealed class CustodyStore(DbConnectionFactory db, ResidentKeyRing keys, T
             {
                 foreach (var row in await s.QueryAsync<LinkedRow>(SelectLinkedResidents, new { clientId, refs = chunk }))
                 {
-                    result[row.ResidentRef] = new LinkedResident(row.ResidentRef, row.ResidentId, SplitCategories(row.Categories).ToHashSet(StringComparer.Ordinal));
+                    result[row.ResidentRef] = new LinkedResident(row.ResidentRef, row.ResidentId, SplitCategories(row.Categories).ToHashSet(StringComparer.Ordinal), row.TermsVersion);
                 }
             }
             return result;
@@ -232,6 +232,8 @@ public sealed class CustodyStore(DbConnectionFactory db, ResidentKeyRing keys, T
         public Guid ResidentId { get; init; }
 
         public string Categories { get; init; } = "";
+
+        public string TermsVersion { get; init; } = "";
     }
 
     private sealed class ErasureState

@@ -36,6 +36,7 @@ public sealed class DepositService(
     CustodyStore store,
     RecordVault vault,
     DataInventory inventory,
+    CustodyTermsCatalog terms,
     IAuditLog audit,
     TimeProvider time,
     IOptions<CustodyOptions> options)
@@ -130,6 +131,12 @@ public sealed class DepositService(
             else if (categories[i] is { } category && !resident.Categories.Contains(category.Name))
             {
                 errors.Add(new FieldError($"records[{i}].category", $"The resident has not authorised this data source to deposit {category.Name}."));
+            }
+            else if (terms.AgreementNeeded(resident.TermsVersion) is { } needed)
+            {
+                // A material change of the terms stops new deposits until the resident agrees to it.
+                errors.Add(new FieldError($"records[{i}].resident",
+                    $"The custody terms changed in what residents agree to (version {needed.Version}); nothing more is stored for this resident until they agree again."));
             }
         }
         if (errors.Count > 0)

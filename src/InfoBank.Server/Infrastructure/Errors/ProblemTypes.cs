@@ -82,6 +82,9 @@ public static partial class ProblemTypes
     public static readonly ProblemType NotEnrolled = new("not-enrolled", 409, "Not enrolled",
         "The resident has not agreed to the custody terms (or has erased their account): enrol first with POST /api/v1/me/enrollment.");
 
+    public static readonly ProblemType TermsNotCurrent = new("terms-not-current", 409, "Not the current custody terms",
+        "The enrolment named a version or content hash of the custody terms that is not the current one: read GET /api/v1/custody/terms (its `history` lists every version and what it changed) and agree to the current version.");
+
     public static readonly ProblemType ConfirmationRequired = new("confirmation-required", 400, "Confirmation required",
         "An irreversible operation needs an explicit confirmation in the request body (for erasure: the account's username in `confirmAccount`).");
 
