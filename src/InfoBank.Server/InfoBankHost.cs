@@ -67,7 +67,7 @@ public static class InfoBankHost
         services.AddInfoBankProblemDetails();
         services.AddSingleton<IApiModule, ProblemTypesApi>();
         services.AddValidation();
-        services.AddOpenApi("v1");
+        services.AddInfoBankOpenApi();
         services.AddInfoBankHealthChecks();
         services.AddHostedService<KeyRingWatcher>();
         services.AddInfoBankJobs(builder.Configuration);
@@ -99,6 +99,8 @@ public static class InfoBankHost
         app.MapScalarApiReference("/reference", options => options
             .WithTitle("InfoBank API")
             .WithOpenApiRoutePattern("/openapi/{documentName}.json")
+            // "Send" with a pasted access token (the OpenAPI document's bearer scheme); never kept in the browser's storage.
+            .AddPreferredSecuritySchemes([OpenApiSetup.BearerSchemeName])
             // Per-request nonce for its inline script (SecurityHeaders); nothing from third-party hosts.
             .WithNonce()
             .DisableDefaultFonts()

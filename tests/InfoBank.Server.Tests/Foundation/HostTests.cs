@@ -55,6 +55,36 @@ public sealed class HostTests(HostTests.Factory factory) : IClassFixture<HostTes
     }
 
     [Fact]
+    public async Task Every_operation_states_its_security_scope_and_its_problem_answers()
+    {
+        using var doc = JsonDocument.Parse(await _client.GetStringAsync("/openapi/v1.json"));
+        // Routes under /test exist only in test hosts (ExtraModules).
+        var operations = doc.RootElement.GetProperty("paths").EnumerateObject().Where(path => !path.Name.StartsWith("/test/", StringComparison.Ordinal))
+            .SelectMany(path => path.Value.EnumerateObject().Select(op => (Route: $"{op.Name.ToUpperInvariant()} {path.Name}", Op: op.Value)))
+            .ToDictionary(o => o.Route, o => o.Op);
+        Assert.All(operations, o => Assert.True(o.Value.TryGetProperty("security", out _), $"{o.Key} states no security"));
+        Assert.All(operations, o => Assert.True(o.Value.TryGetProperty("operationId", out _) && o.Value.TryGetProperty("summary", out _), $"{o.Key} has no name or summary"));
+
+        string[] Scopes(string route) => [.. operations[route].GetProperty("security").EnumerateArray()
+            .SelectMany(r => r.EnumerateObject()).Where(s => s.Name == "oauth2").SelectMany(s => s.Value.EnumerateArray()).Select(s => s.GetString()!)];
+        Assert.Equal(0, operations["GET /api/v1/custody/terms"].GetProperty("security").GetArrayLength());
+        Assert.Equal(["resident"], Scopes("GET /api/v1/me/consents"));
+        Assert.Equal(["deposit"], Scopes("POST /api/v1/records"));
+        Assert.Equal(["audit"], Scopes("GET /api/v1/audit/export"));
+        Assert.Equal(["business"], Scopes("GET /api/v1/grants/{id}/records"));
+
+        // Each operation lists the problems it can answer, each with the problem schema.
+        var withdraw = operations["DELETE /api/v1/me/consents/{consentId}"].GetProperty("responses");
+        foreach (var status in new[] { "401", "403", "404", "503" })
+        {
+            Assert.True(withdraw.GetProperty(status).GetProperty("content").TryGetProperty("application/problem+json", out _), $"no {status} problem");
+        }
+        Assert.False(operations["GET /api/v1/custody/terms"].GetProperty("responses").TryGetProperty("401", out _));
+        var schemes = doc.RootElement.GetProperty("components").GetProperty("securitySchemes");
+        Assert.Equal("/connect/token", schemes.GetProperty("oauth2").GetProperty("flows").GetProperty("clientCredentials").GetProperty("tokenUrl").GetString());
+    }
+
+    [Fact]
     public async Task Api_reference_page_is_served()
     {
         var response = await _client.GetAsync("/reference/v1");

@@ -16,13 +16,13 @@ internal sealed class AccessApi : IApiModule
     public void MapEndpoints(IEndpointRouteBuilder routes)
     {
         routes.MapGroup("/api/v1/me/passbook").WithTags("Access").RequireAuthorization(AuthPolicies.Resident)
-            .MapGet("", GetPassbookAsync)
+            .MapGet("", GetPassbookAsync).WithName("GetMyPassbook")
             .WithSummary("Provision history: when, which business, which items, for which purpose, under which committee approval, and the points earned.");
 
         var committee = routes.MapGroup("/api/v1/committee").WithTags("Access").RequireAuthorization(AuthPolicies.Committee);
-        committee.MapGet("/access-log", GetAccessLogAsync)
+        committee.MapGet("/access-log", GetAccessLogAsync).WithName("GetAccessLog")
             .WithSummary("Every access attempt on grants, served or refused, newest first; filter by grant, business and time.");
-        committee.MapGet("/alerts", GetAlertsAsync)
+        committee.MapGet("/alerts", GetAlertsAsync).WithName("GetAccessAlerts")
             .WithSummary("Grants fetching beyond their approved frequency or volume, sudden spikes, and attempts on suspended, revoked or expired grants.");
     }
 

@@ -19,21 +19,21 @@ public sealed class ApplicationsApi : IApiModule
     public void MapEndpoints(IEndpointRouteBuilder routes)
     {
         var business = routes.MapGroup("/api/v1/applications").WithTags("Applications").RequireAuthorization(AuthPolicies.Business);
-        business.MapPost("/", CreateAsync).WithRequestBodyLimit(MaxBody).WithSummary("Create a draft application (purpose, data, output, retention, recipient, security, benefit, validity).");
-        business.MapGet("/", ListAsync).WithSummary("The calling business's applications.");
-        business.MapGet("/{id:guid}", GetAsync).WithSummary("Status, the PIA report and the committee's decision with reasons and conditions.");
-        business.MapPut("/{id:guid}", UpdateAsync).WithRequestBodyLimit(MaxBody).WithSummary("Edit a draft (or a returned application, which becomes a draft again).");
-        business.MapPost("/{id:guid}/submit", SubmitAsync).WithSummary("Freeze the draft as a version and run the PIA and the committee policies on it.");
+        business.MapPost("/", CreateAsync).WithName("CreateApplication").WithRequestBodyLimit(MaxBody).WithSummary("Create a draft application (purpose, data, output, retention, recipient, security, benefit, validity).");
+        business.MapGet("/", ListAsync).WithName("ListMyApplications").WithSummary("The calling business's applications.");
+        business.MapGet("/{id:guid}", GetAsync).WithName("GetMyApplication").WithSummary("Status, the PIA report and the committee's decision with reasons and conditions.");
+        business.MapPut("/{id:guid}", UpdateAsync).WithName("UpdateApplication").WithRequestBodyLimit(MaxBody).WithSummary("Edit a draft (or a returned application, which becomes a draft again).");
+        business.MapPost("/{id:guid}/submit", SubmitAsync).WithName("SubmitApplication").WithSummary("Freeze the draft as a version and run the PIA and the committee policies on it.");
 
         var committee = routes.MapGroup("/api/v1/committee").WithTags("Committee").RequireAuthorization(AuthPolicies.Committee);
-        committee.MapGet("/applications", CommitteeListAsync).WithSummary("Applications, optionally filtered by status (e.g. in_review).");
-        committee.MapGet("/applications/{id:guid}", CommitteeGetAsync).WithSummary("An application with its PIA report, policy decision, votes and history.");
-        committee.MapPost("/applications/{id:guid}/votes", VoteAsync).WithRequestBodyLimit(MaxBody).WithSummary("Vote approve, approve_with_conditions or reject, with a reason.");
-        committee.MapPost("/applications/{id:guid}/decision", DecideAsync).WithRequestBodyLimit(MaxBody).WithSummary("Close the vote under the policy's quorum; approval creates the grant.");
-        committee.MapGet("/grants/{id:guid}", GetGrantAsync).WithSummary("A grant and its status.");
-        committee.MapPost("/grants/{id:guid}/suspend", SuspendAsync).WithRequestBodyLimit(MaxBody).WithSummary("Suspend a grant, with a reason.");
-        committee.MapPost("/grants/{id:guid}/reinstate", ReinstateAsync).WithRequestBodyLimit(MaxBody).WithSummary("Reinstate a suspended grant, with a reason.");
-        committee.MapPost("/grants/{id:guid}/revoke", RevokeAsync).WithRequestBodyLimit(MaxBody).WithSummary("Revoke a grant for good, with a reason.");
+        committee.MapGet("/applications", CommitteeListAsync).WithName("ListApplicationsForCommittee").WithSummary("Applications, optionally filtered by status (e.g. in_review).");
+        committee.MapGet("/applications/{id:guid}", CommitteeGetAsync).WithName("GetApplicationForCommittee").WithSummary("An application with its PIA report, policy decision, votes and history.");
+        committee.MapPost("/applications/{id:guid}/votes", VoteAsync).WithName("VoteOnApplication").WithRequestBodyLimit(MaxBody).WithSummary("Vote approve, approve_with_conditions or reject, with a reason.");
+        committee.MapPost("/applications/{id:guid}/decision", DecideAsync).WithName("DecideApplication").WithRequestBodyLimit(MaxBody).WithSummary("Close the vote under the policy's quorum; approval creates the grant.");
+        committee.MapGet("/grants/{id:guid}", GetGrantAsync).WithName("GetGrant").WithSummary("A grant and its status.");
+        committee.MapPost("/grants/{id:guid}/suspend", SuspendAsync).WithName("SuspendGrant").WithRequestBodyLimit(MaxBody).WithSummary("Suspend a grant, with a reason.");
+        committee.MapPost("/grants/{id:guid}/reinstate", ReinstateAsync).WithName("ReinstateGrant").WithRequestBodyLimit(MaxBody).WithSummary("Reinstate a suspended grant, with a reason.");
+        committee.MapPost("/grants/{id:guid}/revoke", RevokeAsync).WithName("RevokeGrant").WithRequestBodyLimit(MaxBody).WithSummary("Revoke a grant for good, with a reason.");
     }
 
     public static async Task<Results<Created<ApplicationView>, ValidationProblem>> CreateAsync(

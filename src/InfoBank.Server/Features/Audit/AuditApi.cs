@@ -14,20 +14,27 @@ public sealed class AuditApi : IApiModule
     public void MapEndpoints(IEndpointRouteBuilder routes)
     {
         // Public so anyone holding a checkpoint can check its signature; the same keys are in the JWKS at /api/v1/keys.
-        routes.MapGet("/api/v1/audit/keys", GetKeys).WithTags("Audit").AllowAnonymous();
+        routes.MapGet("/api/v1/audit/keys", GetKeys).WithTags("Audit").AllowAnonymous().WithName("GetAuditKeys")
+            .WithSummary("The checkpoint signing keys, current and retired, as C2SP vkeys with their JWKS key ids: what a verifier pins.");
 
         // A resident checks that an entry about them (e.g. the one their consent receipt names) is in the signed log.
-        routes.MapGet("/api/v1/me/audit/proofs/{sequence:long}", GetMyInclusionProof)
+        routes.MapGet("/api/v1/me/audit/proofs/{sequence:long}", GetMyInclusionProof).WithName("GetMyAuditProof")
+            .WithSummary("Proof that an audit entry about you is in the signed log (against the latest checkpoint), and the pseudonym the log names you by.")
             .WithTags("Audit").RequireAuthorization(AuthPolicies.Resident);
 
         var api = routes.MapGroup("/api/v1/audit").WithTags("Audit").RequireAuthorization(AuthPolicies.Auditor);
-        api.MapGet("/entries", GetEntries);
-        api.MapGet("/entries/{sequence:long}", GetEntry);
-        api.MapGet("/checkpoints", GetCheckpoints);
-        api.MapGet("/checkpoints/latest", GetLatestCheckpoint);
-        api.MapGet("/proofs/inclusion", GetInclusionProof);
-        api.MapGet("/proofs/consistency", GetConsistencyProof);
-        api.MapGet("/export", Export);
+        api.MapGet("/entries", GetEntries).WithName("ListAuditEntries")
+            .WithSummary("Audit entries in sequence order, filtered by kind and subject pseudonym; follow next for the following page.");
+        api.MapGet("/entries/{sequence:long}", GetEntry).WithName("GetAuditEntry").WithSummary("One audit entry with its leaf hash.");
+        api.MapGet("/checkpoints", GetCheckpoints).WithName("ListAuditCheckpoints").WithSummary("Signed checkpoints (C2SP tlog-checkpoint notes), oldest first.");
+        api.MapGet("/checkpoints/latest", GetLatestCheckpoint).WithName("GetLatestAuditCheckpoint").WithSummary("The newest signed checkpoint.");
+        api.MapGet("/proofs/inclusion", GetInclusionProof).WithName("GetAuditInclusionProof")
+            .WithSummary("RFC 9162 inclusion proof of an entry in a signed tree (409 until a checkpoint covers it).");
+        api.MapGet("/proofs/consistency", GetConsistencyProof).WithName("GetAuditConsistencyProof")
+            .WithSummary("RFC 9162 consistency proof that the tree of size to extends the tree of size from.");
+        api.MapGet("/export", Export).WithName("ExportAuditLog")
+            .WithSummary("The whole log up to a signed checkpoint as an NDJSON bundle that infobank audit verify checks offline.")
+            .Produces(StatusCodes.Status200OK, contentType: "application/x-ndjson");
         api.MapGet("/signer", GetSigner).WithName("GetAuditSigner")
             .WithSummary("The checkpoint signer's own record: the last checkpoint it signed, how it started, and whether it is halted and why.");
     }

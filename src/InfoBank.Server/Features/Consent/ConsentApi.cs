@@ -103,7 +103,8 @@ public sealed class ConsentApi : IApiModule
         me.MapPost("/", GiveConsent).WithName("GiveConsent")
             .WithSummary("Consent to one offer at its current notice version; special-care items must be named.")
             .WithRequestBodyLimit(8 * 1024);
-        me.MapGet("/{consentId:guid}", GetConsent).WithName("GetMyConsent");
+        me.MapGet("/{consentId:guid}", GetConsent).WithName("GetMyConsent")
+            .WithSummary("One of your consents: its state, the notice version it was given under, the recipient, purpose and items, and when it ends.");
         me.MapDelete("/{consentId:guid}", WithdrawConsent).WithName("WithdrawConsent")
             .WithSummary("Withdraw a consent; no provision happens after this returns. Returns the withdrawal's receipt.");
         me.MapGet("/{consentId:guid}/receipt", GetReceipt).WithName("GetConsentReceipt")

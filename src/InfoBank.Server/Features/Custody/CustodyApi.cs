@@ -55,20 +55,26 @@ public sealed class CustodyApi(IOptions<CustodyOptions> options) : IApiModule
     public void MapEndpoints(IEndpointRouteBuilder routes)
     {
         var open = routes.MapGroup("/api/v1").WithTags("Custody");
-        open.MapGet("/custody/terms", GetTerms).AllowAnonymous();
-        open.MapGet("/inventory", GetInventory).AllowAnonymous();
+        open.MapGet("/custody/terms", GetTerms).AllowAnonymous().WithName("GetCustodyTerms")
+            .WithSummary("The custody terms residents agree to when enrolling (?version= for an earlier one), with the history of every version.");
+        open.MapGet("/inventory", GetInventory).AllowAnonymous().WithName("GetDataInventory")
+            .WithSummary("The data inventory: every category with its fields, whether it needs special care, and its retention in days.");
 
         var me = routes.MapGroup("/api/v1/me").WithTags("Custody").RequireAuthorization(AuthPolicies.Resident);
-        me.MapGet("/", GetProfile);
-        me.MapPost("/enrollment", Enrol);
-        me.MapPut("/sources/{clientId}", LinkSource);
-        me.MapDelete("/sources/{clientId}", UnlinkSource);
-        me.MapGet("/records", ListRecords);
-        me.MapGet("/export", Export);
-        me.MapDelete("/", Erase).WithRequestBodyLimit(4 * 1024);
+        me.MapGet("/", GetProfile).WithName("GetMyProfile").WithSummary("Your enrolment (terms agreed, whether to agree again) and linked data sources.");
+        me.MapPost("/enrollment", Enrol).WithName("Enrol")
+            .WithSummary("Enrol by agreeing to the current custody terms (name their version and hash); again after a material change.");
+        me.MapPut("/sources/{clientId}", LinkSource).WithName("LinkSource")
+            .WithSummary("Allow a data source to deposit the categories you name; returns the pseudonymous reference to hand it.");
+        me.MapDelete("/sources/{clientId}", UnlinkSource).WithName("UnlinkSource").WithSummary("Stop a data source from depositing, at once.");
+        me.MapGet("/records", ListRecords).WithName("ListMyRecords").WithSummary("Your deposited records, decrypted, a page at a time.");
+        me.MapGet("/export", Export).WithName("ExportMyData").WithSummary("Everything held about you as one JSON document, streamed; it ends with \"complete\": true.");
+        me.MapDelete("/", Erase).WithName("EraseMe")
+            .WithSummary("Erase your account: withdraws every consent and destroys your keys. Needs confirmAccount and a recent sign-in.").WithRequestBodyLimit(4 * 1024);
 
         routes.MapGroup("/api/v1/records").WithTags("Custody").RequireAuthorization(AuthPolicies.DataSource)
-            .MapPost("/", Deposit)
+            .MapPost("/", Deposit).WithName("DepositRecords")
+            .WithSummary("A data source deposits a batch of records for residents who linked it: all stored (or reported duplicate) or none.")
             .WithRequestBodyLimit(options.Value.MaxBatchBytes);
     }
 

@@ -14,9 +14,12 @@ internal sealed class AdminApi : IApiModule
     public void MapEndpoints(IEndpointRouteBuilder routes)
     {
         var group = routes.MapGroup("/api/v1/admin").WithTags("Admin").RequireAuthorization(AuthPolicies.Operator);
-        group.MapGet("/accounts", ListAccountsAsync);
-        group.MapPost("/accounts/{id:guid}/unlock", UnlockAsync);
-        group.MapGet("/clients", ListClientsAsync);
+        group.MapGet("/accounts", ListAccountsAsync).WithName("ListAccounts")
+            .WithSummary("Every account (residents, committee members, auditors, operators) with its username, kind, committee role and whether it is locked; no password hashes.");
+        group.MapPost("/accounts/{id:guid}/unlock", UnlockAsync).WithName("UnlockAccount")
+            .WithSummary("Clear an account's lockout and failed sign-in count.");
+        group.MapGet("/clients", ListClientsAsync).WithName("ListClients")
+            .WithSummary("Every registered OAuth client (businesses, data sources, apps) with its name and kind; no secrets.");
     }
 
     private static async Task<Ok<List<AccountSummary>>> ListAccountsAsync(AccountService accounts, TimeProvider time, CancellationToken cancellationToken)
