@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using InfoBank.Core.Audit;
 using InfoBank.Server.Features.Audit;
 using InfoBank.Server.Features.Identity;
+using InfoBank.Server.Infrastructure.Web;
 using InfoBank.Server.Tests.Infrastructure;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.DependencyInjection;
@@ -54,11 +55,13 @@ public sealed class AuditApiTests : IClassFixture<InfoBankFactory>, IAsyncLifeti
         // The auditor filters by the pseudonym the log names the resident by.
         var subject = await Get<AuditStore>().PseudonymOfAsync(resident);
 
-        var page = await _auditor.GetFromJsonAsync<AuditEntriesPage>($"/api/v1/audit/entries?subject={subject}&limit=3");
-        Assert.Equal(mine.Take(3).Select(a => a.Sequence), page!.Entries.Select(e => e.Sequence));
-        Assert.Equal(mine[2].Sequence + 1, page.Next);
-        var rest = await _auditor.GetFromJsonAsync<AuditEntriesPage>($"/api/v1/audit/entries?subject={subject}&from={page.Next}&limit=3");
-        Assert.Equal(mine.Skip(3).Select(a => a.Sequence), rest!.Entries.Select(e => e.Sequence));
+        using var first = await _auditor.GetAsync($"/api/v1/audit/entries?subject={subject}&limit=3");
+        var page = await first.Content.ReadFromJsonAsync<Page<AuditEntryView>>();
+        Assert.Equal(mine.Take(3).Select(a => a.Sequence), page!.Items.Select(e => e.Sequence));
+        Assert.NotNull(page.Next);
+        Assert.Equal($"<{page.Next}>; rel=\"next\"", first.Headers.GetValues("Link").Single());
+        var rest = await _auditor.GetFromJsonAsync<Page<AuditEntryView>>(page.Next);
+        Assert.Equal(mine.Skip(3).Select(a => a.Sequence), rest!.Items.Select(e => e.Sequence));
         Assert.Null(rest.Next);
 
         var one = await _auditor.GetFromJsonAsync<AuditEntryView>($"/api/v1/audit/entries/{mine[0].Sequence}");
@@ -69,6 +72,7 @@ public sealed class AuditApiTests : IClassFixture<InfoBankFactory>, IAsyncLifeti
     [Theory]
     [InlineData("/api/v1/audit/entries?limit=0", HttpStatusCode.BadRequest)]
     [InlineData("/api/v1/audit/entries?limit=5000", HttpStatusCode.BadRequest)]
+    [InlineData("/api/v1/audit/entries?cursor=not-ours", HttpStatusCode.BadRequest)]
     [InlineData("/api/v1/audit/entries?from=-1", HttpStatusCode.BadRequest)]
     [InlineData("/api/v1/audit/entries?from=5&to=2", HttpStatusCode.BadRequest)]
     [InlineData("/api/v1/audit/entries?from=abc", HttpStatusCode.BadRequest)]
@@ -126,8 +130,10 @@ public sealed class AuditApiTests : IClassFixture<InfoBankFactory>, IAsyncLifeti
         Assert.Equal(newer.RootHash, proof.ToRoot);
         Assert.True(Merkle.VerifyConsistency(older.TreeSize, newer.TreeSize, proof.Proof, older.RootHash, newer.RootHash));
 
-        var checkpoints = await _auditor.GetFromJsonAsync<List<CheckpointView>>($"/api/v1/audit/checkpoints?from={older.TreeSize}");
-        Assert.Contains(checkpoints!, c => c.TreeSize == newer.TreeSize && c.Note == newer.Note);
+        var checkpoints = await _auditor.GetFromJsonAsync<Page<CheckpointView>>($"/api/v1/audit/checkpoints?from={older.TreeSize}&limit=1");
+        Assert.Equal(older.TreeSize, Assert.Single(checkpoints!.Items).TreeSize);
+        var following = await _auditor.GetFromJsonAsync<Page<CheckpointView>>(checkpoints.Next!);
+        Assert.Contains(following!.Items, c => c.TreeSize == newer.TreeSize && c.Note == newer.Note);
         var latest = await _auditor.GetFromJsonAsync<CheckpointView>("/api/v1/audit/checkpoints/latest");
         Assert.Equal(newer.TreeSize, latest!.TreeSize);
     }

@@ -2,6 +2,8 @@ using System.Security.Claims;
 using InfoBank.Core.Audit;
 using InfoBank.Server.Infrastructure;
 using InfoBank.Server.Infrastructure.Auth;
+using InfoBank.Server.Infrastructure.Errors;
+using InfoBank.Server.Infrastructure.Web;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace InfoBank.Server.Features.Audit;
@@ -9,8 +11,6 @@ namespace InfoBank.Server.Features.Audit;
 /// <summary>The auditor's read-only view of the trail, and the public checkpoint key.</summary>
 public sealed class AuditApi : IApiModule
 {
-    public const int MaxPage = 1_000;
-
     public void MapEndpoints(IEndpointRouteBuilder routes)
     {
         // Public so anyone holding a checkpoint can check its signature; the same keys are in the JWKS at /api/v1/keys.
@@ -24,9 +24,9 @@ public sealed class AuditApi : IApiModule
 
         var api = routes.MapGroup("/api/v1/audit").WithTags("Audit").RequireAuthorization(AuthPolicies.Auditor);
         api.MapGet("/entries", GetEntries).WithName("ListAuditEntries")
-            .WithSummary("Audit entries in sequence order, filtered by kind and subject pseudonym; follow next for the following page.");
+            .WithSummary("Audit entries in sequence order from ?from= (to ?to=, exclusive), filtered by kind and subject pseudonym, a page at a time (limit, cursor; next and the Link header).");
         api.MapGet("/entries/{sequence:long}", GetEntry).WithName("GetAuditEntry").WithSummary("One audit entry with its leaf hash.");
-        api.MapGet("/checkpoints", GetCheckpoints).WithName("ListAuditCheckpoints").WithSummary("Signed checkpoints (C2SP tlog-checkpoint notes), oldest first.");
+        api.MapGet("/checkpoints", GetCheckpoints).WithName("ListAuditCheckpoints").WithSummary("Signed checkpoints (C2SP tlog-checkpoint notes) from tree size ?from=, oldest first, a page at a time (limit, cursor).");
         api.MapGet("/checkpoints/latest", GetLatestCheckpoint).WithName("GetLatestAuditCheckpoint").WithSummary("The newest signed checkpoint.");
         api.MapGet("/proofs/inclusion", GetInclusionProof).WithName("GetAuditInclusionProof")
             .WithSummary("RFC 9162 inclusion proof of an entry in a signed tree (409 until a checkpoint covers it).");
@@ -51,9 +51,14 @@ public sealed class AuditApi : IApiModule
             k.Name, k.KeyId.ToString("x8", System.Globalization.CultureInfo.InvariantCulture), k.VerifierKey,
             Core.Crypto.Ed25519Key.Thumbprint(k.PublicKey), Core.Crypto.Base64Url.Encode(k.PublicKey))).ToList()));
 
-    public static async Task<Results<Ok<AuditEntriesPage>, ValidationProblem>> GetEntries(
-        AuditStore store, long? from, long? to, int? limit, string? kind, string? subject, CancellationToken cancellationToken)
+    /// <summary>Entries in sequence order from <paramref name="from"/> (to <paramref name="to"/>, exclusive), a page at a time.</summary>
+    public static async Task<Results<Ok<Page<AuditEntryView>>, ProblemHttpResult>> GetEntries(
+        HttpContext context, AuditStore store, long? from, long? to, int? limit, string? cursor, string? kind, string? subject, CancellationToken cancellationToken)
     {
+        if (!Paging.TryRead<SequenceCursor>(limit, cursor, out var size, out var after, out var problem))
+        {
+            return problem!;
+        }
         var errors = new Dictionary<string, string[]>();
         if (from < 0)
         {
@@ -63,18 +68,13 @@ public sealed class AuditApi : IApiModule
         {
             errors["to"] = ["to is an exclusive sequence number not below from."];
         }
-        if (limit is < 1 or > MaxPage)
-        {
-            errors["limit"] = [$"limit is between 1 and {MaxPage}."];
-        }
         if (errors.Count > 0)
         {
-            return TypedResults.ValidationProblem(errors, title: "The entry query is invalid.");
+            return ProblemTypes.InvalidParameter.Validation(errors, string.Join(" ", errors.Values.SelectMany(e => e)));
         }
-        var take = limit ?? 100;
-        var rows = await store.EntriesAsync(from ?? 0, to ?? long.MaxValue, take, kind, subject, cancellationToken);
-        long? next = rows.Count == take ? rows[^1].Sequence + 1 : null;
-        return TypedResults.Ok(new AuditEntriesPage(rows.Select(AuditEntryView.From).ToList(), next));
+        var start = after is null ? from ?? 0 : Math.Max(from ?? 0, after.After + 1);
+        var (page, more) = Paging.Split(await store.EntriesAsync(start, to ?? long.MaxValue, size + 1, kind, subject, cancellationToken), size);
+        return Paging.Result(context, page.Select(AuditEntryView.From).ToList(), more ? new SequenceCursor(page[^1].Sequence) : null);
     }
 
     public static async Task<Results<Ok<AuditEntryView>, ProblemHttpResult>> GetEntry(
@@ -83,17 +83,22 @@ public sealed class AuditApi : IApiModule
             ? TypedResults.Ok(AuditEntryView.From(row))
             : Problem($"The audit log has no entry {sequence}.");
 
-    public static async Task<Results<Ok<List<CheckpointView>>, ValidationProblem>> GetCheckpoints(
-        AuditStore store, long? from, int? limit, CancellationToken cancellationToken)
+    /// <summary>Signed checkpoints from tree size <paramref name="from"/>, oldest first, a page at a time.</summary>
+    public static async Task<Results<Ok<Page<CheckpointView>>, ProblemHttpResult>> GetCheckpoints(
+        HttpContext context, AuditStore store, long? from, int? limit, string? cursor, CancellationToken cancellationToken)
     {
-        if (from < 0 || limit is < 1 or > MaxPage)
+        if (!Paging.TryRead<SequenceCursor>(limit, cursor, out var size, out var after, out var problem))
         {
-            return TypedResults.ValidationProblem(
-                new Dictionary<string, string[]> { ["query"] = [$"from is a tree size, 0 or more; limit is between 1 and {MaxPage}."] },
-                title: "The checkpoint query is invalid.");
+            return problem!;
         }
-        var rows = await store.CheckpointsAsync(from ?? 0, long.MaxValue, limit ?? 100, cancellationToken);
-        return TypedResults.Ok(rows.Select(CheckpointView.From).ToList());
+        if (from < 0)
+        {
+            return ProblemTypes.InvalidParameter.Validation(
+                new Dictionary<string, string[]> { ["from"] = ["from is a tree size, 0 or more."] }, "from is a tree size, 0 or more.");
+        }
+        var start = after is null ? from ?? 0 : Math.Max(from ?? 0, after.After + 1);
+        var (page, more) = Paging.Split(await store.CheckpointsAsync(start, long.MaxValue, size + 1, cancellationToken), size);
+        return Paging.Result(context, page.Select(CheckpointView.From).ToList(), more ? new SequenceCursor(page[^1].TreeSize) : null);
     }
 
     public static async Task<Results<Ok<CheckpointView>, ProblemHttpResult>> GetLatestCheckpoint(
@@ -224,7 +229,8 @@ public sealed record AuditKeysResponse(List<AuditKeyView> Keys);
 /// </summary>
 public sealed record AuditKeyView(string Name, string KeyId, string VerifierKey, string Kid, string PublicKey);
 
-public sealed record AuditEntriesPage(List<AuditEntryView> Entries, long? Next);
+/// <summary>Where a page of entries (by sequence) or checkpoints (by tree size) stopped.</summary>
+public sealed record SequenceCursor(long After);
 
 public sealed record AuditEntryView(
     long Sequence, DateTimeOffset Time, string Kind, string Actor, string? SubjectRef, string? Purpose, Guid? GrantId,
