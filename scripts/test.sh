@@ -34,30 +34,26 @@ for project in tests/*/*.Tests.csproj; do
   dotnet test "$project" --no-build -c Release --logger "trx;LogFileName=$name.trx" --results-directory "$results/$name" || test_status=$?
 done
 
+passed=0; failed=0; skipped=0
+
+# A check that prints TAP (node's summary lines "# pass N", "# fail N"); its counts join the .NET tests'.
+tap_check() {
+  local name="$1" script="$2" log="$results/$1.tap" status=0 pass fail
+  bash "$script" Release >"$log" 2>&1 || status=$?
+  grep -E '^(ok|not ok) ' "$log" || true
+  if [ "$status" -ne 0 ]; then cat "$log"; fi
+  pass=$(sed -n 's/^# pass \([0-9]*\)$/\1/p' "$log" | tail -n 1)
+  fail=$(sed -n 's/^# fail \([0-9]*\)$/\1/p' "$log" | tail -n 1)
+  passed=$((passed + ${pass:-0})); failed=$((failed + ${fail:-0}))
+  if [ "$status" -ne 0 ] && [ "${fail:-0}" -eq 0 ]; then failed=$((failed + 1)); echo "$name failed to run (exit $status)"; fi
+}
+
 step "OIDC end to end (openid-client, a third-party library, against a real Kestrel server)"
-oidc_log="$results/oidc-client.tap"
-oidc_status=0
-bash tests/oidc-client/run.sh Release >"$oidc_log" 2>&1 || oidc_status=$?
-grep -E '^(ok|not ok) ' "$oidc_log" || true
-if [ "$oidc_status" -ne 0 ]; then cat "$oidc_log"; fi
+tap_check oidc-client tests/oidc-client/run.sh
 
 step "OpenAPI lint (Redocly CLI, a third-party linter, on the document a real server serves)"
-lint_log="$results/openapi-lint.tap"
-lint_status=0
-bash tests/openapi-lint/run.sh Release >"$lint_log" 2>&1 || lint_status=$?
-grep -E '^(ok|not ok) ' "$lint_log" || true
-if [ "$lint_status" -ne 0 ]; then cat "$lint_log"; fi
+tap_check openapi-lint tests/openapi-lint/run.sh
 
-passed=0; failed=0; skipped=0
-# node's TAP summary lines ("# pass N", "# fail N") count with the .NET tests.
-oidc_pass=$(sed -n 's/^# pass \([0-9]*\)$/\1/p' "$oidc_log" | tail -n 1)
-oidc_fail=$(sed -n 's/^# fail \([0-9]*\)$/\1/p' "$oidc_log" | tail -n 1)
-passed=$((passed + ${oidc_pass:-0})); failed=$((failed + ${oidc_fail:-0}))
-if [ "$oidc_status" -ne 0 ] && [ "${oidc_fail:-0}" -eq 0 ]; then failed=$((failed + 1)); echo "the OIDC end-to-end check failed to run (exit $oidc_status)"; fi
-lint_pass=$(sed -n 's/^# pass \([0-9]*\)$/\1/p' "$lint_log" | tail -n 1)
-lint_fail=$(sed -n 's/^# fail \([0-9]*\)$/\1/p' "$lint_log" | tail -n 1)
-passed=$((passed + ${lint_pass:-0})); failed=$((failed + ${lint_fail:-0}))
-if [ "$lint_status" -ne 0 ] && [ "${lint_fail:-0}" -eq 0 ]; then failed=$((failed + 1)); echo "the OpenAPI lint failed to run (exit $lint_status)"; fi
 for trx in "$results"/*/*.trx; do
   [ -f "$trx" ] || continue
   counters=$(grep -o '<Counters [^>]*>' "$trx" | head -n 1)
