@@ -88,6 +88,10 @@ public sealed partial class BadInputCorpusTests(BadInputCorpusTests.Factory fact
                 {
                     failures.Add($"{label}: {status} {Shorten(body)}");
                 }
+                else if (ProblemFault(body) is { } fault)
+                {
+                    failures.Add($"{label}: {status} {fault}: {Shorten(body)}");
+                }
                 var changed = tables.Where(t => before[t] != after[t]).Select(t => $"{t} {before[t]}→{after[t]}").ToList();
                 if (changed.Count > 0)
                 {
@@ -487,6 +491,34 @@ public sealed partial class BadInputCorpusTests(BadInputCorpusTests.Factory fact
         var quote = factory.Provider == DatabaseProvider.SqlServer ? ("[", "]") : ("\"", "\"");
         var sql = string.Join(" UNION ALL ", tables.Select(t => $"SELECT '{t}' AS name, COUNT(*) AS n FROM {quote.Item1}{t}{quote.Item2}"));
         return (await connection.QueryAsync<(string Name, long N)>(sql)).ToDictionary(r => r.Name, r => r.N);
+    }
+
+    /// <summary>What is wrong with a refusal's body as a problem: it must name a documented type and say in words what was wrong, without .NET internals.</summary>
+    private static string? ProblemFault(string body)
+    {
+        if (body.Length == 0)
+        {
+            return null;  // HEAD-like answers and 405s from the framework's own pipeline carry no body to judge
+        }
+        JsonElement problem;
+        try
+        {
+            problem = JsonDocument.Parse(body).RootElement.Clone();
+        }
+        catch (JsonException)
+        {
+            return "not a JSON problem";
+        }
+        if (problem.ValueKind != JsonValueKind.Object
+            || !problem.TryGetProperty("type", out var type) || type.GetString()?.StartsWith("/problems/", StringComparison.Ordinal) != true)
+        {
+            return "no documented problem type";
+        }
+        if (!problem.TryGetProperty("detail", out var detail) || string.IsNullOrWhiteSpace(detail.GetString()))
+        {
+            return "no detail";
+        }
+        return Regex.IsMatch(body, @"System\.[A-Z][A-Za-z]+|Microsoft\.[A-Z][A-Za-z]+\.|InfoBank\.[A-Z]") ? "a .NET type name in the answer" : null;
     }
 
     private static string Shorten(string text) => text.Length > 300 ? text[..300] + "…" : text;

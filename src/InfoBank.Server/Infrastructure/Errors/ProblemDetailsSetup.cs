@@ -22,6 +22,13 @@ public static class ProblemDetailsSetup
                 context.ProblemDetails.Type = generic.Uri;
                 context.ProblemDetails.Title ??= generic.Title;
             }
+            // Every problem says in words what went wrong: a framework answer without one gets its type's description.
+            if (string.IsNullOrWhiteSpace(context.ProblemDetails.Detail))
+            {
+                var type = context.ProblemDetails.Type is { } uri && uri.StartsWith("/problems/", StringComparison.Ordinal)
+                    && ProblemTypes.All.TryGetValue(uri["/problems/".Length..], out var known) ? known : ProblemTypes.ForStatus(status);
+                context.ProblemDetails.Detail = type?.Description ?? context.ProblemDetails.Title ?? "The request could not be served.";
+            }
             context.ProblemDetails.Extensions.TryAdd(
                 "traceId", Activity.Current?.Id ?? context.HttpContext.TraceIdentifier);
         });
@@ -58,7 +65,7 @@ public static class ProblemDetailsSetup
 /// unreadable bodies) into a 4xx problem with a message a client can act on. Anything else falls
 /// through to the default handler: a 500 without internals, which is a bug to fix.
 /// </summary>
-internal sealed class BadRequestExceptionHandler(IProblemDetailsService problems) : IExceptionHandler
+internal sealed partial class BadRequestExceptionHandler(IProblemDetailsService problems) : IExceptionHandler
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext context, Exception exception, CancellationToken cancellationToken)
     {
@@ -80,17 +87,72 @@ internal sealed class BadRequestExceptionHandler(IProblemDetailsService problems
         });
     }
 
-    private static string Describe(BadHttpRequestException exception) => exception.InnerException switch
+    // The framework's messages name .NET types and parameters ("could not be converted to
+    // InfoBank.Server.Features.Custody.EraseRequest"): internals a client cannot act on. Each is
+    // said again in the API's own terms: where in the body or which parameter, and what is wrong.
+    private static string Describe(BadHttpRequestException exception)
     {
-        JsonException json => $"The request body is not valid JSON for this operation at {json.Path ?? "$"}" +
-            $" (line {json.LineNumber + 1}, byte {json.BytePositionInLine}): {FirstSentence(json.Message)}",
-        _ => exception.Message,
-    };
-
-    // System.Text.Json appends "Path: … | LineNumber: …" which we already render more readably.
-    private static string FirstSentence(string message)
-    {
-        var cut = message.IndexOf(" Path:", StringComparison.Ordinal);
-        return cut > 0 ? message[..cut] : message;
+        if (exception.InnerException is JsonException json)
+        {
+            return $"The request body is not valid JSON for this operation at {json.Path ?? "$"} (line {json.LineNumber + 1}, byte {json.BytePositionInLine}): {WhatIsWrong(json)}";
+        }
+        var required = RequiredParameter().Match(exception.Message);
+        if (required.Success)
+        {
+            return required.Groups["source"].Value.Contains("body", StringComparison.OrdinalIgnoreCase)
+                ? "The request needs a JSON body."
+                : $"{required.Groups["name"].Value} is required.";
+        }
+        var unbound = UnboundParameter().Match(exception.Message);
+        if (unbound.Success)
+        {
+            var value = unbound.Groups["value"].Value;
+            return $"'{(value.Length > 40 ? value[..40] + "…" : value)}' is not a valid value for {unbound.Groups["name"].Value}.";
+        }
+        return exception.StatusCode == StatusCodes.Status413PayloadTooLarge
+            ? "The request body is larger than this operation accepts."
+            : "The request could not be read.";
     }
+
+    private static string WhatIsWrong(JsonException json)
+    {
+        var messages = string.Join(" ", Chain(json).Select(e => e.Message));
+        if (messages.Contains("duplicate", StringComparison.OrdinalIgnoreCase))
+        {
+            return "a member appears more than once.";
+        }
+        var unknown = UnknownMember().Match(messages);
+        if (unknown.Success)
+        {
+            return $"'{unknown.Groups["name"].Value}' is not a member of this request.";
+        }
+        if (messages.Contains("could not be converted", StringComparison.Ordinal))
+        {
+            return "the value is not of the type this member takes, or out of its range.";
+        }
+        // The reader's own messages ("'}' is an invalid start of a value") name no types; keep their first sentence.
+        var cut = json.Message.IndexOf(" Path:", StringComparison.Ordinal);
+        var first = cut > 0 ? json.Message[..cut] : json.Message;
+        return DotNetName().IsMatch(first) ? "the text is not well-formed JSON." : first;
+    }
+
+    private static IEnumerable<Exception> Chain(Exception exception)
+    {
+        for (var current = exception; current is not null; current = current.InnerException)
+        {
+            yield return current;
+        }
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex("""Required parameter "\S+ (?<name>[^"]+)" was not provided from (?<source>[^.]+)""")]
+    private static partial System.Text.RegularExpressions.Regex RequiredParameter();
+
+    [System.Text.RegularExpressions.GeneratedRegex("""Failed to bind parameter "\S+ (?<name>[^"]+)" from "(?<value>.*)"\.?$""")]
+    private static partial System.Text.RegularExpressions.Regex UnboundParameter();
+
+    [System.Text.RegularExpressions.GeneratedRegex("""property '(?<name>[^']+)' could not be mapped""")]
+    private static partial System.Text.RegularExpressions.Regex UnknownMember();
+
+    [System.Text.RegularExpressions.GeneratedRegex("""(System|Microsoft|InfoBank)\.[A-Z]""")]
+    private static partial System.Text.RegularExpressions.Regex DotNetName();
 }
