@@ -36,6 +36,16 @@ public sealed record InventoryCategory(
     IReadOnlyDictionary<string, InventoryField> Fields)
 {
     public TimeSpan Retention => TimeSpan.FromDays(RetentionDays);
+
+    /// <summary>
+    /// The oldest observation time still kept at <paramref name="now"/>: a record observed before it
+    /// is past retention, so it is neither stored, read, exported nor provided, and the retention job
+    /// deletes it.
+    /// </summary>
+    public DateTimeOffset KeptFrom(DateTimeOffset now) => now - Retention;
+
+    /// <summary>When a record observed at <paramref name="observedAt"/> leaves custody.</summary>
+    public DateTimeOffset ExpiresAt(DateTimeOffset observedAt) => observedAt + Retention;
 }
 
 /// <summary>

@@ -32,13 +32,17 @@ internal sealed class AccessScenario(InfoBankFactory factory)
     }
 
     /// <summary>An approved grant of the example application <paramref name="example"/> (pia/examples) for a new business.</summary>
-    public async Task<(Guid GrantId, string ClientId, HttpClient Business)> ApprovedGrantAsync(string example = "health-research")
+    public Task<(Guid GrantId, string ClientId, HttpClient Business)> ApprovedGrantAsync(string example = "health-research") =>
+        ApprovedGrantAsync(ApplicationServiceTests<SqliteFixture>.Example(example));
+
+    /// <summary>An approved grant of <paramref name="spec"/> for a new business.</summary>
+    public async Task<(Guid GrantId, string ClientId, HttpClient Business)> ApprovedGrantAsync(InfoBank.Core.Applications.ApplicationSpec spec)
     {
         var client = await factory.RegisterClientAsync(ClientKind.Business);
         var clientId = client.ClientId;
         _secrets[clientId] = client.ClientSecret;
         var business = factory.CreateClientWithToken(await factory.ClientCredentialsTokenAsync(clientId, client.ClientSecret));
-        var created = await JsonOf(await business.PostAsJsonAsync("/api/v1/applications", ApplicationServiceTests<SqliteFixture>.Example(example), Web), HttpStatusCode.Created);
+        var created = await JsonOf(await business.PostAsJsonAsync("/api/v1/applications", spec, Web), HttpStatusCode.Created);
         var id = created.GetProperty("id").GetGuid();
         await JsonOf(await business.PostAsync($"/api/v1/applications/{id}/submit", null), HttpStatusCode.OK);
         HttpClient? chair = null;

@@ -192,6 +192,7 @@ public sealed class SqlServerScriptTests
             dialect.InsertManyIgnoringDuplicates("custody_records", columns, [["@a0", "@b0", "@c0"], ["@a1", "@b1", "@c1"]], ["id"], "id"),
             dialect.InsertManyIgnoringDuplicates("custody_records", columns, [["@a0", "@b0", "@c0"]], ["id", "resident_id"], null),
             SqlDialect.MultiRowInsert("custody_records", columns, 3),
+            dialect.DeleteBatch("custody_records", "category = @category AND observed_at < @keptFrom", "batch"),
             dialect.InsertReturning("INSERT INTO consents (id, subject_id)", "VALUES (@id, @subject)", "id"),
         };
         foreach (var sql in statements)

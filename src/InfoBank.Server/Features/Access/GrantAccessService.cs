@@ -15,6 +15,12 @@ namespace InfoBank.Server.Features.Access;
 /// <summary>One provided record: the resident's pseudonym for this recipient, and only the approved fields.</summary>
 public sealed record ProvidedRecord(string Subject, string Category, DateTimeOffset ObservedAt, JsonElement Data);
 
+/// <summary>
+/// How long the bank keeps one approved category (<c>pia/inventory.yaml</c>): nothing observed before
+/// <paramref name="KeptFrom"/> is held or provided any more.
+/// </summary>
+public sealed record CategoryRetention(string Category, int RetentionDays, DateTimeOffset KeptFrom);
+
 public sealed record RecordPage(
     Guid GrantId,
     Guid FetchId,
@@ -23,7 +29,8 @@ public sealed record RecordPage(
     IReadOnlyList<ProvidedRecord> Records,
     int ServedInFetch,
     int? RemainingInFetch,
-    string? Next);
+    string? Next,
+    IReadOnlyList<CategoryRetention> Retention);
 
 public sealed record AggregateRequest(string? Category, IReadOnlyList<string>? GroupBy, IReadOnlyList<AggregateMeasure>? Measures, Dictionary<string, IReadOnlyList<string>>? Filters);
 
@@ -198,8 +205,10 @@ public sealed partial class GrantAccessService(
             new { fetchId, servedInFetch = servedNow, consents = decisions.Values.Where(d => d.Allowed).Select(d => d.ConsentId).ToList() },
             [.. perResident.Keys], cancellationToken, decidedAfter);
 
+        var retention = categories.Select(c => inventory.Find(c)).OfType<InventoryCategory>()
+            .Select(c => new CategoryRetention(c.Name, c.RetentionDays, c.KeptFrom(now))).ToList();
         return new(new RecordPage(grant.Id, fetchId, grant.PurposeCode, grant.Items, records, servedNow,
-            grant.Fetch.MaxRecordsPerFetch is { } cap ? Math.Max(0, cap - servedNow) : null, next), null);
+            grant.Fetch.MaxRecordsPerFetch is { } cap ? Math.Max(0, cap - servedNow) : null, next, retention), null);
     }
 
     public async Task<AccessResult<AggregateResult>> AggregateAsync(string recipient, Guid grantId, AggregateRequest? request, CancellationToken cancellationToken)

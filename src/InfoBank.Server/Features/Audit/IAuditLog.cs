@@ -108,6 +108,7 @@ public static class AuditKinds
     public const string SourceLinked = "source.linked";
     public const string SourceUnlinked = "source.unlinked";
     public const string DepositBatch = "deposit.batch";
+    public const string RecordsExpired = "records.expired";
     public const string Erasure = "resident.erased";
     public const string KeyRotated = "key.rotated";
     public const string KeyDestroyed = "key.destroyed";

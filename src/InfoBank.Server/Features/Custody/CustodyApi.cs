@@ -36,7 +36,8 @@ public sealed record ProfileResponse(Guid AccountId, EnrollmentView Enrollment, 
 
 public sealed record LinkRequest(IReadOnlyList<string>? Categories);
 
-public sealed record RecordView(Guid Id, string Category, DateTimeOffset ObservedAt, DateTimeOffset StoredAt, string Source, string SourceRecordId, JsonElement Payload);
+/// <summary>A stored record; <c>expiresAt</c> is when its category's retention ends and it leaves custody.</summary>
+public sealed record RecordView(Guid Id, string Category, DateTimeOffset ObservedAt, DateTimeOffset StoredAt, string Source, string SourceRecordId, JsonElement Payload, DateTimeOffset ExpiresAt);
 
 public sealed record RecordsPage(IReadOnlyList<RecordView> Records, string? Next);
 
@@ -294,14 +295,15 @@ public sealed class CustodyApi(IOptions<CustodyOptions> options) : IApiModule
                 detail: $"The batch has {tooMany.Count} records; at most {tooMany.Max} are accepted per request. Nothing was stored.",
                 statusCode: StatusCodes.Status413PayloadTooLarge),
             DepositOutcome.Refused refused => Unprocessable(
-                $"The batch was refused; nothing was stored ({refused.Errors.Count} problem(s))", refused.Errors),
+                $"The batch was refused; nothing was stored ({refused.Errors.Count} problem(s))", refused.Errors, refused.OnlyRetention ? ProblemTypes.OutsideRetention : null),
             _ => throw new InvalidOperationException("Unknown deposit outcome."),
         };
     }
 
-    private static ProblemHttpResult Unprocessable(string title, IDictionary<string, string[]> errors) =>
+    private static ProblemHttpResult Unprocessable(string title, IDictionary<string, string[]> errors, ProblemType? type = null) =>
         TypedResults.Problem(new HttpValidationProblemDetails(errors)
         {
+            Type = (type ?? ProblemTypes.Refused).Uri,
             Status = StatusCodes.Status422UnprocessableEntity,
             Title = title,
             Detail = string.Join(" ", errors.Take(5).Select(e => $"{e.Key}: {e.Value[0]}")) + (errors.Count > 5 ? " …" : ""),
@@ -324,7 +326,7 @@ public sealed class CustodyApi(IOptions<CustodyOptions> options) : IApiModule
     private static RecordView ToView(OpenedRecord record)
     {
         using var payload = JsonDocument.Parse(record.Payload);
-        return new RecordView(record.Id, record.Category, record.ObservedAt, record.StoredAt, record.Source, record.SourceRecordId, payload.RootElement.Clone());
+        return new RecordView(record.Id, record.Category, record.ObservedAt, record.StoredAt, record.Source, record.SourceRecordId, payload.RootElement.Clone(), record.ExpiresAt);
     }
 
     private static string Cursor(OpenedRecord last) =>

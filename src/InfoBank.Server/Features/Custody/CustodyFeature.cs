@@ -32,6 +32,8 @@ public static class CustodyFeature
         services.TryAddSingleton(CustodyTermsCatalog.Embedded);
         services.AddScoped<ResidentCustodyService>();
         services.AddScoped<ResidentExporter>();
+        services.AddSingleton<RetentionStore>();
+        services.AddSingleton<RetentionSweeper>();
         services.AddTransient<CustodyJobs>();
         services.AddSingleton<IRecurringJobSetup, CustodyRecurringJobs>();
         services.AddSingleton<IStartupCatchUp, CustodyStartupCatchUp>();

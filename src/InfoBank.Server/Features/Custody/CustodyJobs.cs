@@ -8,8 +8,11 @@ namespace InfoBank.Server.Features.Custody;
 /// runs, and <see cref="CustodyStartupCatchUp"/> right after each start, catch up on work whose
 /// one-off job was lost (Hangfire's in-memory storage forgets queued jobs on restart; our tables do not).
 /// </summary>
-public sealed class CustodyJobs(ErasureSweeper sweeper, CustodyStore store, KeyRotation rotation)
+public sealed class CustodyJobs(ErasureSweeper sweeper, CustodyStore store, KeyRotation rotation, RetentionSweeper retention)
 {
+    /// <summary>Deletes records past their category's retention (already unreadable: every read filters them out).</summary>
+    public Task DeleteExpiredAsync(CancellationToken cancellationToken) => retention.RunAsync(cancellationToken);
+
     /// <summary>Deletes an erasure's leftover rows (already unreadable: their keys are gone).</summary>
     public Task SweepErasureAsync(Guid erasureId, CancellationToken cancellationToken) => sweeper.SweepAsync(erasureId, cancellationToken);
 
@@ -42,6 +45,7 @@ internal sealed class CustodyRecurringJobs : IRecurringJobSetup
     {
         jobs.AddOrUpdate<CustodyJobs>("custody-sweep-erasures", j => j.SweepPendingErasuresAsync(CancellationToken.None), "*/10 * * * *");
         jobs.AddOrUpdate<CustodyJobs>("custody-rewrap-data-keys", j => j.RewrapDataKeysAsync(CancellationToken.None), Cron.Hourly());
+        jobs.AddOrUpdate<CustodyJobs>("custody-delete-expired", j => j.DeleteExpiredAsync(CancellationToken.None), Cron.Hourly());
         jobs.AddOrUpdate<CustodyJobs>("custody-reseal-rotated", j => j.ResealPendingAsync(CancellationToken.None), "*/15 * * * *");
     }
 }

@@ -49,4 +49,12 @@ public sealed class CustodyOptions
     /// <summary>Rows deleted per statement by the erasure sweep.</summary>
     [Range(1, 100_000)]
     public int SweepBatchSize { get; set; } = 5_000;
+
+    /// <summary>
+    /// Rows the retention job deletes per transaction: small enough that a deposit waiting behind a
+    /// batch (SQLite has one writer) waits milliseconds, large enough that a million expired records
+    /// go in minutes.
+    /// </summary>
+    [Range(1, 100_000)]
+    public int RetentionBatchSize { get; set; } = 1_000;
 }

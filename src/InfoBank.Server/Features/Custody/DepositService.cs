@@ -22,7 +22,8 @@ public abstract record DepositOutcome
 {
     public sealed record Accepted(DepositResponse Response) : DepositOutcome;
 
-    public sealed record Refused(IDictionary<string, string[]> Errors) : DepositOutcome;
+    /// <param name="OnlyRetention">Every problem is a record older than its category's retention.</param>
+    public sealed record Refused(IDictionary<string, string[]> Errors, bool OnlyRetention = false) : DepositOutcome;
 
     public sealed record TooManyRecords(int Count, int Max) : DepositOutcome;
 }
@@ -48,6 +49,7 @@ public sealed class DepositService(
         var max = options.Value.MaxBatchRecords;
         var records = request.Records;
         var errors = new List<FieldError>();
+        var retentionErrors = new HashSet<FieldError>();
         if (records is null || records.Count == 0)
         {
             return Refuse([new FieldError("records", "The batch has no records.")]);
@@ -104,9 +106,11 @@ public sealed class DepositService(
             {
                 errors.Add(new FieldError($"{path}.observedAt", "The observation time is in the future."));
             }
-            else if (category is not null && observedAt < now - category.Retention)
+            else if (category is not null && observedAt < category.KeptFrom(now))
             {
-                errors.Add(new FieldError($"{path}.observedAt", $"The observation is older than the {category.RetentionDays}-day retention of {category.Name}."));
+                var error = new FieldError($"{path}.observedAt", $"The observation is older than the {category.RetentionDays}-day retention of {category.Name}.");
+                retentionErrors.Add(error);
+                errors.Add(error);
             }
 
             if (category is not null)
@@ -141,7 +145,7 @@ public sealed class DepositService(
         }
         if (errors.Count > 0)
         {
-            return Refuse(errors);
+            return Refuse(errors, onlyRetention: errors.All(retentionErrors.Contains));
         }
 
         var batch = new NewRecord[records.Count];
@@ -192,6 +196,6 @@ public sealed class DepositService(
         }
     }
 
-    private static DepositOutcome.Refused Refuse(IEnumerable<FieldError> errors) =>
-        new(errors.GroupBy(e => e.Path).ToDictionary(g => g.Key, g => g.Select(e => e.Message).ToArray()));
+    private static DepositOutcome.Refused Refuse(IEnumerable<FieldError> errors, bool onlyRetention = false) =>
+        new(errors.GroupBy(e => e.Path).ToDictionary(g => g.Key, g => g.Select(e => e.Message).ToArray()), onlyRetention);
 }

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Data;
 using System.Data.Common;
+using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using Dapper;
@@ -19,8 +20,8 @@ public sealed record NewRecord(Guid ResidentId, string Category, DateTimeOffset 
 public sealed record SealedBatch(
     string SourceClientId, IReadOnlyList<NewRecord> Records, Guid[] Ids, byte[][] Ciphertexts, IReadOnlyDictionary<Guid, int> KeyVersions, DateTimeOffset StoredAt);
 
-/// <summary>A record as a resident reads it back, decrypted.</summary>
-public sealed record OpenedRecord(Guid Id, string Category, DateTimeOffset ObservedAt, DateTimeOffset StoredAt, string Source, string SourceRecordId, byte[] Payload);
+/// <summary>A record as a resident reads it back, decrypted, with the moment its category's retention ends for it.</summary>
+public sealed record OpenedRecord(Guid Id, string Category, DateTimeOffset ObservedAt, DateTimeOffset StoredAt, string Source, string SourceRecordId, byte[] Payload, DateTimeOffset ExpiresAt);
 
 /// <summary>Filters and keyset position for reading a resident's records in (observedAt, id) order.</summary>
 public sealed record RecordQuery(string? Category, DateTimeOffset? From, DateTimeOffset? To, DateTimeOffset? AfterObservedAt, Guid? AfterId, int Limit);
@@ -29,9 +30,10 @@ public sealed record RecordQuery(string? Category, DateTimeOffset? From, DateTim
 /// The custody records table. Payloads go in as plaintext and come out as plaintext: sealing and
 /// opening happen here, so ciphertext never leaves this class and plaintext never reaches the
 /// database. Every read joins the resident's key rows, so a shredded resident's rows are invisible
-/// even before the sweep removes them.
+/// even before the sweep removes them, and keeps only records inside their category's retention, so
+/// an expired record is gone from every read the moment it expires, not when the retention job runs.
 /// </summary>
-public sealed class RecordVault(DbConnectionFactory db, ResidentKeyRing keys, TimeProvider time)
+public sealed class RecordVault(DbConnectionFactory db, ResidentKeyRing keys, DataInventory inventory, TimeProvider time)
 {
     private const string SelectRecords = """
         SELECT r.id AS Id, r.resident_id AS ResidentId, r.category AS Category, r.observed_at AS ObservedAt,
@@ -65,20 +67,12 @@ public sealed class RecordVault(DbConnectionFactory db, ResidentKeyRing keys, Ti
 
     private const string CountByResident = "SELECT COUNT(*) FROM custody_records WHERE resident_id = @residentId";
 
-    // A row's key is (resident_id, observed_at, id): no index on id alone (see migration 08).
-    private const string SweepPostgres = """
-        DELETE FROM custody_records WHERE (resident_id, observed_at, id) IN (
-            SELECT resident_id, observed_at, id FROM custody_records WHERE resident_id = @residentId AND key_version <= @upToKeyVersion LIMIT @batch)
-        """;
+    private const string ErasedWhere = "resident_id = @residentId AND key_version <= @upToKeyVersion";
 
-    private const string SweepSqlite = """
-        DELETE FROM custody_records WHERE rowid IN (
-            SELECT rowid FROM custody_records WHERE resident_id = @residentId AND key_version <= @upToKeyVersion LIMIT @batch)
-        """;
+    // The retention job's batches walk the (category, observed_at) index (migration 2026-12-02_02).
+    private const string ExpiredWhere = "category = @category AND observed_at < @keptFrom";
 
-    private const string SweepSqlServer = """
-        DELETE TOP (@batch) FROM custody_records WHERE resident_id = @residentId AND key_version <= @upToKeyVersion
-        """;
+    private const string CountExpired = "SELECT COUNT(*) FROM custody_records WHERE " + ExpiredWhere;
 
     private static readonly string[] InsertColumns =
         ["id", "resident_id", "category", "observed_at", "source_record_id", "key_version", "ciphertext", "stored_at", "source_client_id"];
@@ -293,14 +287,21 @@ public sealed class RecordVault(DbConnectionFactory db, ResidentKeyRing keys, Ti
         return new Guid(bytes, bigEndian: true);
     }
 
-    /// <summary>One page of the resident's records, decrypted, in (observedAt, id) order.</summary>
+    /// <summary>One page of the resident's records inside retention, decrypted, in (observedAt, id) order.</summary>
     public async Task<IReadOnlyList<OpenedRecord>> ListAsync(Guid residentId, RecordQuery query, CancellationToken cancellationToken)
     {
         var sql = new StringBuilder(SelectRecords);
-        if (query.Category is not null)
+        var parameters = new DynamicParameters(new
         {
-            sql.Append(" AND r.category = @category");
-        }
+            residentId,
+            category = query.Category,
+            from = query.From,
+            to = query.To,
+            afterObservedAt = query.AfterObservedAt,
+            afterId = query.AfterId,
+            limit = query.Limit,
+        });
+        AppendRetention(sql, parameters, query.Category, time.GetUtcNow());
         if (query.From is not null)
         {
             sql.Append(" AND r.observed_at >= @from");
@@ -318,16 +319,7 @@ public sealed class RecordVault(DbConnectionFactory db, ResidentKeyRing keys, Ti
         List<RecordRow> rows;
         await using (var connection = await db.OpenAsync(cancellationToken))
         {
-            rows = (await connection.QueryAsync<RecordRow>(new CommandDefinition(sql.ToString(), new
-            {
-                residentId,
-                category = query.Category,
-                from = query.From,
-                to = query.To,
-                afterObservedAt = query.AfterObservedAt,
-                afterId = query.AfterId,
-                limit = query.Limit,
-            }, cancellationToken: cancellationToken))).ToList();
+            rows = (await connection.QueryAsync<RecordRow>(new CommandDefinition(sql.ToString(), parameters, cancellationToken: cancellationToken))).ToList();
         }
         var opened = new List<OpenedRecord>(rows.Count);
         foreach (var row in rows)
@@ -338,6 +330,29 @@ public sealed class RecordVault(DbConnectionFactory db, ResidentKeyRing keys, Ti
             }
         }
         return opened;
+    }
+
+    // Each category's own cut-off, in the query itself: one category is one range condition on the
+    // resident's (observed_at) order; all of them are one alternative per category of the inventory,
+    // so a category it no longer lists is never read.
+    private void AppendRetention(StringBuilder sql, DynamicParameters parameters, string? category, DateTimeOffset now)
+    {
+        if (category is not null)
+        {
+            sql.Append(" AND r.category = @category AND r.observed_at >= @keptFrom");
+            parameters.Add("keptFrom", inventory.Find(category)?.KeptFrom(now) ?? DateTimeOffset.MaxValue);
+            return;
+        }
+        sql.Append(" AND (");
+        var i = 0;
+        foreach (var kept in inventory.Categories.Values)
+        {
+            sql.Append(i == 0 ? "" : " OR ").Append(CultureInfo.InvariantCulture, $"(r.category = @kc{i} AND r.observed_at >= @kf{i})");
+            parameters.Add($"kc{i}", kept.Name);
+            parameters.Add($"kf{i}", kept.KeptFrom(now));
+            i++;
+        }
+        sql.Append(')');
     }
 
     /// <summary>Every record of the resident, page by page (for the export); never holds more than one page.</summary>
@@ -396,13 +411,26 @@ public sealed class RecordVault(DbConnectionFactory db, ResidentKeyRing keys, Ti
     public async Task<int> SweepBatchAsync(Guid residentId, int upToKeyVersion, int batch, CancellationToken cancellationToken)
     {
         await using var connection = await db.OpenAsync(cancellationToken);
-        var sql = db.Provider switch
-        {
-            DatabaseProvider.SqlServer => SweepSqlServer,
-            DatabaseProvider.Postgres => SweepPostgres,
-            _ => SweepSqlite,
-        };
-        return await connection.ExecuteAsync(new CommandDefinition(sql, new { residentId, upToKeyVersion, batch }, cancellationToken: cancellationToken));
+        return await connection.ExecuteAsync(new CommandDefinition(
+            db.Dialect.DeleteBatch("custody_records", ErasedWhere, "batch"), new { residentId, upToKeyVersion, batch }, cancellationToken: cancellationToken));
+    }
+
+    /// <summary>How many records of <paramref name="category"/> were observed before <paramref name="keptFrom"/> (past retention, not yet deleted).</summary>
+    public async Task<long> CountExpiredAsync(string category, DateTimeOffset keptFrom, CancellationToken cancellationToken)
+    {
+        await using var connection = await db.OpenAsync(cancellationToken);
+        return await connection.ExecuteScalarAsync<long>(new CommandDefinition(CountExpired, new { category, keptFrom }, cancellationToken: cancellationToken));
+    }
+
+    /// <summary>
+    /// Deletes up to <paramref name="batch"/> records of <paramref name="category"/> observed before
+    /// <paramref name="keptFrom"/>, in a transaction of its own; returns how many (0 when none are left).
+    /// </summary>
+    public async Task<int> DeleteExpiredBatchAsync(string category, DateTimeOffset keptFrom, int batch, CancellationToken cancellationToken)
+    {
+        await using var connection = await db.OpenAsync(cancellationToken);
+        return await connection.ExecuteAsync(new CommandDefinition(
+            db.Dialect.DeleteBatch("custody_records", ExpiredWhere, "batch"), new { category, keptFrom, batch }, cancellationToken: cancellationToken));
     }
 
     public async Task<long> CountAsync(Guid residentId, CancellationToken cancellationToken)
@@ -434,7 +462,8 @@ public sealed class RecordVault(DbConnectionFactory db, ResidentKeyRing keys, Ti
             row = fresh;
         }
         var payload = RecordSeal.Open(key, row.Binding, row.Ciphertext);
-        return new OpenedRecord(row.Id, row.Category, row.ObservedAt, row.StoredAt, row.Source, row.SourceRecordId, payload);
+        var expiresAt = inventory.Find(row.Category)?.ExpiresAt(row.ObservedAt) ?? row.ObservedAt;
+        return new OpenedRecord(row.Id, row.Category, row.ObservedAt, row.StoredAt, row.Source, row.SourceRecordId, payload, expiresAt);
     }
 
     private sealed class KeyVersionRow

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using InfoBank.Core.Custody;
 
 namespace InfoBank.Server.Features.Custody;
 
@@ -19,7 +20,8 @@ public interface IResidentExportSection
 /// Streams everything the bank holds about a resident as one JSON document, a page of records at a
 /// time. The document's last member is <c>"complete": true</c>: a document without it was cut short.
 /// </summary>
-public sealed class ResidentExporter(CustodyStore store, RecordVault vault, ResidentKeyRing keys, IEnumerable<IResidentExportSection> sections, TimeProvider time)
+public sealed class ResidentExporter(
+    CustodyStore store, RecordVault vault, ResidentKeyRing keys, DataInventory inventory, IEnumerable<IResidentExportSection> sections, TimeProvider time)
 {
     /// <summary>
     /// Checks, before anything is sent, that the resident's data keys can be opened, so the common
@@ -33,9 +35,23 @@ public sealed class ResidentExporter(CustodyStore store, RecordVault vault, Resi
     {
         await using var writer = new Utf8JsonWriter(output, new JsonWriterOptions { Indented = false });
         var resident = await store.FindResidentAsync(residentId, cancellationToken);
+        var now = time.GetUtcNow();
         writer.WriteStartObject();
-        writer.WriteString("exportedAt", time.GetUtcNow());
+        writer.WriteString("exportedAt", now);
         writer.WriteString("format", "infobank.export.v1");
+
+        // What the bank keeps and for how long: a record observed before keptFrom is no longer held.
+        writer.WritePropertyName("retention");
+        writer.WriteStartObject();
+        foreach (var category in inventory.Categories.Values)
+        {
+            writer.WritePropertyName(category.Name);
+            writer.WriteStartObject();
+            writer.WriteNumber("retentionDays", category.RetentionDays);
+            writer.WriteString("keptFrom", category.KeptFrom(now));
+            writer.WriteEndObject();
+        }
+        writer.WriteEndObject();
 
         writer.WritePropertyName("profile");
         writer.WriteStartObject();
@@ -104,6 +120,7 @@ public sealed class ResidentExporter(CustodyStore store, RecordVault vault, Resi
         writer.WriteString("storedAt", record.StoredAt);
         writer.WriteString("source", record.Source);
         writer.WriteString("sourceRecordId", record.SourceRecordId);
+        writer.WriteString("expiresAt", record.ExpiresAt);
         writer.WritePropertyName("payload");
         writer.WriteRawValue(record.Payload, skipInputValidation: true);
         writer.WriteEndObject();

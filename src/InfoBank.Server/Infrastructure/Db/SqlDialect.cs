@@ -49,6 +49,14 @@ public abstract class SqlDialect
     public virtual string RowLockSuffix => "";
 
     /// <summary>
+    /// A DELETE of at most <paramref name="limitParameter"/> rows of <paramref name="table"/> matching
+    /// <paramref name="where"/>, so a large delete runs as many short transactions instead of one that
+    /// holds its locks (and, on SQLite, the one write lock) for the whole job. Which rows of the match
+    /// go first is unspecified; callers repeat until it deletes none.
+    /// </summary>
+    public abstract string DeleteBatch(string table, string where, string limitParameter);
+
+    /// <summary>
     /// Most parameters one statement may carry (SQLite 32,766 since 3.32, PostgreSQL 65,535, SQL
     /// Server 2,100), kept a little under the documented limit.
     /// </summary>
@@ -115,6 +123,10 @@ public sealed class SqliteDialect : SqlDialect
 
     public override string Limit(string limitParameter) => $" LIMIT @{limitParameter}";
 
+    // DELETE … LIMIT needs a compile-time option most builds lack; the rowid subquery does the same.
+    public override string DeleteBatch(string table, string where, string limitParameter) =>
+        $"DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table} WHERE {where} LIMIT @{limitParameter})";
+
     public override string InsertIgnoringDuplicates(string table, IReadOnlyList<string> columns, IReadOnlyList<string> conflictColumns) =>
         $"INSERT INTO {table} ({string.Join(", ", columns)}) VALUES ({Values(columns)}) ON CONFLICT ({string.Join(", ", conflictColumns)}) DO NOTHING";
 
@@ -137,6 +149,11 @@ public sealed class PostgresDialect : SqlDialect
 
     public override string Limit(string limitParameter) => $" LIMIT @{limitParameter}";
 
+    // PostgreSQL has no DELETE … LIMIT; the physical row ids of one batch, as an array, make a TID
+    // scan (ctid IN (subquery) would plan a semi-join over the whole table).
+    public override string DeleteBatch(string table, string where, string limitParameter) =>
+        $"DELETE FROM {table} WHERE ctid = ANY(ARRAY(SELECT ctid FROM {table} WHERE {where} LIMIT @{limitParameter}))";
+
     public override string InsertIgnoringDuplicates(string table, IReadOnlyList<string> columns, IReadOnlyList<string> conflictColumns) =>
         $"INSERT INTO {table} ({string.Join(", ", columns)}) VALUES ({Values(columns)}) ON CONFLICT ({string.Join(", ", conflictColumns)}) DO NOTHING";
 
@@ -158,6 +175,9 @@ public sealed class SqlServerDialect : SqlDialect
 
     // SQL Server has no LIMIT; OFFSET/FETCH needs the ORDER BY every paged query already has.
     public override string Limit(string limitParameter) => $" OFFSET 0 ROWS FETCH NEXT @{limitParameter} ROWS ONLY";
+
+    public override string DeleteBatch(string table, string where, string limitParameter) =>
+        $"DELETE TOP (@{limitParameter}) FROM {table} WHERE {where}";
 
     public override string InsertIgnoringDuplicates(string table, IReadOnlyList<string> columns, IReadOnlyList<string> conflictColumns) =>
         $"INSERT INTO {table} ({string.Join(", ", columns)}) SELECT {Values(columns)} " +

@@ -85,6 +85,10 @@ public static partial class ProblemTypes
     public static readonly ProblemType TermsNotCurrent = new("terms-not-current", 409, "Not the current custody terms",
         "The enrolment named a version or content hash of the custody terms that is not the current one: read GET /api/v1/custody/terms (its `history` lists every version and what it changed) and agree to the current version.");
 
+    // ---- data sources ----
+    public static readonly ProblemType OutsideRetention = new("outside-retention", 422, "Outside retention",
+        "Every refused record of the deposit was observed longer ago than its category keeps data (`retentionDays` in GET /api/v1/inventory): such a record would be deleted at once, so it is not stored. `errors` names each record's `observedAt`; nothing of the batch was stored.");
+
     public static readonly ProblemType ConfirmationRequired = new("confirmation-required", 400, "Confirmation required",
         "An irreversible operation needs an explicit confirmation in the request body (for erasure: the account's username in `confirmAccount`).");
 
