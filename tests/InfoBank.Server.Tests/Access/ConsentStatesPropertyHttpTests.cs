@@ -112,7 +112,7 @@ public sealed class ConsentStatesPropertyHttpTests(ConsentStatesPropertyHttpTest
         var records = await ReadAllAsync(business, grantId, pageSize: 2);
 
         var pseudonyms = factory.Services.GetRequiredService<RecipientPseudonyms>();
-        var expected = residents.Where(r => r.Allowed).ToDictionary(r => pseudonyms.For(clientId, r.Person.Id), r => r);
+        var expected = residents.Where(r => r.Allowed).ToDictionary(r => pseudonyms.For(clientId, grantId, r.Person.Id), r => r);
         var returned = records.GroupBy(r => r.GetProperty("subject").GetString()!).ToDictionary(g => g.Key, g => g.Count());
         var states = string.Join("; ", residents.Select(r => $"{r.Consent}/{r.Data}/{(r.Erased ? "erased" : r.Enrolled ? "enrolled" : "not enrolled")}"));
         Assert.True(expected.Keys.ToHashSet().SetEquals(returned.Keys), $"seed {seed}: {states}");

@@ -184,7 +184,7 @@ public sealed partial class GrantAccessService(
 
         var subjects = new Dictionary<Guid, string>();
         var records = page.Rows.Select(r => new ProvidedRecord(
-            subjects.TryGetValue(r.Resident, out var subject) ? subject : subjects[r.Resident] = pseudonyms.For(recipient, r.Resident),
+            subjects.TryGetValue(r.Resident, out var subject) ? subject : subjects[r.Resident] = pseudonyms.For(recipient, grant.Id, r.Resident),
             r.Row.Category, r.Row.ObservedAt, Projected(r.Row.Payload, grant.Fields[r.Row.Category]))).ToList();
         var perResident = page.Rows.GroupBy(r => r.Resident).ToDictionary(g => g.Key, g => g.Count());
         var rewarded = state is null ? new HashSet<Guid>() : await store.RewardedInFetchAsync(fetchId, perResident.Keys, cancellationToken);
