@@ -290,6 +290,11 @@ public sealed class RecordVault(DbConnectionFactory db, ResidentKeyRing keys, Da
     /// <summary>One page of the resident's records inside retention, decrypted, in (observedAt, id) order.</summary>
     public async Task<IReadOnlyList<OpenedRecord>> ListAsync(Guid residentId, RecordQuery query, CancellationToken cancellationToken)
     {
+        if (query.Category is not null && inventory.Find(query.Category) is null)
+        {
+            // A category the inventory does not list has no retention, so nothing of it is kept.
+            return [];
+        }
         var sql = new StringBuilder(SelectRecords);
         var parameters = new DynamicParameters(new
         {
@@ -340,7 +345,7 @@ public sealed class RecordVault(DbConnectionFactory db, ResidentKeyRing keys, Da
         if (category is not null)
         {
             sql.Append(" AND r.category = @category AND r.observed_at >= @keptFrom");
-            parameters.Add("keptFrom", inventory.Find(category)?.KeptFrom(now) ?? DateTimeOffset.MaxValue);
+            parameters.Add("keptFrom", inventory.Find(category)!.KeptFrom(now));
             return;
         }
         sql.Append(" AND (");
