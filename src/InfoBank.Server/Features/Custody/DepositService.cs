@@ -49,7 +49,7 @@ public sealed class DepositService(
         var max = options.Value.MaxBatchRecords;
         var records = request.Records;
         var errors = new List<FieldError>();
-        var retentionErrors = new HashSet<FieldError>();
+        var retentionErrors = 0;
         if (records is null || records.Count == 0)
         {
             return Refuse([new FieldError("records", "The batch has no records.")]);
@@ -108,9 +108,8 @@ public sealed class DepositService(
             }
             else if (category is not null && observedAt < category.KeptFrom(now))
             {
-                var error = new FieldError($"{path}.observedAt", $"The observation is older than the {category.RetentionDays}-day retention of {category.Name}.");
-                retentionErrors.Add(error);
-                errors.Add(error);
+                errors.Add(new FieldError($"{path}.observedAt", $"The observation is older than the {category.RetentionDays}-day retention of {category.Name}."));
+                retentionErrors++;
             }
 
             if (category is not null)
@@ -145,7 +144,7 @@ public sealed class DepositService(
         }
         if (errors.Count > 0)
         {
-            return Refuse(errors, onlyRetention: errors.All(retentionErrors.Contains));
+            return Refuse(errors, onlyRetention: retentionErrors == errors.Count);
         }
 
         var batch = new NewRecord[records.Count];
