@@ -30,6 +30,7 @@ IBenchmark[] benchmarks =
     new AssessmentBenchmark(),
     new AccessAggregateBenchmark(),
     new AccessRecordsBenchmark(),
+    new RetentionBenchmark(),
 ];
 
 var durability = postgres is null ? null : await context.PostgresDurabilityAsync();
