@@ -85,6 +85,13 @@ public static partial class ProblemTypes
     public static readonly ProblemType TermsNotCurrent = new("terms-not-current", 409, "Not the current custody terms",
         "The enrolment named a version or content hash of the custody terms that is not the current one: read GET /api/v1/custody/terms (its `history` lists every version and what it changed) and agree to the current version.");
 
+    // ---- data windows (applications, offers, consent) ----
+    public static readonly ProblemType LookbackOutOfRange = new("lookback-out-of-range", 422, "Look-back out of range",
+        "The application's `lookbackDays` (how many days before a resident's first consent the data provided may reach back) must be between 0 (from the day they consent) and 365. Nothing was stored.");
+
+    public static readonly ProblemType ConsentWindowNotOffered = new("consent-window-not-offered", 422, "Data window not offered",
+        "The consent named a data window (`lookbackDays`) other than the one the offer's notice states (GET /api/v1/offers/{id}: `dataWindow`). Consent to the window offered, or omit `lookbackDays`; nothing was recorded.");
+
     // ---- data sources ----
     public static readonly ProblemType OutsideRetention = new("outside-retention", 422, "Outside retention",
         "Every refused record of the deposit was observed longer ago than its category keeps data (`retentionDays` in GET /api/v1/inventory): such a record would be deleted at once, so it is not stored. `errors` names each record's `observedAt`; nothing of the batch was stored.");
