@@ -184,6 +184,43 @@ public sealed class DataWindowHttpTests(DataWindowHttpTests.Factory factory) : I
     }
 
     [Fact]
+    public async Task An_aggregate_release_counts_only_records_observed_in_consented_periods()
+    {
+        var scenario = new AccessScenario(factory);
+        var (grantId, businessId, _) = await scenario.ApprovedGrantAsync(
+            ApplicationServiceTests<SqliteFixture>.Example("fitness-club") with { LookbackDays = 0 });
+        var offer = await scenario.OfferOfAsync(grantId);
+        var (sourceId, sourceToken) = await factory.ClientTokenAsync(ClientKind.DataSource);
+        using var source = factory.CreateClientWithToken(sourceToken);
+
+        // Ten residents (k = 10), each with a record from before consenting and one while consented;
+        // two of them withdraw, walk while withdrawn, consent again and walk again. All in one week.
+        for (var i = 0; i < 10; i++)
+        {
+            var resident = await scenario.ResidentAsync();
+            await DepositStepsAsync(source, sourceId, resident, days: 1, at: factory.Time.GetUtcNow());
+            var consentId = await ConsentAsync(resident, offer);
+            await DepositStepsAsync(source, sourceId, resident, days: 1, at: factory.Time.GetUtcNow());
+            if (i < 2)
+            {
+                await JsonOf(await resident.Http.DeleteAsync($"/api/v1/me/consents/{consentId}"), HttpStatusCode.OK);
+                await DepositStepsAsync(source, sourceId, resident, days: 1, at: factory.Time.GetUtcNow());
+                await ConsentAsync(resident, offer);
+                await DepositStepsAsync(source, sourceId, resident, days: 1, at: factory.Time.GetUtcNow());
+            }
+        }
+
+        // Past the week's close and settling, and a month on (monthly fetches).
+        Advance(TimeSpan.FromDays(9 + 31));
+        using var business = await scenario.FreshBusinessAsync(businessId);
+        var answer = await JsonOf(await business.PostAsJsonAsync($"/api/v1/grants/{grantId}/aggregates",
+            new { category = "steps.daily", groupBy = new[] { "week" }, measures = new[] { new { function = "count" } } }), HttpStatusCode.OK);
+        var groups = answer.GetProperty("groups").EnumerateArray().ToList();
+        Assert.All(groups, g => Assert.False(g.GetProperty("suppressed").GetBoolean()));
+        Assert.Equal(10 + 2, groups.Sum(g => g.GetProperty("values").GetProperty("count").GetDouble()));
+    }
+
+    [Fact]
     public async Task A_consent_naming_a_window_the_offer_does_not_offer_is_refused_and_records_nothing()
     {
         var scenario = new AccessScenario(factory);
