@@ -77,6 +77,9 @@ public sealed class DataWindowHttpTests(DataWindowHttpTests.Factory factory) : I
 
     private void Advance(TimeSpan by) => factory.Time.Offset += by;
 
+    // Observation times in whole seconds: PostgreSQL keeps microseconds, not .NET's 100 ns ticks.
+    private DateTimeOffset Now() => DateTimeOffset.FromUnixTimeSeconds(factory.Time.GetUtcNow().ToUnixTimeSeconds());
+
     private static async Task<JsonElement> ReceiptAsync(Person resident, Guid consentId) =>
         (await JsonOf(await resident.Http.GetAsync($"/api/v1/me/consents/{consentId}/receipt"), HttpStatusCode.OK)).GetProperty("receipt");
 
@@ -96,26 +99,26 @@ public sealed class DataWindowHttpTests(DataWindowHttpTests.Factory factory) : I
 
         // Observed after the approval but before the resident consents.
         Advance(TimeSpan.FromDays(1));
-        var before = factory.Time.GetUtcNow().AddHours(-2);
+        var before = Now().AddHours(-2);
         await DepositAsync(source, resident, before, before.AddMinutes(1));
         var first = await ConsentAsync(await PersonAsync(resident), offer);
         var firstGiven = factory.Time.GetUtcNow();
 
         // While the first consent is in force; then the resident withdraws.
         Advance(TimeSpan.FromDays(1));
-        var during = factory.Time.GetUtcNow().AddHours(-2);
+        var during = Now().AddHours(-2);
         await DepositAsync(source, resident, during, during.AddMinutes(1));
         await JsonOf(await (await PersonAsync(resident)).Http.DeleteAsync($"/api/v1/me/consents/{first}"), HttpStatusCode.OK);
 
         // Observed while withdrawn; then the resident consents again.
         Advance(TimeSpan.FromDays(1));
-        var gap = factory.Time.GetUtcNow().AddHours(-2);
+        var gap = Now().AddHours(-2);
         await DepositAsync(source, resident, gap, gap.AddMinutes(1));
         var second = await ConsentAsync(await PersonAsync(resident), offer);
         var secondGiven = factory.Time.GetUtcNow();
 
         Advance(TimeSpan.FromDays(1));
-        var again = factory.Time.GetUtcNow().AddHours(-2);
+        var again = Now().AddHours(-2);
         await DepositAsync(source, resident, again, again.AddMinutes(1));
 
         // One record a page, so the filtered-out records sit between pages: nothing skipped or repeated.
@@ -150,24 +153,24 @@ public sealed class DataWindowHttpTests(DataWindowHttpTests.Factory factory) : I
 
         // Forty days after the approval: one record older than the look-back, one inside it.
         Advance(TimeSpan.FromDays(40));
-        var now = factory.Time.GetUtcNow();
+        var now = Now();
         var (tooOld, lookedBack) = (now.AddDays(-35), now.AddDays(-20));
         await DepositAsync(source, resident, tooOld, lookedBack);
         var first = await ConsentAsync(await PersonAsync(resident), offer);
         var firstGiven = factory.Time.GetUtcNow();
 
         Advance(TimeSpan.FromDays(2));
-        var during = factory.Time.GetUtcNow().AddHours(-1);
+        var during = Now().AddHours(-1);
         await DepositAsync(source, resident, during);
         await JsonOf(await (await PersonAsync(resident)).Http.DeleteAsync($"/api/v1/me/consents/{first}"), HttpStatusCode.OK);
 
         // Five days withdrawn: well inside 30 days of the next consent, and still never provided.
         Advance(TimeSpan.FromDays(5));
-        var gap = factory.Time.GetUtcNow().AddDays(-2);
+        var gap = Now().AddDays(-2);
         await DepositAsync(source, resident, gap);
         var second = await ConsentAsync(await PersonAsync(resident), offer);
         Advance(TimeSpan.FromDays(1));
-        var again = factory.Time.GetUtcNow().AddHours(-1);
+        var again = Now().AddHours(-1);
         await DepositAsync(source, resident, again);
 
         var business = await scenario.FreshBusinessAsync(businessId);

@@ -415,7 +415,8 @@ public sealed partial class GrantAccessService(
         var spans = new List<TimeRange>();
         foreach (var period in periods.Where(p => p.Items.Contains(category)).OrderBy(p => p.Range.From))
         {
-            var span = new TimeRange(period.Range.From > from ? period.Range.From : from, period.Range.To < to ? period.Range.To : to);
+            // In UTC: a week's bounds carry the bucket offset (+09:00), which PostgreSQL refuses as a parameter.
+            var span = new TimeRange((period.Range.From > from ? period.Range.From : from).ToUniversalTime(), (period.Range.To < to ? period.Range.To : to).ToUniversalTime());
             if (span.IsEmpty)
             {
                 continue;
