@@ -48,6 +48,12 @@ public enum RefusalKind
 
     /// <summary>Not enough votes for a decision.</summary>
     NoQuorum,
+
+    /// <summary>
+    /// The committee policy, judged with what the recipient holds now, denies the approval (another
+    /// grant came into force since the version was assessed).
+    /// </summary>
+    PolicyDenies,
 }
 
 public abstract record ApplicationCommand;

@@ -18,9 +18,11 @@ public static class ApplicationFacts
         "benefit", "validity_days", "fetch", "params", "governance",
     };
 
+    /// <param name="held">The recipient's other grants in force (active or suspended); none when the
+    /// application is judged on its own (the CLI, a policy test without <c>held_grants</c>).</param>
     public static Dictionary<string, Value> Build(
         ApplicationSpec spec, PiaInventory inventory, PurposeCatalog purposes,
-        IReadOnlyDictionary<string, Value> parameters, Value governance)
+        IReadOnlyDictionary<string, Value> parameters, Value governance, IReadOnlyList<HeldGrant>? held = null)
     {
         var purpose = purposes.Find(spec.Purpose.Code);
         var requested = spec.Data
@@ -43,6 +45,8 @@ public static class ApplicationFacts
         var maxRetention = requested.Count == 0 ? 0 : requested.Min(x => x.Category.MaxRetentionDays);
         var country = spec.Recipient.Country;
         var onward = spec.OnwardProvision;
+        var categories = requested.Select(x => x.Category.Code).ToHashSet(StringComparer.Ordinal);
+        var overlapping = (held ?? []).Count(h => h.Overlaps(spec.Output.Kind, categories));
 
         return new Dictionary<string, Value>(StringComparer.Ordinal)
         {
@@ -64,7 +68,8 @@ public static class ApplicationFacts
             ["quasi_identifiers"] = Value.Of(FieldsWith(Identifiability.Quasi)),
             ["recipient"] = Value.Obj(
                 ("country", Value.Of(country)),
-                ("foreign", Value.Of(!string.Equals(country, "JP", StringComparison.Ordinal)))),
+                ("foreign", Value.Of(!string.Equals(country, "JP", StringComparison.Ordinal))),
+                ("overlapping_aggregate_grants", Value.Of(overlapping))),
             ["onward_provision"] = Value.Obj(
                 ("enabled", Value.Of(onward?.Enabled ?? false)),
                 ("recipients", Value.Of(onward?.Recipients ?? []))),
@@ -86,4 +91,22 @@ public static class ApplicationFacts
             ["governance"] = governance,
         };
     }
+}
+
+/// <summary>
+/// A grant the applying recipient already holds, as the committee policy sees it: what it outputs and
+/// which categories it covers.
+/// </summary>
+public sealed record HeldGrant(Guid GrantId, string OutputKind, IReadOnlyList<string> Categories)
+{
+    /// <summary>
+    /// Whether answers of this grant and of a new one (<paramref name="outputKind"/> over
+    /// <paramref name="categories"/>) could be subtracted from each other: they share a category and
+    /// at least one of them is an aggregate. Two aggregates over overlapping residents differ by the
+    /// residents only one of them counts; an aggregate minus the records of a record grant leaves the
+    /// residents who consented only to the aggregate. Either way the difference can be a group smaller
+    /// than the minimum group size, which neither grant's own guard sees.
+    /// </summary>
+    public bool Overlaps(string outputKind, IReadOnlySet<string> categories) =>
+        (outputKind == OutputKinds.Aggregate || OutputKind == OutputKinds.Aggregate) && Categories.Any(categories.Contains);
 }

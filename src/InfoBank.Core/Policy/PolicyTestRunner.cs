@@ -1,5 +1,7 @@
 using InfoBank.Core.Applications;
+using InfoBank.Core.Pia;
 using InfoBank.Core.Rules;
+using YamlDotNet.RepresentationModel;
 
 namespace InfoBank.Core.Policy;
 
@@ -17,7 +19,9 @@ public sealed record PolicyTestResult(
 /// <summary>
 /// Runs <c>policies/tests/*.yaml</c>. Each file may give a <c>base</c> application; each case an
 /// <c>application</c> overlay (deep-merged onto the base), the expected <c>decision</c> and the exact
-/// set of matched policy rule <c>rules</c>. Lets the committee check a policy change offline.
+/// set of matched policy rule <c>rules</c>; and optionally <c>held_grants</c>, the grants the recipient
+/// already holds (each an <c>output</c> kind and its <c>categories</c>). Lets the committee check a
+/// policy change offline.
 /// </summary>
 public static class PolicyTestRunner
 {
@@ -64,11 +68,25 @@ public static class PolicyTestRunner
             {
                 throw file.Error(expect, $"case '{name}' expects unknown rule id(s) {string.Join(", ", unknown)}");
             }
-            var decision = PolicyEvaluator.Evaluate(catalog.Policies, catalog.FactsOf(spec), catalog.Hash);
+            var decision = PolicyEvaluator.Evaluate(catalog.Policies, catalog.FactsOf(spec, HeldGrants(file, map)), catalog.Hash);
             var actualRules = decision.MatchedRuleIds.Order(StringComparer.Ordinal).ToList();
             var passed = decision.Decision == expectedDecision && actualRules.SequenceEqual(expectedRules);
             results.Add(new PolicyTestResult(file.Path, map.Start.Line, name, passed, expectedDecision, decision.Decision, expectedRules, actualRules, decision.Errors));
         }
         return results;
+    }
+
+    private static List<HeldGrant>? HeldGrants(YamlFile file, YamlMappingNode map)
+    {
+        if (file.Optional(map, "held_grants") is not { } node)
+        {
+            return null;
+        }
+        return file.Seq(node, "'held_grants'").Children
+            .Select(n => file.Map(n, "a held grant"))
+            .Select(g => file.Str(g, "output") is OutputKinds.Record or OutputKinds.Aggregate
+                ? new HeldGrant(Guid.Empty, file.Str(g, "output"), file.Strings(g, "categories"))
+                : throw file.Error(g, "a held grant's output must be record or aggregate"))
+            .ToList();
     }
 }

@@ -119,14 +119,19 @@ public sealed class RuleCatalog
         throw new RuleFileException(root, 0, "no folder with both pia/ and policies/ here or above; pass --root");
     }
 
-    public Dictionary<string, Value> FactsOf(ApplicationSpec spec) =>
-        ApplicationFacts.Build(spec, Inventory, Purposes, Pia.Parameters, Policies.Governance.ToValue());
+    public Dictionary<string, Value> FactsOf(ApplicationSpec spec, IReadOnlyList<HeldGrant>? held = null) =>
+        ApplicationFacts.Build(spec, Inventory, Purposes, Pia.Parameters, Policies.Governance.ToValue(), held);
 
-    public Assessment Assess(ApplicationSpec spec)
+    /// <param name="held">The recipient's grants in force, which policies about what it already holds read.</param>
+    public Assessment Assess(ApplicationSpec spec, IReadOnlyList<HeldGrant>? held = null)
     {
-        var facts = FactsOf(spec);
+        var facts = FactsOf(spec, held);
         return new Assessment(PiaEvaluator.Evaluate(Pia, facts, Hash), PolicyEvaluator.Evaluate(Policies, facts, Hash));
     }
+
+    /// <summary>The committee policy alone, as <see cref="Assess"/> computes it.</summary>
+    public PolicyDecision Decide(ApplicationSpec spec, IReadOnlyList<HeldGrant>? held = null) =>
+        PolicyEvaluator.Evaluate(Policies, FactsOf(spec, held), Hash);
 
     private static IEnumerable<string> YamlIn(string directory) =>
         Directory.EnumerateFiles(directory, "*.yaml", SearchOption.TopDirectoryOnly).Order(StringComparer.Ordinal);

@@ -22,7 +22,8 @@ public enum ResultKind
 }
 
 /// <summary>What a workflow step produced: a value, or why not (mapped to 404 / 400 / 403 / 409 by the API).</summary>
-public sealed record StepResult<T>(ResultKind Kind, T? Value, string? Message = null, RefusalKind? Refusal = null, Dictionary<string, string[]>? Errors = null, ProblemType? Problem = null)
+public sealed record StepResult<T>(ResultKind Kind, T? Value, string? Message = null, RefusalKind? Refusal = null, Dictionary<string, string[]>? Errors = null,
+    IReadOnlyList<string>? Rules = null, ProblemType? Problem = null)
 {
     public static StepResult<T> Ok(T value) => new(ResultKind.Ok, value);
 
@@ -33,7 +34,7 @@ public sealed record StepResult<T>(ResultKind Kind, T? Value, string? Message = 
     public static StepResult<T> Refused(RefusalKind kind, string message) => new(ResultKind.Refused, default, message, kind);
 
     public static StepResult<T> Unacceptable(ProblemType problem, Dictionary<string, string[]> errors, string message) =>
-        new(ResultKind.Unacceptable, default, message, null, errors, problem);
+        new(ResultKind.Unacceptable, default, message, null, errors, Problem: problem);
 }
 
 /// <summary>Who is acting: a business client, or a committee account with its role.</summary>
@@ -154,7 +155,9 @@ public sealed class ApplicationService(ApplicationStore store, RuleCatalogProvid
             return StepResult<ApplicationView>.Invalid(errors);
         }
         var catalog = rules.Catalog;
-        var assessment = catalog.Assess(spec);
+        // Informative here (an approval checks again inside its transaction): a deny now saves the
+        // committee a vote on an application it could not approve.
+        var assessment = catalog.Assess(spec, Held(await store.GrantsInForceAsync(owner, clock.GetUtcNow(), ct)));
         var assess = ApplicationWorkflow.Apply(submit.To!.Value, new RecordAssessment(assessment.Blocked));
         var version = row.Version + 1;
         var actor = Actor.Business(owner);
@@ -313,6 +316,21 @@ public sealed class ApplicationService(ApplicationStore store, RuleCatalogProvid
             {
                 return StepResult<CommitteeApplicationView>.Refused(step.Kind!.Value, step.Refusal!);
             }
+            var spec = step.Decision!.Approved ? JsonSerializer.Deserialize<ApplicationSpec>(version!.SpecJson, Json)! : null;
+            if (spec is not null)
+            {
+                // Judged again with the recipient's grants in force now, inside the transaction: every
+                // audited commit holds the log's write lock, so a second approval for the same
+                // recipient waits and then sees this one's grant.
+                var policy = catalog.Decide(spec, Held(await ApplicationStore.GrantsInForceAsync(s, row.OwnerClientId, now, ct)));
+                if (policy.Decision == PolicyDecisions.Deny)
+                {
+                    var forbidding = policy.Matched.Where(m => m.Effect == PolicyEffects.Forbid).Select(m => m.RuleId).ToList();
+                    return new StepResult<CommitteeApplicationView>(ResultKind.Refused, default,
+                        $"the committee policy denies approving this version now ({string.Join(", ", forbidding)}); reject it or end the overlapping grant first",
+                        RefusalKind.PolicyDenies, Rules: forbidding);
+                }
+            }
             if (!await ApplicationStore.UpdateStatusAsync(s, id, row.Status, Status(step.To!.Value), row.Version, now, ct))
             {
                 return Raced<CommitteeApplicationView>();
@@ -329,10 +347,8 @@ public sealed class ApplicationService(ApplicationStore store, RuleCatalogProvid
                 RuleHash = ruleHash,
             }, ct);
             GrantRow? grant = null;
-            ApplicationSpec? spec = null;
-            if (outcome.Approved)
+            if (spec is not null)
             {
-                spec = JsonSerializer.Deserialize<ApplicationSpec>(version!.SpecJson, Json)!;
                 var days = Math.Min(spec.ValidityDays, governance.MaxGrantDays);
                 grant = new GrantRow
                 {
@@ -481,6 +497,10 @@ public sealed class ApplicationService(ApplicationStore store, RuleCatalogProvid
 
     private static CommitteeVote ToVote(VoteRow v) =>
         new(v.MemberId, v.Role, v.Choice, v.Reason, JsonSerializer.Deserialize<List<string>>(v.ConditionsJson, Json)!, v.CastAt);
+
+    private static List<HeldGrant> Held(IReadOnlyList<GrantRow> grants) => grants
+        .Select(g => new HeldGrant(g.Id, g.OutputKind, JsonSerializer.Deserialize<List<DataRequest>>(g.DataJson, Json)!.Select(d => d.Category).ToList()))
+        .ToList();
 
     private static StepResult<T> NotFound<T>() => StepResult<T>.NotFound("No such application.");
 

@@ -227,6 +227,9 @@ public sealed class ApplicationStore(DbConnectionFactory db)
 
     private const string SelectGrantsDueSql = $"SELECT {GrantColumns} FROM grants WHERE status IN ('active', 'suspended') AND valid_until <= @now ORDER BY valid_until, id";
 
+    private const string SelectGrantsInForceSql =
+        $"SELECT {GrantColumns} FROM grants WHERE recipient_client_id = @recipient AND status IN ('active', 'suspended') AND valid_until > @now ORDER BY id";
+
     private const string UpdateGrantStatusSql = """
         UPDATE grants SET status = @to, status_reason = @reason, updated_at = @now
         WHERE id = @id AND status = @from
@@ -331,6 +334,16 @@ public sealed class ApplicationStore(DbConnectionFactory db)
         await using var c = await db.OpenAsync(ct);
         return (await c.QueryAsync<GrantRow>(new CommandDefinition(SelectGrantsDueSql, new { now }, cancellationToken: ct))).ToList();
     }
+
+    /// <summary>
+    /// The grants <paramref name="recipient"/> holds at <paramref name="now"/>: active or suspended (a
+    /// suspended grant can be reinstated) and not yet expired.
+    /// </summary>
+    public Task<IReadOnlyList<GrantRow>> GrantsInForceAsync(string recipient, DateTimeOffset now, CancellationToken ct) =>
+        db.ReadAsync(s => GrantsInForceAsync(s, recipient, now, ct), ct);
+
+    public static async Task<IReadOnlyList<GrantRow>> GrantsInForceAsync(DbSession s, string recipient, DateTimeOffset now, CancellationToken ct) =>
+        (await s.Connection.QueryAsync<GrantRow>(s.Command(SelectGrantsInForceSql, new { recipient, now }, ct))).ToList();
 
     public static async Task<bool> UpdateGrantStatusAsync(DbSession s, Guid id, string from, string to, string? reason, DateTimeOffset now, CancellationToken ct) =>
         await s.Connection.ExecuteAsync(s.Command(UpdateGrantStatusSql, new { id, from, to, reason, now }, ct)) == 1;

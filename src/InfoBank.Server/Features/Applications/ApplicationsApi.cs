@@ -128,6 +128,7 @@ public sealed class ApplicationsApi : IApiModule
             RefusalKind.NotAllowed => TypedResults.Problem(result.Message, statusCode: StatusCodes.Status403Forbidden, title: "Not allowed for your committee role"),
             RefusalKind.Duplicate => TypedResults.Problem(result.Message, statusCode: StatusCodes.Status409Conflict, title: "Already done"),
             RefusalKind.NoQuorum => TypedResults.Problem(result.Message, statusCode: StatusCodes.Status409Conflict, title: "No quorum"),
+            RefusalKind.PolicyDenies => ProblemTypes.PolicyDenies.Result(result.Message!, new Dictionary<string, object?> { ["rules"] = result.Rules }),
             _ => TypedResults.Problem(result.Message, statusCode: StatusCodes.Status409Conflict, title: "Not allowed in the current state"),
         },
     };

@@ -92,6 +92,10 @@ public static partial class ProblemTypes
     public static readonly ProblemType ConsentWindowNotOffered = new("consent-window-not-offered", 422, "Data window not offered",
         "The consent named a data window (`lookbackDays`) other than the one the offer's notice states (GET /api/v1/offers/{id}: `dataWindow`). Consent to the window offered, or omit `lookbackDays`; nothing was recorded.");
 
+    // ---- the committee ----
+    public static readonly ProblemType PolicyDenies = new("policy-denies", 409, "The committee policy denies this now",
+        "Approving this version would break the committee policy as it stands with the recipient's grants in force now (for example POL-FORBID-005: the recipient already holds a grant over the same data where one of the two is an aggregate, so the two answers could be subtracted). `rules` lists the forbidding rule ids. Nothing was recorded: reject the application, or end the other grant first.");
+
     // ---- data sources ----
     public static readonly ProblemType OutsideRetention = new("outside-retention", 422, "Outside retention",
         "Every refused record of the deposit was observed longer ago than its category keeps data (`retentionDays` in GET /api/v1/inventory): such a record would be deleted at once, so it is not stored. `errors` names each record's `observedAt`; nothing of the batch was stored.");
