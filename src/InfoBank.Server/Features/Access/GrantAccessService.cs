@@ -73,8 +73,9 @@ public sealed record AccessResult<T>(T? Value, AccessRefusal? Refusal);
 /// Brokered access, the moment data leaves the bank. Every request reads the grant fresh, checks
 /// its state and the approved frequency and volume, asks the consent decision function for every
 /// resident on the page, reads and decrypts through custody only what was observed in the periods
-/// that resident consented for (inside the approved data window), keeps only the approved fields, and writes the audit entry and the access log (the residents' passbook
-/// lines) before anything is returned. Refusals are logged and audited the same way.
+/// that resident consented for (inside the approved data window), keeps only the approved fields,
+/// and writes the audit entry and the access log (the residents' passbook lines) before anything is
+/// returned. Refusals are logged and audited the same way.
 /// </summary>
 public sealed partial class GrantAccessService(
     ApplicationService applications,
