@@ -42,6 +42,12 @@ internal sealed class AccessScenario(InfoBankFactory factory)
         var clientId = client.ClientId;
         _secrets[clientId] = client.ClientSecret;
         var business = factory.CreateClientWithToken(await factory.ClientCredentialsTokenAsync(clientId, client.ClientSecret));
+        return (await ApprovedGrantAsync(business, spec), clientId, business);
+    }
+
+    /// <summary>Another approved grant of <paramref name="spec"/> for a business that already has a token.</summary>
+    public async Task<Guid> ApprovedGrantAsync(HttpClient business, InfoBank.Core.Applications.ApplicationSpec spec)
+    {
         var created = await JsonOf(await business.PostAsJsonAsync("/api/v1/applications", spec, Web), HttpStatusCode.Created);
         var id = created.GetProperty("id").GetGuid();
         await JsonOf(await business.PostAsync($"/api/v1/applications/{id}/submit", null), HttpStatusCode.OK);
@@ -53,8 +59,7 @@ internal sealed class AccessScenario(InfoBankFactory factory)
             chair = member;
         }
         var decided = await JsonOf(await chair!.PostAsJsonAsync($"/api/v1/committee/applications/{id}/decision", new { note = "approved" }), HttpStatusCode.OK);
-        var grantId = decided.GetProperty("grant").GetProperty("id").GetGuid();
-        return (grantId, clientId, business);
+        return decided.GetProperty("grant").GetProperty("id").GetGuid();
     }
 
     /// <summary>A new token for a business of <see cref="ApprovedGrantAsync"/> (after the test moved the clock past the old one's expiry).</summary>

@@ -19,16 +19,7 @@ namespace InfoBank.Server.Tests.Access;
 /// </summary>
 public sealed class AggregateHttpTests(AggregateHttpTests.Factory factory) : IClassFixture<AggregateHttpTests.Factory>
 {
-    public sealed class Factory : InfoBankFactory
-    {
-        public ShiftableTimeProvider Time { get; } = new();
-
-        protected override void ConfigureWebHost(IWebHostBuilder builder)
-        {
-            base.ConfigureWebHost(builder);
-            builder.ConfigureTestServices(services => services.AddSingleton<TimeProvider>(Time));
-        }
-    }
+    public sealed class Factory : ClockedInfoBankFactory;
 
     private static object Query(params object[] measures) => new { category = "steps.daily", groupBy = new[] { "week" }, measures };
 

@@ -20,16 +20,13 @@ public sealed class CustodyApiTests(CustodyApiTests.Factory factory) : IClassFix
     public const int MaxRecords = 50;
     public const int MaxBytes = 64 * 1024;
 
-    public sealed class Factory : InfoBankFactory
+    public sealed class Factory : ClockedInfoBankFactory
     {
-        public ShiftableTimeProvider Time { get; } = new();
-
         protected override void ConfigureWebHost(IWebHostBuilder builder)
         {
             base.ConfigureWebHost(builder);
             builder.UseSetting("Custody:MaxBatchRecords", MaxRecords.ToString());
             builder.UseSetting("Custody:MaxBatchBytes", MaxBytes.ToString());
-            builder.ConfigureTestServices(services => services.AddSingleton<TimeProvider>(Time));
         }
     }
 

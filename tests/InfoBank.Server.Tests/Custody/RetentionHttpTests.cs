@@ -26,16 +26,7 @@ namespace InfoBank.Server.Tests.Custody;
 /// </summary>
 public sealed class RetentionHttpTests(RetentionHttpTests.Factory factory) : IClassFixture<RetentionHttpTests.Factory>
 {
-    public sealed class Factory : InfoBankFactory
-    {
-        public ShiftableTimeProvider Time { get; } = new();
-
-        protected override void ConfigureWebHost(IWebHostBuilder builder)
-        {
-            base.ConfigureWebHost(builder);
-            builder.ConfigureTestServices(services => services.AddSingleton<TimeProvider>(Time));
-        }
-    }
+    public sealed class Factory : ClockedInfoBankFactory;
 
     private static readonly TimeSpan VisitRetention = TimeSpan.FromDays(180);
 

@@ -11,16 +11,7 @@ namespace InfoBank.Server.Tests.Identity;
 /// <summary>Expiry and lockout, on a server whose clock the test moves forward.</summary>
 public sealed class IdentityExpiryTests : IClassFixture<IdentityExpiryTests.Factory>
 {
-    public sealed class Factory : InfoBankFactory
-    {
-        public ShiftableTimeProvider Time { get; } = new();
-
-        protected override void ConfigureWebHost(IWebHostBuilder builder)
-        {
-            base.ConfigureWebHost(builder);
-            builder.ConfigureTestServices(services => services.AddSingleton<TimeProvider>(Time));
-        }
-    }
+    public sealed class Factory : ClockedInfoBankFactory;
 
     private readonly Factory _factory;
 

@@ -18,16 +18,7 @@ namespace InfoBank.Server.Tests.Identity;
 /// </summary>
 public sealed class RefusalAuditTests(RefusalAuditTests.Factory factory) : IClassFixture<RefusalAuditTests.Factory>
 {
-    public sealed class Factory : InfoBankFactory
-    {
-        public ShiftableTimeProvider Time { get; } = new();
-
-        protected override void ConfigureWebHost(IWebHostBuilder builder)
-        {
-            base.ConfigureWebHost(builder);
-            builder.ConfigureTestServices(services => services.AddSingleton<TimeProvider>(Time));
-        }
-    }
+    public sealed class Factory : ClockedInfoBankFactory;
 
     private const string OperatorRoute = "/api/v1/admin/accounts";
 

@@ -25,21 +25,13 @@ namespace InfoBank.Server.Tests.Identity;
 /// </summary>
 public sealed class SessionTests : IClassFixture<SessionTests.Factory>
 {
-    public sealed class Factory : InfoBankFactory
+    public sealed class Factory : ClockedInfoBankFactory
     {
         public const string AppId = "session-tests";
         public static readonly Uri Callback = new("http://localhost/session-tests/callback");
         public static readonly Uri AfterLogout = new("http://localhost/session-tests/signed-out");
 
-        public ShiftableTimeProvider Time { get; } = new();
-
         protected override IEnumerable<IApiModule> ExtraModules => [new AuthTimeProbe()];
-
-        protected override void ConfigureWebHost(IWebHostBuilder builder)
-        {
-            base.ConfigureWebHost(builder);
-            builder.ConfigureTestServices(services => services.AddSingleton<TimeProvider>(Time));
-        }
 
         public async Task EnsureAppAsync()
         {
