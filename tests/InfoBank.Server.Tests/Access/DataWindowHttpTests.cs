@@ -7,8 +7,6 @@ using InfoBank.Server.Features.Identity;
 using InfoBank.Server.Infrastructure.Auth;
 using InfoBank.Server.Tests.Applications;
 using InfoBank.Server.Tests.Infrastructure;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
 using static InfoBank.Server.Tests.Access.AccessScenario;
 
@@ -22,18 +20,7 @@ namespace InfoBank.Server.Tests.Access;
 /// </summary>
 public sealed class DataWindowHttpTests(DataWindowHttpTests.Factory factory) : IClassFixture<DataWindowHttpTests.Factory>
 {
-    public sealed class Factory : InfoBankFactory
-    {
-        public ShiftableTimeProvider Time { get; } = new();
-
-        protected override void ConfigureWebHost(IWebHostBuilder builder)
-        {
-            base.ConfigureWebHost(builder);
-            builder.ConfigureTestServices(services => services.AddSingleton<TimeProvider>(Time));
-        }
-    }
-
-    // The tests share one server and only ever move its clock forward (audit times never go back).
+    public sealed class Factory : ClockedInfoBankFactory;
 
     private static ApplicationSpec Research(int lookbackDays) =>
         ApplicationServiceTests<SqliteFixture>.Example("health-research") with { LookbackDays = lookbackDays };
