@@ -6,6 +6,8 @@ namespace InfoBank.Core.Applications;
 /// <summary>
 /// What a business asks for: the same shape arrives as JSON over HTTP and as YAML for
 /// <c>infobank pia check</c>. Everything the PIA and the committee judge is in here.
+/// <paramref name="LookbackDays"/> is the offer's data window: how many days before a resident's first
+/// consent the data provided may reach back (0, the default: from the day they consent; at most 365).
 /// </summary>
 public sealed record ApplicationSpec(
     PurposeSpec Purpose,
@@ -19,7 +21,8 @@ public sealed record ApplicationSpec(
     ProfilingSpec? Profiling,
     BenefitSpec Benefit,
     int ValidityDays,
-    string? ConsentMode = null);
+    string? ConsentMode = null,
+    int LookbackDays = 0);
 
 /// <summary>A purpose code from the vocabulary (<c>pia/purposes.yaml</c>, W3C DPV) and the business's own words.</summary>
 public sealed record PurposeSpec(string Code, LocalizedText Text);

@@ -16,10 +16,17 @@ public enum ConsentRefusalKind
 
     /// <summary>The resident is not enrolled (never, or erased): nobody can consent for them (409).</summary>
     NotEnrolled,
+
+    /// <summary>The consent named a data window (look-back) other than the one the notice offers (422).</summary>
+    WindowNotOffered,
 }
 
-/// <summary>What a resident asks for when giving consent: the offer, the notice version they read, the special-care items they name.</summary>
-public sealed record GiveConsent(Guid OfferId, int NoticeVersion, string? NoticeHash, IReadOnlyList<string> ExplicitItems);
+/// <summary>
+/// What a resident asks for when giving consent: the offer, the notice version they read, the
+/// special-care items they name, and optionally the data window they agree to (it must be the
+/// notice's own; when omitted, the notice's window applies).
+/// </summary>
+public sealed record GiveConsent(Guid OfferId, int NoticeVersion, string? NoticeHash, IReadOnlyList<string> ExplicitItems, int? LookbackDays = null);
 
 /// <summary>
 /// The consent commands as pure functions from current state to the one event they append (or a
@@ -31,7 +38,8 @@ public static class ConsentCommands
     /// <summary>
     /// Consent to all items of an active offer at its current notice version. Refused when the offer
     /// is unknown, not active, outside its window, the notice version is not the current one (the
-    /// resident must read the new notice), the resident already has an active consent to it, or the
+    /// resident must read the new notice), it names a data window the notice does not offer, the
+    /// resident already has an active consent to it, or the
     /// offer involves special-care items and the resident did not name each of them.
     /// </summary>
     public static (ConsentEvent? Event, ConsentRefusal? Refusal) Give(
@@ -59,6 +67,11 @@ public static class ConsentCommands
         {
             return Refuse(ConsentRefusalKind.Conflict,
                 $"The notice hash does not match version {offer.NoticeVersion} of offer {offer.OfferId} ({offer.NoticeHash}).");
+        }
+        if (request.LookbackDays is { } asked && asked != offer.Notice.EffectiveLookbackDays)
+        {
+            return Refuse(ConsentRefusalKind.WindowNotOffered,
+                $"Offer {offer.OfferId} offers data from {offer.Notice.EffectiveLookbackDays} day(s) before you consent (lookbackDays {offer.Notice.EffectiveLookbackDays}), not {asked}; consent to the window it states or omit lookbackDays.");
         }
         if (activeForOffer is not null)
         {

@@ -15,9 +15,13 @@ public sealed record Recipient(string ClientId, string Name, string Country);
 
 /// <summary>
 /// The privacy notice of an offer (ISO/IEC 29184 contents): who receives which items, why, at what
-/// granularity, for how long, what the resident gets, and how to withdraw. A resident consents to
-/// one version of it; any change to it is a new version, which needs new consent.
+/// granularity, for how long, what the resident gets, how to withdraw, and from when on the data
+/// provided was observed (<paramref name="LookbackDays"/>, see <see cref="NoticeDataWindow"/>). A
+/// resident consents to one version of it; any change to it is a new version, which needs new consent.
 /// </summary>
+/// <param name="LookbackDays">How many days before the resident's first consent the data provided may
+/// reach back; 0 means from the day they consent. Null only in notices published before notices stated
+/// their data window: provision treats it as 0, and its canonical form (so its hash) stays as it was.</param>
 public sealed record Notice(
     Recipient Recipient,
     string PurposeCode,
@@ -30,7 +34,31 @@ public sealed record Notice(
     int RetentionDays,
     int BenefitPoints,
     LocalizedText BenefitText,
-    LocalizedText WithdrawalMethod);
+    LocalizedText WithdrawalMethod,
+    int? LookbackDays = null)
+{
+    /// <summary>The look-back provision applies: a notice that stated none is read as "from the day you consent".</summary>
+    public int EffectiveLookbackDays => LookbackDays ?? 0;
+}
+
+/// <summary>
+/// The data window a notice states: data observed from <c>lookbackDays</c> before the resident's first
+/// consent, then only while a consent is in force. A withdrawal is an objection for the period it
+/// lasted, so giving consent again never reaches back over it (<see cref="ConsentWindows"/>).
+/// </summary>
+public static class NoticeDataWindow
+{
+    public const int MaxLookbackDays = 365;
+
+    /// <summary>The window in plain language, as the notice shows it.</summary>
+    public static LocalizedText Text(int lookbackDays) => lookbackDays == 0
+        ? new LocalizedText(
+            "あなたが同意した日以降のデータを提供します（同意する前のデータは提供しません）。同意を撤回していた期間のデータは、再び同意しても提供しません。",
+            "Data from the day you consent onwards (nothing observed before you consent). Data observed while you had withdrawn is never provided, even if you consent again.")
+        : new LocalizedText(
+            $"同意の{lookbackDays}日前からのデータを提供します（最初に同意したときのみ。それより前のデータは提供しません）。同意を撤回していた期間のデータは、再び同意しても提供しません。",
+            $"Data from the {lookbackDays} days before you consent and onwards (reaching back from your first consent only; nothing older). Data observed while you had withdrawn is never provided, even if you consent again.");
+}
 
 /// <summary>One field of a notice that differs between two versions, as shown to a resident asked to consent again.</summary>
 public sealed record NoticeChange(string Field, string? Before, string? After);
@@ -38,7 +66,7 @@ public sealed record NoticeChange(string Field, string? Before, string? After);
 /// <summary>
 /// The canonical form of a notice and its content hash. Canonical: UTF-8 JSON, members in a fixed
 /// order, no whitespace, item lists sorted (ordinal) and de-duplicated, times as UTC ISO-8601 with
-/// seven fractional digits. Equal notices give equal bytes, so the hash names the notice a resident
+/// seven fractional digits; <c>dataWindow</c> only when the notice states one (older notices keep their hash). Equal notices give equal bytes, so the hash names the notice a resident
 /// saw, and a receipt can cite it.
 /// </summary>
 public static class NoticeCanonical
@@ -66,6 +94,12 @@ public static class NoticeCanonical
             json.WriteString("granularity", notice.Granularity.ToString());
             json.WriteString("validFrom", Time(notice.ValidFrom));
             json.WriteString("validUntil", Time(notice.ValidUntil));
+            if (notice.LookbackDays is { } lookback)
+            {
+                json.WriteStartObject("dataWindow");
+                json.WriteNumber("lookbackDays", lookback);
+                json.WriteEndObject();
+            }
             json.WriteNumber("retentionDays", notice.RetentionDays);
             json.WriteStartObject("benefit");
             json.WriteNumber("points", notice.BenefitPoints);
@@ -102,6 +136,7 @@ public static class NoticeCanonical
         Compare("granularity", before.Granularity.ToString(), after.Granularity.ToString());
         Compare("validFrom", Time(before.ValidFrom), Time(after.ValidFrom));
         Compare("validUntil", Time(before.ValidUntil), Time(after.ValidUntil));
+        Compare("dataWindow.lookbackDays", before.LookbackDays?.ToString(System.Globalization.CultureInfo.InvariantCulture), after.LookbackDays?.ToString(System.Globalization.CultureInfo.InvariantCulture));
         Compare("retentionDays", before.RetentionDays.ToString(System.Globalization.CultureInfo.InvariantCulture), after.RetentionDays.ToString(System.Globalization.CultureInfo.InvariantCulture));
         Compare("benefit.points", before.BenefitPoints.ToString(System.Globalization.CultureInfo.InvariantCulture), after.BenefitPoints.ToString(System.Globalization.CultureInfo.InvariantCulture));
         Compare("benefit.text.ja", before.BenefitText.Ja, after.BenefitText.Ja);

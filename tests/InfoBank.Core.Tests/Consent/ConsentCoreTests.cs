@@ -56,6 +56,37 @@ public sealed class ConsentCoreTests
     }
 
     [Fact]
+    public void The_data_window_is_part_of_the_notice_and_a_notice_without_one_keeps_its_hash()
+    {
+        var unstated = SampleNotice();
+        var fromConsent = unstated with { LookbackDays = 0 };
+        var lookBack = unstated with { LookbackDays = 30 };
+        // A notice published before notices stated a window serialises as it always did.
+        Assert.DoesNotContain("dataWindow", System.Text.Encoding.UTF8.GetString(NoticeCanonical.Serialize(unstated)), StringComparison.Ordinal);
+        Assert.Contains("\"dataWindow\":{\"lookbackDays\":0}", System.Text.Encoding.UTF8.GetString(NoticeCanonical.Serialize(fromConsent)), StringComparison.Ordinal);
+        Assert.NotEqual(NoticeCanonical.Hash(fromConsent), NoticeCanonical.Hash(lookBack));
+        Assert.NotEqual(NoticeCanonical.Hash(unstated), NoticeCanonical.Hash(fromConsent));
+        var change = Assert.Single(NoticeCanonical.Diff(fromConsent, lookBack));
+        Assert.Equal(("dataWindow.lookbackDays", "0", "30"), (change.Field, change.Before, change.After));
+        Assert.Equal(0, unstated.EffectiveLookbackDays);
+        Assert.Contains("同意した日以降", NoticeDataWindow.Text(0).Ja, StringComparison.Ordinal);
+        Assert.Contains("同意の30日前から", NoticeDataWindow.Text(30).Ja, StringComparison.Ordinal);
+        Assert.Contains("the 30 days before you consent", NoticeDataWindow.Text(30).En, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Consent_naming_a_window_other_than_the_offered_one_is_refused()
+    {
+        var offer = Offer(SampleNotice() with { LookbackDays = 30 });
+        var subject = Guid.NewGuid();
+        var (none, refusal) = ConsentCommands.Give(subject, offer, null, new(offer.OfferId, 1, null, [DataCategories.BodyComposition], LookbackDays: 0), Guid.NewGuid(), Now);
+        Assert.Null(none);
+        Assert.Equal(ConsentRefusalKind.WindowNotOffered, refusal!.Kind);
+        Assert.NotNull(ConsentCommands.Give(subject, offer, null, new(offer.OfferId, 1, null, [DataCategories.BodyComposition], LookbackDays: 30), Guid.NewGuid(), Now).Event);
+        Assert.NotNull(ConsentCommands.Give(subject, offer, null, new(offer.OfferId, 1, null, [DataCategories.BodyComposition]), Guid.NewGuid(), Now).Event);
+    }
+
+    [Fact]
     public void Outdated_notice_version_or_hash_is_a_conflict()
     {
         var offer = Offer(SampleNotice(), version: 2);

@@ -72,9 +72,10 @@ public sealed record AccessResult<T>(T? Value, AccessRefusal? Refusal);
 /// <summary>
 /// Brokered access, the moment data leaves the bank. Every request reads the grant fresh, checks
 /// its state and the approved frequency and volume, asks the consent decision function for every
-/// resident on the page, reads and decrypts through custody, keeps only the approved fields in the
-/// approved data window, and writes the audit entry and the access log (the residents' passbook
-/// lines) before anything is returned. Refusals are logged and audited the same way.
+/// resident on the page, reads and decrypts through custody only what was observed in the periods
+/// that resident consented for (inside the approved data window), keeps only the approved fields,
+/// and writes the audit entry and the access log (the residents' passbook lines) before anything is
+/// returned. Refusals are logged and audited the same way.
 /// </summary>
 public sealed partial class GrantAccessService(
     ApplicationService applications,
@@ -162,6 +163,10 @@ public sealed partial class GrantAccessService(
         // Each batch of candidates is decided in one query as soon as it is read, before any of them
         // is examined; a resident cut off by the previous page is decided on their own.
         var batchDecisions = new Dictionary<Guid, ConsentDecision>();
+        // With each decision, the periods the resident consented for (their whole history with the
+        // offer, one query per batch): only data observed inside them is read and provided.
+        var window = new TimeRange(from, to);
+        var periods = new Dictionary<Guid, IReadOnlyList<ConsentedPeriod>>();
         var page = await RecordPager.AssembleAsync<OpenedRecord>(
             position, budget, Math.Max(budget, budget * _options.ExamineFactor),
             async (after, limit, ct) =>
@@ -171,15 +176,23 @@ public sealed partial class GrantAccessService(
                 {
                     batchDecisions[resident] = decision;
                 }
+                foreach (var (resident, consented) in await consent.PeriodsManyAsync(grant.Id, batch, window, ct))
+                {
+                    periods[resident] = consented;
+                }
                 return batch;
             },
             async (resident, ct) =>
             {
                 var decision = batchDecisions.Remove(resident, out var decided) ? decided : await consent.DecideAsync(request with { SubjectId = resident }, ct);
                 decisions[resident] = decision;
+                if (decision.Allowed && !periods.ContainsKey(resident))
+                {
+                    periods[resident] = (await consent.PeriodsManyAsync(grant.Id, [resident], window, ct))[resident];
+                }
                 return decision.Allowed;
             },
-            (resident, within, limit, ct) => ReadResidentAsync(resident, categories, from, to, within, limit, ct),
+            (resident, within, limit, ct) => ReadResidentAsync(resident, categories, periods[resident], from, to, within, limit, ct),
             cancellationToken);
 
         var subjects = new Dictionary<Guid, string>();
@@ -276,6 +289,9 @@ public sealed partial class GrantAccessService(
             new InfoBank.Core.Consent.DecisionRequest(grant.Recipient, Guid.Empty, grant.PurposeCode, grant.Categories, Granularity.AggregateOnly, grant.Id),
             candidates, cancellationToken);
         var allowed = candidates.Where(r => decided[r].Allowed).ToList();
+        // Each resident takes part only with data observed in the periods they consented for.
+        var (grantFrom, grantTo) = grant.DataWindow(now);
+        var periods = await consent.PeriodsManyAsync(grant.Id, allowed, new TimeRange(grantFrom, grantTo), cancellationToken);
 
         foreach (var bucket in due)
         {
@@ -291,9 +307,12 @@ public sealed partial class GrantAccessService(
                 var rows = new List<AggregateRow>();
                 foreach (var resident in allowed)
                 {
-                    foreach (var record in await ReadAllAsync(resident, category, readFrom, readTo, cancellationToken))
+                    foreach (var span in ConsentedSpans(periods[resident], category, readFrom, readTo))
                     {
-                        rows.Add(ToRow(spec, resident, record));
+                        foreach (var record in await ReadAllAsync(resident, category, span.From, span.To, cancellationToken))
+                        {
+                            rows.Add(ToRow(spec, resident, record));
+                        }
                     }
                 }
                 var released = AggregateEngine.Release(spec, bucket, rows);
@@ -354,21 +373,63 @@ public sealed partial class GrantAccessService(
     }
 
     // Within one resident, records go category by category (approved order), then (observedAt, id),
-    // which is custody's own keyset order: "categoryIndex|observedAt ticks|id".
+    // which is custody's own keyset order: "categoryIndex|observedAt ticks|id". Only the spans the
+    // resident consented for are read, in time order, so a record observed in a gap is never even
+    // decrypted, and fewer than limit rows still means the resident is finished (the pager relies on it).
     private async Task<IReadOnlyList<(OpenedRecord Row, string Position)>> ReadResidentAsync(
-        Guid resident, IReadOnlyList<string> categories, DateTimeOffset from, DateTimeOffset to, string? within, int limit, CancellationToken cancellationToken)
+        Guid resident, IReadOnlyList<string> categories, IReadOnlyList<ConsentedPeriod> periods, DateTimeOffset from, DateTimeOffset to,
+        string? within, int limit, CancellationToken cancellationToken)
     {
         var (startCategory, afterAt, afterId) = ParseWithin(within);
         var result = new List<(OpenedRecord, string)>();
         for (var c = startCategory; c < categories.Count && result.Count < limit; c++)
         {
-            var query = new RecordQuery(categories[c], from, to, c == startCategory ? afterAt : null, c == startCategory ? afterId : null, limit - result.Count);
-            foreach (var record in await vault.ListAsync(resident, query, cancellationToken))
+            var resume = c == startCategory ? afterAt : null;
+            foreach (var span in ConsentedSpans(periods, categories[c], from, to))
             {
-                result.Add((record, $"{c}|{record.ObservedAt.UtcTicks}|{record.Id:N}"));
+                if (result.Count == limit)
+                {
+                    break;
+                }
+                if (resume is { } at && span.To <= at)
+                {
+                    // Wholly before where the previous page stopped.
+                    continue;
+                }
+                var query = new RecordQuery(categories[c], span.From, span.To, resume, resume is null ? null : afterId, limit - result.Count);
+                foreach (var record in await vault.ListAsync(resident, query, cancellationToken))
+                {
+                    result.Add((record, $"{c}|{record.ObservedAt.UtcTicks}|{record.Id:N}"));
+                }
             }
         }
         return result;
+    }
+
+    /// <summary>
+    /// The parts of [<paramref name="from"/>, <paramref name="to"/>) that the resident's consented
+    /// periods cover for <paramref name="category"/>, in time order, overlapping ones merged (so no
+    /// record is read twice).
+    /// </summary>
+    private static List<TimeRange> ConsentedSpans(IReadOnlyList<ConsentedPeriod> periods, string category, DateTimeOffset from, DateTimeOffset to)
+    {
+        var spans = new List<TimeRange>();
+        foreach (var period in periods.Where(p => p.Items.Contains(category)).OrderBy(p => p.Range.From))
+        {
+            // In UTC: a week's bounds carry the bucket offset (+09:00), which PostgreSQL refuses as a parameter.
+            var span = new TimeRange((period.Range.From > from ? period.Range.From : from).ToUniversalTime(), (period.Range.To < to ? period.Range.To : to).ToUniversalTime());
+            if (span.IsEmpty)
+            {
+                continue;
+            }
+            if (spans.Count > 0 && span.From <= spans[^1].To)
+            {
+                spans[^1] = spans[^1] with { To = span.To > spans[^1].To ? span.To : spans[^1].To };
+                continue;
+            }
+            spans.Add(span);
+        }
+        return spans;
     }
 
     private static (int Category, DateTimeOffset? AfterAt, Guid? AfterId) ParseWithin(string? within)

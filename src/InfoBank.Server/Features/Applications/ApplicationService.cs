@@ -6,6 +6,7 @@ using InfoBank.Core.Pia;
 using InfoBank.Core.Policy;
 using InfoBank.Server.Features.Audit;
 using InfoBank.Server.Infrastructure.Db;
+using InfoBank.Server.Infrastructure.Errors;
 
 namespace InfoBank.Server.Features.Applications;
 
@@ -15,11 +16,14 @@ public enum ResultKind
     NotFound,
     Invalid,
     Refused,
+
+    /// <summary>Well-formed but outside what the bank allows (422, with <see cref="StepResult{T}.Problem"/>'s type).</summary>
+    Unacceptable,
 }
 
 /// <summary>What a workflow step produced: a value, or why not (mapped to 404 / 400 / 403 / 409 by the API).</summary>
 public sealed record StepResult<T>(ResultKind Kind, T? Value, string? Message = null, RefusalKind? Refusal = null, Dictionary<string, string[]>? Errors = null,
-    IReadOnlyList<string>? Rules = null)
+    IReadOnlyList<string>? Rules = null, ProblemType? Problem = null)
 {
     public static StepResult<T> Ok(T value) => new(ResultKind.Ok, value);
 
@@ -28,6 +32,9 @@ public sealed record StepResult<T>(ResultKind Kind, T? Value, string? Message = 
     public static StepResult<T> Invalid(Dictionary<string, string[]> errors) => new(ResultKind.Invalid, default, "The request is not valid.", null, errors);
 
     public static StepResult<T> Refused(RefusalKind kind, string message) => new(ResultKind.Refused, default, message, kind);
+
+    public static StepResult<T> Unacceptable(ProblemType problem, Dictionary<string, string[]> errors, string message) =>
+        new(ResultKind.Unacceptable, default, message, null, errors, Problem: problem);
 }
 
 /// <summary>Who is acting: a business client, or a committee account with its role.</summary>
@@ -57,6 +64,10 @@ public sealed class ApplicationService(ApplicationStore store, RuleCatalogProvid
         if (errors.Count > 0)
         {
             return StepResult<ApplicationView>.Invalid(errors);
+        }
+        if (LookbackRefusal<ApplicationView>(spec!) is { } lookback)
+        {
+            return lookback;
         }
         var now = clock.GetUtcNow();
         var row = new ApplicationRow
@@ -95,6 +106,10 @@ public sealed class ApplicationService(ApplicationStore store, RuleCatalogProvid
         if (errors.Count > 0)
         {
             return StepResult<ApplicationView>.Invalid(errors);
+        }
+        if (LookbackRefusal<ApplicationView>(spec!) is { } lookback)
+        {
+            return lookback;
         }
         var now = clock.GetUtcNow();
         var updated = await store.Db.InTransactionAsync(async s =>
@@ -450,6 +465,15 @@ public sealed class ApplicationService(ApplicationStore store, RuleCatalogProvid
 
     private Dictionary<string, string[]> Validate(ApplicationSpec? spec) =>
         ApplicationSpecValidation.Validate(spec, rules.Catalog.Inventory, rules.Catalog.Purposes);
+
+    // The look-back becomes the offer's data window, a promise to residents: the bank offers at most a
+    // year before a resident's first consent, so a longer one is refused (422), not a malformed request.
+    private static StepResult<T>? LookbackRefusal<T>(ApplicationSpec spec) =>
+        spec.LookbackDays is < 0 or > InfoBank.Core.Consent.NoticeDataWindow.MaxLookbackDays
+            ? StepResult<T>.Unacceptable(ProblemTypes.LookbackOutOfRange,
+                new() { ["lookbackDays"] = [$"must be between 0 (from the day a resident consents) and {InfoBank.Core.Consent.NoticeDataWindow.MaxLookbackDays}, not {spec.LookbackDays}"] },
+                "The application's data window is outside what the bank offers.")
+            : null;
 
     private static object AssessmentSummary(InfoBank.Core.Rules.Assessment a) => new
     {

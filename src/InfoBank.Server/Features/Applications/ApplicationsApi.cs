@@ -36,13 +36,16 @@ public sealed class ApplicationsApi : IApiModule
         committee.MapPost("/grants/{id:guid}/revoke", RevokeAsync).WithName("RevokeGrant").WithRequestBodyLimit(MaxBody).WithSummary("Revoke a grant for good, with a reason.");
     }
 
-    public static async Task<Results<Created<ApplicationView>, ValidationProblem>> CreateAsync(
+    public static async Task<Results<Created<ApplicationView>, ValidationProblem, ProblemHttpResult>> CreateAsync(
         ApplicationSpec spec, ClaimsPrincipal user, ApplicationService service, CancellationToken ct)
     {
         var result = await service.CreateAsync(user.ClientId(), spec, ct);
-        return result.Kind == ResultKind.Ok
-            ? TypedResults.Created($"/api/v1/applications/{result.Value!.Id}", result.Value)
-            : TypedResults.ValidationProblem(result.Errors!, detail: "The application is not valid.");
+        return result.Kind switch
+        {
+            ResultKind.Ok => TypedResults.Created($"/api/v1/applications/{result.Value!.Id}", result.Value),
+            ResultKind.Unacceptable => result.Problem!.Validation(result.Errors!, result.Message!),
+            _ => TypedResults.ValidationProblem(result.Errors!, detail: "The application is not valid."),
+        };
     }
 
     public static async Task<Ok<IReadOnlyList<ApplicationSummary>>> ListAsync(ClaimsPrincipal user, ApplicationService service, CancellationToken ct) =>
@@ -118,6 +121,7 @@ public sealed class ApplicationsApi : IApiModule
         ResultKind.Ok => TypedResults.Ok(result.Value!),
         ResultKind.NotFound => NotFound(result.Message!),
         ResultKind.Invalid => TypedResults.ValidationProblem(result.Errors!, detail: result.Message),
+        ResultKind.Unacceptable => result.Problem!.Validation(result.Errors!, result.Message!),
         _ => result.Refusal switch
         {
             RefusalKind.Invalid => TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["request"] = [result.Message!] }, detail: result.Message),

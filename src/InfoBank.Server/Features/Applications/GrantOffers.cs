@@ -52,7 +52,8 @@ public sealed class ConsentGrantOffers(OfferService offers, IClientDirectory cli
             grant.ValidUntil,
             grant.RetentionDays,
             grant.BenefitPoints,
-            new ConsentText(spec.Benefit.Description.Ja, spec.Benefit.Description.En));
+            new ConsentText(spec.Benefit.Description.Ja, spec.Benefit.Description.En),
+            LookbackDays: spec.LookbackDays);
     }
 
     public Task SuspendAsync(AuditScope scope, Guid grantId) => offers.SuspendForGrantAsync(scope, grantId);

@@ -16,6 +16,12 @@ public sealed record BenefitResponse(int Points, LocalizedText Text);
 
 public sealed record NoticeVersionResponse(int Version, string Hash, DateTimeOffset PublishedAt);
 
+/// <summary>The notice's data window: from how many days before a resident's first consent data is provided, in plain language.</summary>
+public sealed record DataWindowResponse(int LookbackDays, LocalizedText Text)
+{
+    public static DataWindowResponse From(Notice notice) => new(notice.EffectiveLookbackDays, NoticeDataWindow.Text(notice.EffectiveLookbackDays));
+}
+
 /// <summary>An offer with its notice (ISO/IEC 29184 contents) at one version.</summary>
 public sealed record OfferResponse(
     Guid OfferId,
@@ -31,6 +37,7 @@ public sealed record OfferResponse(
     string Granularity,
     DateTimeOffset ValidFrom,
     DateTimeOffset ValidUntil,
+    DataWindowResponse DataWindow,
     int RetentionDays,
     BenefitResponse Benefit,
     LocalizedText Withdrawal,
@@ -40,7 +47,7 @@ public sealed record OfferResponse(
         offer.OfferId, offer.GrantId, offer.Status.ToString(), version, hash, notice.Recipient,
         new PurposeResponse(notice.PurposeCode, Purposes.Labels.GetValueOrDefault(notice.PurposeCode, notice.PurposeText), notice.PurposeText),
         notice.Items, notice.SpecialCareItems, notice.SpecialCareItems.Count > 0, notice.Granularity.ToString(),
-        notice.ValidFrom, notice.ValidUntil, notice.RetentionDays, new BenefitResponse(notice.BenefitPoints, notice.BenefitText),
+        notice.ValidFrom, notice.ValidUntil, DataWindowResponse.From(notice), notice.RetentionDays, new BenefitResponse(notice.BenefitPoints, notice.BenefitText),
         notice.WithdrawalMethod, versions);
 }
 
@@ -78,8 +85,11 @@ public sealed record ConsentResponse(
     }
 }
 
-/// <summary>Consent to an offer: the notice version the resident read (and optionally its hash), and the special-care items they name.</summary>
-public sealed record GiveConsentRequest(Guid OfferId, int NoticeVersion, string? NoticeHash = null, IReadOnlyList<string>? SpecialCareItems = null);
+/// <summary>
+/// Consent to an offer: the notice version the resident read (and optionally its hash), the special-care
+/// items they name, and optionally the data window they agree to (it must be the offer's; omitted, the offer's applies).
+/// </summary>
+public sealed record GiveConsentRequest(Guid OfferId, int NoticeVersion, string? NoticeHash = null, IReadOnlyList<string>? SpecialCareItems = null, int? LookbackDays = null);
 
 /// <summary>A consent command's result: the consent and the signed receipt of its state after the command.</summary>
 public sealed record ConsentWithReceipt(ConsentResponse Consent, SignedReceipt Receipt);
@@ -189,7 +199,7 @@ public sealed class ConsentApi : IApiModule
         try
         {
             (view, refusal) = await consents.GiveAsync(subject,
-                new GiveConsent(request.OfferId, request.NoticeVersion, request.NoticeHash, request.SpecialCareItems ?? []), cancellationToken);
+                new GiveConsent(request.OfferId, request.NoticeVersion, request.NoticeHash, request.SpecialCareItems ?? [], request.LookbackDays), cancellationToken);
         }
         catch (ConsentConflictException conflict)
         {
@@ -240,6 +250,7 @@ public sealed class ConsentApi : IApiModule
         ConsentRefusalKind.NotFound => NotFound(refusal.Message),
         ConsentRefusalKind.Conflict => TypedResults.Problem(detail: refusal.Message, statusCode: StatusCodes.Status409Conflict, title: "Consent not recorded"),
         ConsentRefusalKind.NotEnrolled => ProblemTypes.NotEnrolled.Result(refusal.Message),
+        ConsentRefusalKind.WindowNotOffered => ProblemTypes.ConsentWindowNotOffered.Result(refusal.Message),
         _ => TypedResults.Problem(detail: refusal.Message, statusCode: StatusCodes.Status422UnprocessableEntity, title: "Consent not acceptable"),
     };
 }

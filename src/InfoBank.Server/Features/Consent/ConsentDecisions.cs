@@ -41,4 +41,30 @@ public sealed class ConsentDecisions(ConsentStore store, TimeProvider time)
         }
         return decisions;
     }
+
+    /// <summary>
+    /// Which observations each of <paramref name="subjects"/> consented to provide through the grant's
+    /// offer (<see cref="ConsentWindows.Periods"/>, clipped to <paramref name="outer"/>), from one query
+    /// over all their consents to it in any state, read fresh now. The look-back is the one stated by the
+    /// notice the resident's first consent was given under. The subjects must be in the database's id
+    /// order, as for <see cref="DecideManyAsync"/>: one out of order gets no periods, so nothing is provided.
+    /// </summary>
+    public async Task<IReadOnlyDictionary<Guid, IReadOnlyList<ConsentedPeriod>>> PeriodsManyAsync(
+        Guid grantId, IReadOnlyList<Guid> subjects, TimeRange outer, CancellationToken cancellationToken = default)
+    {
+        var periods = new Dictionary<Guid, IReadOnlyList<ConsentedPeriod>>(subjects.Count);
+        if (subjects.Count == 0)
+        {
+            return periods;
+        }
+        var history = await store.Db.ReadAsync(s => store.HistoryRangeAsync(s, grantId, subjects[0], subjects[^1]), cancellationToken);
+        var now = time.GetUtcNow();
+        foreach (var subject in subjects)
+        {
+            var consents = history[subject].ToList();
+            var first = consents.OrderBy(c => c.Consent.GivenAt).ThenBy(c => c.Consent.ConsentId).FirstOrDefault();
+            periods[subject] = first is null ? [] : ConsentWindows.Periods(consents.Select(c => c.Consent), first.LookbackDays, outer, now);
+        }
+        return periods;
+    }
 }

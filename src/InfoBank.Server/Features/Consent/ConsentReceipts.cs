@@ -41,6 +41,7 @@ public sealed record ConsentReceipt(
     [property: JsonPropertyName("legalBasis")] string LegalBasis,
     [property: JsonPropertyName("notice")] ReceiptNotice Notice,
     [property: JsonPropertyName("validity")] ReceiptValidity Validity,
+    [property: JsonPropertyName("dataWindow")] ReceiptDataWindow DataWindow,
     [property: JsonPropertyName("retention")] ReceiptRetention Retention,
     [property: JsonPropertyName("benefit")] ReceiptBenefit Benefit,
     [property: JsonPropertyName("withdrawal")] ReceiptWithdrawal Withdrawal,
@@ -75,6 +76,15 @@ public sealed record ReceiptNotice(
 public sealed record ReceiptValidity(
     [property: JsonPropertyName("from")] DateTimeOffset From,
     [property: JsonPropertyName("until")] DateTimeOffset Until);
+
+/// <summary>
+/// Which observations this consent lets the recipient receive: from <see cref="From"/> (the notice's
+/// look-back before the resident's first consent to the offer; a later consent starts when it was given,
+/// never reaching back over a withdrawal) until the consent ends.
+/// </summary>
+public sealed record ReceiptDataWindow(
+    [property: JsonPropertyName("lookbackDays")] int LookbackDays,
+    [property: JsonPropertyName("from")] DateTimeOffset From);
 
 public sealed record ReceiptRetention([property: JsonPropertyName("days")] int Days);
 
@@ -113,7 +123,7 @@ public sealed class ConsentReceipts(SigningKeyStore keys, IOptions<ConsentOption
 
     public static ConsentReceipt Build(
         ConsentRecord consent, OfferTerms offer, Notice notice, string noticeHash, IReadOnlyList<ConsentEvent> events,
-        IReadOnlyDictionary<long, long> auditSequences, ConsentOptions controller)
+        IReadOnlyDictionary<long, long> auditSequences, ConsentOptions controller, DateTimeOffset dataFrom)
     {
         var explicitConsent = notice.SpecialCareItems.Count > 0;
         return new ConsentReceipt(
@@ -132,6 +142,7 @@ public sealed class ConsentReceipts(SigningKeyStore keys, IOptions<ConsentOption
             new ReceiptNotice(offer.OfferId, offer.GrantId, consent.NoticeVersion, noticeHash,
                 $"/api/v1/offers/{offer.OfferId}?noticeVersion={consent.NoticeVersion}", ["ja", "en"]),
             new ReceiptValidity(consent.GivenAt, consent.ExpiresAt),
+            new ReceiptDataWindow(notice.EffectiveLookbackDays, dataFrom),
             new ReceiptRetention(notice.RetentionDays),
             new ReceiptBenefit(notice.BenefitPoints, notice.BenefitText),
             new ReceiptWithdrawal(notice.WithdrawalMethod, $"DELETE /api/v1/me/consents/{consent.ConsentId}"),

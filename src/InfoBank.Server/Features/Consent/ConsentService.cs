@@ -137,9 +137,22 @@ public sealed partial class ConsentService(
             var view = await ViewAsync(s, consent, []);
             var events = await store.ListEventsAsync(s, consentId);
             var audits = await store.AuditSequencesAsync(s, consentId);
-            return ConsentReceipts.Build(consent, view.Offer, view.Notice, view.NoticeHash, events, audits, receipts.Controller);
+            var toOffer = (await store.ListConsentsAsync(s, subjectId)).Where(c => c.OfferId == consent.OfferId);
+            return ConsentReceipts.Build(consent, view.Offer, view.Notice, view.NoticeHash, events, audits, receipts.Controller, DataFrom(consent, view.Notice, toOffer));
         }, cancellationToken);
         return receipt is null ? null : await receipts.SignAsync(receipt, cancellationToken);
+    }
+
+    /// <summary>
+    /// Where the data this consent covers starts, by the same rule provision applies: the look-back of
+    /// its notice when it is the resident's first consent to the offer, else the moment it was given;
+    /// never before the offer's window. Later consents cannot change it, so the receipt stays the same.
+    /// </summary>
+    private static DateTimeOffset DataFrom(ConsentRecord consent, Notice notice, IEnumerable<ConsentRecord> toOffer)
+    {
+        var periods = ConsentWindows.Periods(toOffer, notice.EffectiveLookbackDays, new TimeRange(notice.ValidFrom, DateTimeOffset.MaxValue), DateTimeOffset.MaxValue);
+        // A consent ended the instant it was given covers nothing; its window is stated from then.
+        return periods.FirstOrDefault(p => p.ConsentId == consent.ConsentId)?.Range.From ?? consent.GivenAt;
     }
 
     /// <summary>

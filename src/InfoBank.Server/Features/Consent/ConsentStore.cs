@@ -253,6 +253,35 @@ public sealed class ConsentStore(DbConnectionFactory db)
             """,
             new { recipientClientId, purposeCode, grantId, fromSubject, toSubject })).ToLookup(e => e.Consent.SubjectId);
 
+    /// <summary>
+    /// Every consent, in any state (given, withdrawn, expired, invalidated, revoked), to the offer of
+    /// <paramref name="grantId"/> of every resident whose id lies in [<paramref name="fromSubject"/>,
+    /// <paramref name="toSubject"/>] in the database's own order, each with the look-back of the notice
+    /// version it was given under; grouped by resident. One query for a page's or a release's residents:
+    /// what provision needs to keep each resident's data inside the periods they consented for.
+    /// </summary>
+    public async Task<ILookup<Guid, ConsentHistoryEntry>> HistoryRangeAsync(DbSession s, Guid grantId, Guid fromSubject, Guid toSubject)
+    {
+        var rows = await s.QueryAsync<HistoryRow>(
+            $"""
+            SELECT {ConsentColumns}, n.notice_json AS NoticeJson
+            FROM consents c
+            JOIN offers o ON o.offer_id = c.offer_id
+            JOIN offer_notices n ON n.offer_id = c.offer_id AND n.notice_version = c.notice_version
+            WHERE o.grant_id = @grantId AND c.subject_id >= @fromSubject AND c.subject_id <= @toSubject
+            """, new { grantId, fromSubject, toSubject });
+        // An offer has a few notice versions; each is parsed once.
+        var lookbacks = new Dictionary<int, int>();
+        return rows.Select(r =>
+        {
+            if (!lookbacks.TryGetValue(r.NoticeVersion, out var lookback))
+            {
+                lookbacks[r.NoticeVersion] = lookback = JsonSerializer.Deserialize<Notice>(r.NoticeJson, Json)!.EffectiveLookbackDays;
+            }
+            return new ConsentHistoryEntry(ToRecord(r)!, lookback);
+        }).ToLookup(e => e.Consent.SubjectId);
+    }
+
     // Offers repeat across consents (across residents in a range); each notice is parsed once.
     private static IEnumerable<ConsentSnapshotEntry> ToSnapshot(IEnumerable<SnapshotRow> rows)
     {
@@ -425,6 +454,11 @@ public sealed class ConsentStore(DbConnectionFactory db)
         public string OfferNoticeJson { get; set; } = "";
     }
 
+    private sealed class HistoryRow : ConsentRow
+    {
+        public string NoticeJson { get; set; } = "";
+    }
+
     private sealed class EventRow
     {
         public long Sequence { get; set; }
@@ -442,6 +476,9 @@ public sealed class ConsentStore(DbConnectionFactory db)
 }
 
 /// <summary>Where a page of a resident's consents ends: the cursor of the consent list.</summary>
+/// <summary>One consent of a resident's history with an offer, and the look-back its notice version stated.</summary>
+public sealed record ConsentHistoryEntry(ConsentRecord Consent, int LookbackDays);
+
 public sealed record ConsentPosition(DateTimeOffset GivenAt, Guid ConsentId);
 
 /// <summary>One published version of an offer's notice.</summary>

@@ -24,6 +24,8 @@ namespace InfoBank.Server.Features.Consent;
 /// <param name="BenefitPoints">Points a consenting resident receives.</param>
 /// <param name="BenefitText">The benefit in plain language.</param>
 /// <param name="WithdrawalMethod">How to withdraw, in plain language; a standard text when null.</param>
+/// <param name="LookbackDays">The data window: how many days before a resident's first consent the data
+/// provided may reach back (0: from the day they consent; at most <see cref="NoticeDataWindow.MaxLookbackDays"/>).</param>
 public sealed record OfferDraft(
     Guid GrantId,
     Recipient Recipient,
@@ -37,7 +39,8 @@ public sealed record OfferDraft(
     int RetentionDays,
     int BenefitPoints,
     LocalizedText BenefitText,
-    LocalizedText? WithdrawalMethod = null);
+    LocalizedText? WithdrawalMethod = null,
+    int LookbackDays = 0);
 
 /// <summary>What <see cref="OfferService.PublishAsync"/> did.</summary>
 public enum PublishOutcome
@@ -262,6 +265,10 @@ public sealed partial class OfferService(ConsentStore store, ConsentAuditor audi
         {
             problems.Add("retentionDays must be between 1 and 3650.");
         }
+        if (draft.LookbackDays is < 0 or > NoticeDataWindow.MaxLookbackDays)
+        {
+            problems.Add($"lookbackDays must be between 0 and {NoticeDataWindow.MaxLookbackDays}.");
+        }
         if (draft.BenefitPoints is < 0 or > 1_000_000)
         {
             problems.Add("benefitPoints must be between 0 and 1,000,000.");
@@ -272,7 +279,7 @@ public sealed partial class OfferService(ConsentStore store, ConsentAuditor audi
         }
         return new Notice(draft.Recipient, draft.PurposeCode, draft.PurposeText, items, specialCare, draft.Granularity,
             draft.ValidFrom.ToUniversalTime(), draft.ValidUntil.ToUniversalTime(), draft.RetentionDays, draft.BenefitPoints,
-            draft.BenefitText, draft.WithdrawalMethod ?? StandardWithdrawal);
+            draft.BenefitText, draft.WithdrawalMethod ?? StandardWithdrawal, draft.LookbackDays);
     }
 
     private static void RequireText(List<string> problems, string name, LocalizedText? text)

@@ -85,6 +85,13 @@ public static partial class ProblemTypes
     public static readonly ProblemType TermsNotCurrent = new("terms-not-current", 409, "Not the current custody terms",
         "The enrolment named a version or content hash of the custody terms that is not the current one: read GET /api/v1/custody/terms (its `history` lists every version and what it changed) and agree to the current version.");
 
+    // ---- data windows (applications, offers, consent) ----
+    public static readonly ProblemType LookbackOutOfRange = new("lookback-out-of-range", 422, "Look-back out of range",
+        "The application's `lookbackDays` (how many days before a resident's first consent the data provided may reach back) must be between 0 (from the day they consent) and 365. Nothing was stored.");
+
+    public static readonly ProblemType ConsentWindowNotOffered = new("consent-window-not-offered", 422, "Data window not offered",
+        "The consent named a data window (`lookbackDays`) other than the one the offer's notice states (GET /api/v1/offers/{id}: `dataWindow`). Consent to the window offered, or omit `lookbackDays`; nothing was recorded.");
+
     // ---- the committee ----
     public static readonly ProblemType PolicyDenies = new("policy-denies", 409, "The committee policy denies this now",
         "Approving this version would break the committee policy as it stands with the recipient's grants in force now (for example POL-FORBID-005: the recipient already holds a grant over the same data where one of the two is an aggregate, so the two answers could be subtracted). `rules` lists the forbidding rule ids. Nothing was recorded: reject the application, or end the other grant first.");
