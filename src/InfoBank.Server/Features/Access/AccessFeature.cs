@@ -20,6 +20,7 @@ public static class AccessFeature
         });
         services.AddSingleton<AccessStore>();
         services.AddSingleton<IResidentErasureStep, AccessErasureStep>();
+        services.AddSingleton<IStartupCatchUp, AccessCellsCatchUp>();
         services.AddScoped<GrantAccessService>();
         services.AddTransient<AccessAlertJob>();
         services.AddSingleton<IRecurringJobSetup, AccessAlertJobSetup>();
