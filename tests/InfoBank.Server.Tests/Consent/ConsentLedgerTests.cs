@@ -226,11 +226,11 @@ public abstract class ConsentLedgerTests<TFixture> : StoreTestBase<TFixture>, ID
         var before = await _kit.EventCountAsync();
         await using (var connection = await _kit.Connections.OpenAsync())
         {
-            await Assert.ThrowsAnyAsync<DbException>(() => connection.ExecuteAsync("UPDATE consent_events SET items = '[]'"));
+            await Assert.ThrowsAnyAsync<DbException>(() => connection.ExecuteAsync("UPDATE consent_events SET items = '[\"tampered\"]'"));
             await Assert.ThrowsAnyAsync<DbException>(() => connection.ExecuteAsync("UPDATE consent_events SET actor = 'someone', event_type = 'ConsentRevoked'"));
             await Assert.ThrowsAnyAsync<DbException>(() => connection.ExecuteAsync("DELETE FROM consent_events"));
             Assert.Equal(before, await _kit.EventCountAsync());
-            Assert.Empty(await connection.QueryAsync<string>("SELECT actor FROM consent_events WHERE actor = 'someone' OR items = '[]'"));
+            Assert.Empty(await connection.QueryAsync<string>("SELECT actor FROM consent_events WHERE actor = 'someone' OR items = '[\"tampered\"]'"));
         }
 
         // The one change the ledger takes: erasure moves a resident's events to a random subject.
