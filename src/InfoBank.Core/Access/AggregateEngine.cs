@@ -23,8 +23,57 @@ public sealed record AggregateSpec(
 /// </summary>
 public sealed record AggregateRow(Guid ResidentId, DateTimeOffset At, string[] Dimensions, double[] Values);
 
-/// <summary>The released summary of one field in one cell: how many values, their sum, and the values sorted (for medians).</summary>
-public sealed record FieldSummary(int Count, double Sum, double[] Sorted);
+/// <summary>
+/// The released summary of one field in one cell: how many values, their sum, and how many fall in
+/// each bin of <see cref="ValueBins"/> (for approximate medians). Only counts and a sum: no value of
+/// any one resident is kept, so a frozen cell cannot give back what a resident deposited.
+/// </summary>
+public sealed record FieldSummary(int Count, double Sum, ValueBin[] Bins)
+{
+    /// <summary>The summary of <paramref name="values"/> (any order).</summary>
+    public static FieldSummary Of(IReadOnlyCollection<double> values) =>
+        new(values.Count, values.Sum(), [.. values.GroupBy(ValueBins.Of).Select(g => new ValueBin(g.Key, g.Count())).OrderBy(b => b.Bin)]);
+}
+
+/// <summary>How many values of a field fall in one bin (see <see cref="ValueBins"/>).</summary>
+public readonly record struct ValueBin(int Bin, int Count);
+
+/// <summary>
+/// Fixed, data-independent bins on a logarithmic scale: <see cref="PerDoubling"/> bins between each
+/// power of two and the next (each about 9 % wide), mirrored for negative values, one bin for zero.
+/// Bin numbers sort as their values do. A median estimated from them lies in the same bin as the
+/// exact median, so within a factor 2^(1/8) (under 9.1 %) of it.
+/// </summary>
+public static class ValueBins
+{
+    public const int PerDoubling = 8;
+
+    // log2 of the smallest positive double is -1074: every non-zero value gets a bin number above 0.
+    private const int Offset = (PerDoubling * 1075) + 1;
+
+    public static int Of(double value)
+    {
+        if (value == 0 || double.IsNaN(value))
+        {
+            return 0;
+        }
+        var bin = (int)Math.Floor(Math.Log2(Math.Abs(value)) * PerDoubling) + Offset;
+        return value > 0 ? bin : -bin;
+    }
+
+    /// <summary>The values a bin holds: [Low, High).</summary>
+    public static (double Low, double High) Bounds(int bin)
+    {
+        if (bin == 0)
+        {
+            return (0, 0);
+        }
+        var magnitude = Math.Abs(bin) - Offset;
+        var low = Math.Pow(2, (double)magnitude / PerDoubling);
+        var high = Math.Pow(2, (double)(magnitude + 1) / PerDoubling);
+        return bin > 0 ? (low, high) : (-high, -low);
+    }
+}
 
 /// <summary>
 /// One cell of a grant's release table: one time bucket × one value of every approved dimension.
@@ -33,7 +82,7 @@ public sealed record FieldSummary(int Count, double Sum, double[] Sorted);
 /// </summary>
 public sealed record ReleasedCell(string Bucket, string[] Key, bool Suppressed, int Residents, int Records, FieldSummary[]? Fields);
 
-/// <summary>A requested figure: <c>count</c> (records), or <c>count</c>/<c>sum</c>/<c>mean</c>/<c>median</c> of a field.</summary>
+/// <summary>A requested figure: <c>count</c> (records), or <c>count</c>/<c>sum</c>/<c>mean</c>/<c>median</c> (approximate, from bins) of a field.</summary>
 public sealed record AggregateMeasure(string Function, string? Field)
 {
     public string Name => Field is null ? Function : $"{Function}:{Field}";
@@ -284,93 +333,35 @@ public static class AggregateEngine
             case "mean":
                 return count == 0 ? null : summaries.Sum(s => s.Sum) / count;
             default:
-                return count == 0 ? null : Median(summaries, count);
+                return count == 0 ? null : ApproximateMedian(summaries, count);
         }
-    }
-
-    private static double Median(List<FieldSummary> summaries, int count)
-    {
-        var arrays = summaries.Where(s => s.Sorted.Length > 0).Select(s => s.Sorted).ToList();
-        return count % 2 == 1
-            ? KthSmallest(arrays, count / 2)
-            : (KthSmallest(arrays, (count / 2) - 1) + KthSmallest(arrays, count / 2)) / 2;
     }
 
     /// <summary>
-    /// The k-th smallest (0-based) value of several sorted arrays without merging them: pick the
-    /// weighted median of the active ranges' middles as pivot, count around it by binary search, and
-    /// drop the side that cannot hold the answer; each round drops at least a quarter of what is left.
+    /// The median estimated from the cells' bins: the two middle ranks (one when the count is odd)
+    /// are placed inside the bin that holds them, the bin's values taken as spread evenly across it.
+    /// An exact median would be one resident's actual value whenever the count is odd; this is built
+    /// from the bins' edges and counts alone.
     /// </summary>
-    internal static double KthSmallest(List<double[]> arrays, int k)
+    internal static double ApproximateMedian(List<FieldSummary> summaries, int count)
     {
-        var lo = new int[arrays.Count];
-        var hi = arrays.Select(a => a.Length).ToArray();
-        var pivots = new List<(double Value, int Weight)>(arrays.Count);
-        while (true)
-        {
-            pivots.Clear();
-            for (var i = 0; i < arrays.Count; i++)
-            {
-                if (hi[i] > lo[i])
-                {
-                    pivots.Add((arrays[i][lo[i] + ((hi[i] - lo[i]) / 2)], hi[i] - lo[i]));
-                }
-            }
-            pivots.Sort((a, b) => a.Value.CompareTo(b.Value));
-            var half = pivots.Sum(p => (long)p.Weight) / 2;
-            var pivot = pivots[^1].Value;
-            long seen = 0;
-            foreach (var (value, weight) in pivots)
-            {
-                seen += weight;
-                if (seen > half)
-                {
-                    pivot = value;
-                    break;
-                }
-            }
-            long less = 0, lessOrEqual = 0;
-            var lower = new int[arrays.Count];
-            var upper = new int[arrays.Count];
-            for (var i = 0; i < arrays.Count; i++)
-            {
-                lower[i] = Bound(arrays[i], lo[i], hi[i], pivot, inclusive: false);
-                upper[i] = Bound(arrays[i], lo[i], hi[i], pivot, inclusive: true);
-                less += lower[i] - lo[i];
-                lessOrEqual += upper[i] - lo[i];
-            }
-            if (k < less)
-            {
-                hi = lower;
-            }
-            else if (k < lessOrEqual)
-            {
-                return pivot;
-            }
-            else
-            {
-                k -= (int)lessOrEqual;
-                lo = upper;
-            }
-        }
+        var bins = summaries.SelectMany(s => s.Bins).GroupBy(b => b.Bin).Select(g => (Bin: g.Key, Count: g.Sum(b => b.Count))).OrderBy(b => b.Bin).ToList();
+        return (ValueAtRank(bins, (count - 1) / 2) + ValueAtRank(bins, count / 2)) / 2;
     }
 
-    // First index in [from, to) whose value is >= pivot (or > pivot when inclusive).
-    private static int Bound(double[] sorted, int from, int to, double pivot, bool inclusive)
+    private static double ValueAtRank(List<(int Bin, int Count)> bins, int rank)
     {
-        while (from < to)
+        var before = 0;
+        foreach (var (bin, count) in bins)
         {
-            var mid = from + ((to - from) / 2);
-            if (sorted[mid] < pivot || (inclusive && sorted[mid] == pivot))
+            if (rank < before + count)
             {
-                from = mid + 1;
+                var (low, high) = ValueBins.Bounds(bin);
+                return low + ((high - low) * (rank - before + 0.5) / count);
             }
-            else
-            {
-                to = mid;
-            }
+            before += count;
         }
-        return from;
+        throw new ArgumentOutOfRangeException(nameof(rank), "The rank is beyond the values the bins hold.");
     }
 
     private sealed class CellBuilder(string[] key, int fields)
@@ -398,12 +389,7 @@ public static class AggregateEngine
             {
                 return new ReleasedCell(bucket, key, true, 0, 0, null);
             }
-            var summaries = _values.Select(v =>
-            {
-                var sorted = v.ToArray();
-                Array.Sort(sorted);
-                return new FieldSummary(sorted.Length, sorted.Sum(), sorted);
-            }).ToArray();
+            var summaries = _values.Select(FieldSummary.Of).ToArray();
             return new ReleasedCell(bucket, key, false, _residents.Count, _records, summaries);
         }
     }

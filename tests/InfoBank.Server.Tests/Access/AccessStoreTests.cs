@@ -179,7 +179,7 @@ public abstract class AccessStoreTests<TFixture>(TFixture database) : StoreTestB
         var grant = Guid.NewGuid();
         ReleasedCell[] cells =
         [
-            new("2026-W46", ["Chuo", "30-39"], false, 12, 40, [new FieldSummary(3, 6.5, [1, 2, 3.5]), new FieldSummary(0, 0, [])]),
+            new("2026-W46", ["Chuo", "30-39"], false, 12, 40, [FieldSummary.Of([1, 2, 3.5]), FieldSummary.Of([])]),
             new("2026-W46", ["Kita", "80-89"], true, 0, 0, null),
         ];
         Assert.True(await Store.SaveReleaseAsync(grant, "2026-W46", [.. cells.Select(c => ("steps.daily", c)), ("location.visit", cells[0])], Now, CancellationToken.None));
@@ -191,14 +191,57 @@ public abstract class AccessStoreTests<TFixture>(TFixture database) : StoreTestB
         Assert.Equal(2, back.Count);
         Assert.Equal(["Chuo", "30-39"], back[0].Key);
         Assert.Equal((false, 12, 40), (back[0].Suppressed, back[0].Residents, back[0].Records));
-        Assert.Equal([1, 2, 3.5], back[0].Fields![0].Sorted);
-        Assert.Equal(6.5, back[0].Fields![0].Sum);
-        Assert.Empty(back[0].Fields![1].Sorted);
+        Assert.Equal(cells[0].Fields![0].Bins, back[0].Fields![0].Bins);
+        Assert.Equal((3, 6.5), (back[0].Fields![0].Count, back[0].Fields![0].Sum));
+        Assert.Empty(back[0].Fields![1].Bins);
         Assert.True(back[1].Suppressed);
         Assert.Null(back[1].Fields);
         Assert.Single(await Store.CellsAsync(grant, "location.visit", CancellationToken.None));
         Assert.Empty(await Store.CellsAsync(grant, "purchase.item", CancellationToken.None));
         Assert.Empty(await Store.CellsAsync(Guid.NewGuid(), "steps.daily", CancellationToken.None));
+    }
+
+    // Cells released before binning held the residents' values themselves: they are read as bins
+    // at once, and the start-up catch-up rewrites them so that the values are gone from the table.
+    [SkippableFact]
+    public async Task Cells_stored_with_raw_values_are_read_as_bins_and_rewritten_without_them()
+    {
+        var grant = Guid.NewGuid();
+        double[] values = [4321.987, 5432.123, 6543.21];
+        var raw = new byte[12 + (8 * values.Length)];
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(raw, values.Length);
+        System.Buffers.Binary.BinaryPrimitives.WriteDoubleLittleEndian(raw.AsSpan(4), values.Sum());
+        for (var i = 0; i < values.Length; i++)
+        {
+            System.Buffers.Binary.BinaryPrimitives.WriteDoubleLittleEndian(raw.AsSpan(12 + (8 * i)), values[i]);
+        }
+        await using (var connection = await Database.Connections.OpenAsync())
+        {
+            await Dapper.SqlMapper.ExecuteAsync(connection, """
+                INSERT INTO access_aggregate_cells (grant_id, bucket, category, cell_key, suppressed, residents, records, summaries)
+                VALUES (@grant, '2026-W40', 'steps.daily', 'Chuo', @suppressed, 10, 3, @raw)
+                """, new { grant, suppressed = false, raw });
+        }
+        var expected = FieldSummary.Of(values);
+        var before = Assert.Single(await Store.CellsAsync(grant, "steps.daily", CancellationToken.None)).Fields![0];
+        Assert.Equal(expected.Count, before.Count);
+        Assert.Equal(expected.Bins, before.Bins);
+
+        Assert.Equal(1, await Store.ReencodeRawCellsAsync(CancellationToken.None));
+        Assert.Equal(0, await Store.ReencodeRawCellsAsync(CancellationToken.None));
+        await using (var connection = await Database.Connections.OpenAsync())
+        {
+            var stored = await Dapper.SqlMapper.ExecuteScalarAsync<byte[]>(connection, "SELECT summaries FROM access_aggregate_cells WHERE grant_id = @grant", new { grant });
+            foreach (var value in values)
+            {
+                var bytes = new byte[8];
+                System.Buffers.Binary.BinaryPrimitives.WriteDoubleLittleEndian(bytes, value);
+                Assert.Equal(-1, stored!.AsSpan().IndexOf(bytes));
+            }
+        }
+        var after = Assert.Single(await Store.CellsAsync(grant, "steps.daily", CancellationToken.None)).Fields![0];
+        Assert.Equal((expected.Count, expected.Sum), (after.Count, after.Sum));
+        Assert.Equal(expected.Bins, after.Bins);
     }
 
     [SkippableFact]

@@ -212,7 +212,9 @@ public sealed class ConsentApiTests(InfoBankFactory factory) : IClassFixture<Inf
         var first = await PublishResearchAsync();
         var second = await PublishResearchAsync();
         var (resident, http) = await ResidentAsync();
-        Assert.Equal(HttpStatusCode.Created, (await http.PostAsJsonAsync("/api/v1/me/consents", GiveBody(first, DataCategories.BodyComposition))).StatusCode);
+        var given = await http.PostAsJsonAsync("/api/v1/me/consents", GiveBody(first, DataCategories.BodyComposition));
+        Assert.Equal(HttpStatusCode.Created, given.StatusCode);
+        var givenId = (await given.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("consent").GetProperty("consentId").GetGuid();
         var kept = await http.PostAsJsonAsync("/api/v1/me/consents", GiveBody(second, DataCategories.BodyComposition));
         var keptId = (await kept.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("consent").GetProperty("consentId").GetGuid();
         Assert.Equal(HttpStatusCode.OK, (await http.DeleteAsync($"/api/v1/me/consents/{keptId}")).StatusCode);
@@ -228,14 +230,20 @@ public sealed class ConsentApiTests(InfoBankFactory factory) : IClassFixture<Inf
         // The log named the resident by a pseudonym that erasure destroyed: nothing links them to it now.
         Assert.Null(await audit.PseudonymOfAsync(resident));
         Assert.False((await Decisions.DecideAsync(question)).Allowed);
-        var listed = await http.GetFromJsonAsync<JsonElement>("/api/v1/me/consents");
-        var states = listed.GetProperty("items").EnumerateArray().Select(c => c.GetProperty("state").GetString()).ToList();
-        Assert.Equal(["ConsentWithdrawn", "ConsentWithdrawn"], states);
-        // The already-withdrawn consent was not touched again: one withdrawal event each.
+        // The old token is an erased account's now: refused as such, changing nothing.
+        var listed = await http.GetAsync("/api/v1/me/consents");
+        Assert.Equal("/problems/account-erased", (await Foundation.HostTests.AssertProblem(listed, HttpStatusCode.Unauthorized)).GetProperty("type").GetString());
+        // The already-withdrawn consent was not touched again: one withdrawal event each. The ledger
+        // keeps both consents, under a subject that is no longer the resident's id.
         await using var connection = await factory.Connections.OpenAsync();
-        var events = (await factory.Connections.ReadAsync(factory.Services.GetRequiredService<ConsentStore>().ListAllEventsAsync))
-            .Where(e => e.SubjectId == resident).ToList();
+        var all = await factory.Connections.ReadAsync(factory.Services.GetRequiredService<ConsentStore>().ListAllEventsAsync);
+        Assert.DoesNotContain(all, e => e.SubjectId == resident || e.Actor.Contains(resident.ToString(), StringComparison.OrdinalIgnoreCase));
+        var events = all.Where(e => e.ConsentId == givenId || e.ConsentId == keptId).ToList();
         Assert.Equal(2, events.Count(e => e.Type == ConsentState.ConsentWithdrawn));
+        Assert.Single(events.Select(e => e.SubjectId).Distinct());
+        Assert.Equal(2, await Dapper.SqlMapper.ExecuteScalarAsync<long>(connection,
+            "SELECT COUNT(*) FROM consents WHERE consent_id IN @ids AND state = 'ConsentWithdrawn' AND subject_id = @subject",
+            new { ids = new[] { givenId, keptId }, subject = events[0].SubjectId }));
         // ...and the erasure's withdrawal was recorded before the keys were destroyed.
         var audited = (await Dapper.SqlMapper.QueryAsync<(long Seq, string Kind)>(connection,
             "SELECT seq, kind FROM audit_log WHERE subject_ref = @subject ORDER BY seq", new { subject })).ToList();

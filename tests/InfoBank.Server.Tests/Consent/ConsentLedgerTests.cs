@@ -218,16 +218,37 @@ public abstract class ConsentLedgerTests<TFixture> : StoreTestBase<TFixture>, ID
     }
 
     [SkippableFact]
-    public async Task The_event_table_refuses_updates_and_deletes()
+    public async Task The_event_table_refuses_updates_and_deletes_except_the_erasure_pseudonymising_its_subject()
     {
         var offer = (await _kit.Offers.PublishAsync(ConsentKit.ResearchDraft())).Offer;
-        await _kit.GiveAsync(Guid.NewGuid(), offer);
+        var subject = Guid.NewGuid();
+        await _kit.GiveAsync(subject, offer);
         var before = await _kit.EventCountAsync();
-        await using var connection = await _kit.Connections.OpenAsync();
-        await Assert.ThrowsAnyAsync<DbException>(() => connection.ExecuteAsync("UPDATE consent_events SET actor = 'someone'"));
-        await Assert.ThrowsAnyAsync<DbException>(() => connection.ExecuteAsync("DELETE FROM consent_events"));
+        await using (var connection = await _kit.Connections.OpenAsync())
+        {
+            await Assert.ThrowsAnyAsync<DbException>(() => connection.ExecuteAsync("UPDATE consent_events SET items = '[\"tampered\"]'"));
+            await Assert.ThrowsAnyAsync<DbException>(() => connection.ExecuteAsync("UPDATE consent_events SET actor = 'someone', event_type = 'ConsentRevoked'"));
+            await Assert.ThrowsAnyAsync<DbException>(() => connection.ExecuteAsync("DELETE FROM consent_events"));
+            Assert.Equal(before, await _kit.EventCountAsync());
+            Assert.Empty(await connection.QueryAsync<string>("SELECT actor FROM consent_events WHERE actor = 'someone' OR items = '[\"tampered\"]'"));
+        }
+
+        // The one change the ledger takes: erasure moves a resident's events to a random subject.
+        var events = (await _kit.Connections.ReadAsync(_kit.Store.ListAllEventsAsync)).Where(e => e.SubjectId == subject).ToList();
+        Assert.NotEmpty(events);
+        var erasedSubject = Guid.NewGuid();
+        await _kit.Connections.InTransactionAsync(async s =>
+        {
+            await ConsentStore.PseudonymiseSubjectAsync(s, subject, erasedSubject);
+            return 0;
+        });
+        var after = (await _kit.Connections.ReadAsync(_kit.Store.ListAllEventsAsync)).Where(e => events.Any(x => x.Sequence == e.Sequence)).ToList();
+        static object Flat(ConsentEvent e) => (e.Sequence, e.ConsentId, e.SubjectId, e.OfferId, e.Type, e.At, e.NoticeVersion, e.Actor,
+            string.Join(',', e.Items), string.Join(',', e.ExplicitItems), e.ExpiresAt);
+        Assert.Equal(events.Select(e => Flat(e with { SubjectId = erasedSubject, Actor = e.Actor == ConsentCommands.Actor(subject) ? ConsentStore.ErasedActor : e.Actor })),
+            after.Select(Flat));
+        Assert.Contains(events, e => e.Actor == ConsentCommands.Actor(subject));
         Assert.Equal(before, await _kit.EventCountAsync());
-        Assert.Empty(await connection.QueryAsync<string>("SELECT actor FROM consent_events WHERE actor = 'someone'"));
     }
 
     [SkippableFact]

@@ -1,4 +1,5 @@
 using InfoBank.Core.Access;
+using InfoBank.Server.Features.Custody;
 using InfoBank.Server.Infrastructure;
 using InfoBank.Server.Infrastructure.Jobs;
 using Microsoft.Extensions.Options;
@@ -18,6 +19,8 @@ public static class AccessFeature
             return new PageCursors(provider.GetRequiredService<AccessKeys>().CursorKey, TimeSpan.FromMinutes(options.CursorMinutes), TimeSpan.FromHours(options.FetchHours));
         });
         services.AddSingleton<AccessStore>();
+        services.AddSingleton<IResidentErasureStep, AccessErasureStep>();
+        services.AddSingleton<IStartupCatchUp, AccessCellsCatchUp>();
         services.AddScoped<GrantAccessService>();
         services.AddTransient<AccessAlertJob>();
         services.AddSingleton<IRecurringJobSetup, AccessAlertJobSetup>();

@@ -149,6 +149,14 @@ public sealed class AccessStore(DbConnectionFactory db)
     public DbConnectionFactory Db => db;
 
     /// <summary>Stores an access and its passbook lines in the caller's transaction (the one its audit entry commits in).</summary>
+    /// <summary>
+    /// Erasure: deletes the resident's passbook lines. The provision record itself stays: the access
+    /// log row (recipient, purpose, items, how many residents) and the access's audit entry, which
+    /// names the resident only by the audit pseudonym the same erasure destroys.
+    /// </summary>
+    public static Task DeleteProvisionsAsync(DbSession s, Guid residentId) =>
+        s.ExecuteAsync("DELETE FROM access_provisions WHERE resident_id = @residentId", new { residentId });
+
     public static async Task RecordAsync(DbSession s, AccessLogEntry entry, IReadOnlyList<Provision> provisions)
     {
         await s.ExecuteAsync(InsertLog, entry);
@@ -369,6 +377,26 @@ public sealed class AccessStore(DbConnectionFactory db)
         return true;
     }
 
+    /// <summary>
+    /// Rewrites frozen cells stored in the first format (each resident's values, for exact medians)
+    /// as counts, sums and bins, the same figures the answers already use. Idempotent: cells
+    /// already binned are left alone. Returns how many were rewritten.
+    /// </summary>
+    public Task<int> ReencodeRawCellsAsync(CancellationToken cancellationToken) =>
+        db.InTransactionAsync(async s =>
+        {
+            var rows = await s.QueryAsync<RawCellRow>(
+                "SELECT grant_id AS GrantId, bucket AS Bucket, category AS Category, cell_key AS CellKey, summaries AS Summaries FROM access_aggregate_cells WHERE summaries IS NOT NULL");
+            var raw = rows.Where(r => IsRawFormat(r.Summaries)).ToList();
+            foreach (var row in raw)
+            {
+                await s.ExecuteAsync(
+                    "UPDATE access_aggregate_cells SET summaries = @summaries WHERE grant_id = @GrantId AND bucket = @Bucket AND category = @Category AND cell_key = @CellKey",
+                    new { summaries = EncodeSummaries(DecodeSummaries(row.Summaries)), row.GrantId, row.Bucket, row.Category, row.CellKey });
+            }
+            return raw.Count;
+        }, cancellationToken);
+
     public async Task<IReadOnlyList<ReleasedCell>> CellsAsync(Guid grantId, string category, CancellationToken cancellationToken)
     {
         await using var connection = await db.OpenAsync(cancellationToken);
@@ -381,19 +409,26 @@ public sealed class AccessStore(DbConnectionFactory db)
 
     internal static string[] SplitKey(string key) => key.Split('\u001f');
 
-    // Per field: count (int32) ‖ sum (float64) ‖ count sorted values (float64), little-endian.
+    // Marks the current format. The first format stored each cell's values themselves (for exact
+    // medians); a count there is never negative, so its cells are told apart and read into bins.
+    private const int BinnedFormat = -1;
+
+    // BinnedFormat (int32) ‖ per field: count (int32) ‖ sum (float64) ‖ bins (int32) ‖ per bin: bin (int32) ‖ count (int32), little-endian.
     internal static byte[] EncodeSummaries(FieldSummary[] fields)
     {
-        var buffer = new byte[fields.Sum(f => 12 + (8 * f.Sorted.Length))];
-        var at = 0;
+        var buffer = new byte[4 + fields.Sum(f => 16 + (8 * f.Bins.Length))];
+        BinaryPrimitives.WriteInt32LittleEndian(buffer, BinnedFormat);
+        var at = 4;
         foreach (var field in fields)
         {
-            BinaryPrimitives.WriteInt32LittleEndian(buffer.AsSpan(at), field.Sorted.Length);
+            BinaryPrimitives.WriteInt32LittleEndian(buffer.AsSpan(at), field.Count);
             BinaryPrimitives.WriteDoubleLittleEndian(buffer.AsSpan(at + 4), field.Sum);
-            at += 12;
-            foreach (var value in field.Sorted)
+            BinaryPrimitives.WriteInt32LittleEndian(buffer.AsSpan(at + 12), field.Bins.Length);
+            at += 16;
+            foreach (var bin in field.Bins)
             {
-                BinaryPrimitives.WriteDoubleLittleEndian(buffer.AsSpan(at), value);
+                BinaryPrimitives.WriteInt32LittleEndian(buffer.AsSpan(at), bin.Bin);
+                BinaryPrimitives.WriteInt32LittleEndian(buffer.AsSpan(at + 4), bin.Count);
                 at += 8;
             }
         }
@@ -402,19 +437,45 @@ public sealed class AccessStore(DbConnectionFactory db)
 
     internal static FieldSummary[] DecodeSummaries(byte[] buffer)
     {
+        if (IsRawFormat(buffer))
+        {
+            return DecodeRawSummaries(buffer);
+        }
+        var fields = new List<FieldSummary>();
+        var at = 4;
+        while (at < buffer.Length)
+        {
+            var count = BinaryPrimitives.ReadInt32LittleEndian(buffer.AsSpan(at));
+            var sum = BinaryPrimitives.ReadDoubleLittleEndian(buffer.AsSpan(at + 4));
+            var bins = new ValueBin[BinaryPrimitives.ReadInt32LittleEndian(buffer.AsSpan(at + 12))];
+            at += 16;
+            for (var i = 0; i < bins.Length; i++, at += 8)
+            {
+                bins[i] = new ValueBin(BinaryPrimitives.ReadInt32LittleEndian(buffer.AsSpan(at)), BinaryPrimitives.ReadInt32LittleEndian(buffer.AsSpan(at + 4)));
+            }
+            fields.Add(new FieldSummary(count, sum, bins));
+        }
+        return [.. fields];
+    }
+
+    /// <summary>Whether a stored summary is in the first format, which holds residents' values (re-encoded by <see cref="AccessCellsCatchUp"/>).</summary>
+    internal static bool IsRawFormat(byte[] buffer) => buffer.Length >= 4 && BinaryPrimitives.ReadInt32LittleEndian(buffer) != BinnedFormat;
+
+    // The first format: per field, count (int32) ‖ sum (float64) ‖ count values (float64).
+    private static FieldSummary[] DecodeRawSummaries(byte[] buffer)
+    {
         var fields = new List<FieldSummary>();
         var at = 0;
         while (at < buffer.Length)
         {
             var count = BinaryPrimitives.ReadInt32LittleEndian(buffer.AsSpan(at));
-            var sum = BinaryPrimitives.ReadDoubleLittleEndian(buffer.AsSpan(at + 4));
             at += 12;
             var values = new double[count];
             for (var i = 0; i < count; i++, at += 8)
             {
                 values[i] = BinaryPrimitives.ReadDoubleLittleEndian(buffer.AsSpan(at));
             }
-            fields.Add(new FieldSummary(count, sum, values));
+            fields.Add(FieldSummary.Of(values));
         }
         return [.. fields];
     }
@@ -514,5 +575,18 @@ public sealed class AccessStore(DbConnectionFactory db)
         public int Records { get; init; }
 
         public byte[]? Summaries { get; init; }
+    }
+
+    private sealed class RawCellRow
+    {
+        public Guid GrantId { get; init; }
+
+        public string Bucket { get; init; } = "";
+
+        public string Category { get; init; } = "";
+
+        public string CellKey { get; init; } = "";
+
+        public byte[] Summaries { get; init; } = [];
     }
 }

@@ -207,6 +207,23 @@ public sealed class ConsentStore(DbConnectionFactory db)
             $"SELECT {ConsentColumns} FROM consents c WHERE c.subject_id = @subjectId AND c.state = 'ConsentGiven' ORDER BY c.consent_id", new { subjectId }))
         .Select(r => ToRecord(r)!).ToList();
 
+    /// <summary>
+    /// Erasure: moves every event and consent of <paramref name="subjectId"/> to <paramref name="erasedSubject"/>
+    /// (random, held nowhere else) and their own actions to <see cref="ErasedActor"/>, so the ledger keeps
+    /// what was consented and provided but no longer names the person. The only UPDATE the ledger's
+    /// triggers allow on consent_events.
+    /// </summary>
+    public static async Task PseudonymiseSubjectAsync(DbSession s, Guid subjectId, Guid erasedSubject)
+    {
+        await s.ExecuteAsync(
+            "UPDATE consent_events SET subject_id = @erasedSubject, actor = CASE WHEN actor = @actor THEN @erasedActor ELSE actor END WHERE subject_id = @subjectId",
+            new { subjectId, erasedSubject, actor = ConsentCommands.Actor(subjectId), erasedActor = ErasedActor });
+        await s.ExecuteAsync("UPDATE consents SET subject_id = @erasedSubject WHERE subject_id = @subjectId", new { subjectId, erasedSubject });
+    }
+
+    /// <summary>The actor of an erased resident's own consent events.</summary>
+    public const string ErasedActor = "resident:erased";
+
     public async Task<IReadOnlyList<ConsentRecord>> ListActiveForOfferAsync(DbSession s, Guid offerId) =>
         (await s.QueryAsync<ConsentRow>(
             $"SELECT {ConsentColumns} FROM consents c WHERE c.offer_id = @offerId AND c.state = 'ConsentGiven' ORDER BY c.consent_id",

@@ -11,5 +11,8 @@ namespace InfoBank.Server.Features.Custody;
 /// </summary>
 public interface IResidentErasureStep
 {
+    /// <summary>What the step does to the resident's data, named in the erasure's audit entry (stable: auditors match on it).</summary>
+    string Effect { get; }
+
     Task ApplyAsync(AuditScope scope, Guid residentId);
 }

@@ -111,7 +111,13 @@ public sealed partial class ResidentCustodyService(
                     AuditKinds.Erasure,
                     Actor(residentId),
                     SubjectRef: residentId.ToString(),
-                    Payload: new { erasureId = erased.Id, keyVersionsDestroyed = erased.UpToKeyVersion, method = "crypto-shredding" }));
+                    Payload: new
+                    {
+                        erasureId = erased.Id,
+                        keyVersionsDestroyed = erased.UpToKeyVersion,
+                        method = "crypto-shredding",
+                        steps = erasureSteps.Select(s => s.Effect).ToArray(),
+                    }));
                 // The link from the log back to the person goes last: the withdrawals and the erasure
                 // above still carry the resident's pseudonym, nothing written after can.
                 scope.RetirePseudonym(residentId);

@@ -80,7 +80,9 @@ public sealed partial class AccountService(
     public async Task<Account?> SignInAsync(string username, string password, CancellationToken cancellationToken = default)
     {
         var found = string.IsNullOrWhiteSpace(username) ? null : await store.FindByUsernameAsync(username, cancellationToken);
-        if (found is not { } entry)
+        // An erased account is no one: refused as an unknown name, and never named in the log
+        // (naming it would give the erased person a new audit pseudonym).
+        if (found is not { } entry || AccountStore.IsTombstone(entry.Account))
         {
             Hasher.VerifyHashedPassword(null!, DummyHash, password ?? "");
             await RecordFailureAsync(null, "unknown-username", cancellationToken);
@@ -128,11 +130,11 @@ public sealed partial class AccountService(
             Payload: new { method = "password", reason, account = account is null || account.Kind == AccountKind.Resident ? null : ActorOf(account) }), cancellationToken);
     }
 
-    /// <summary>Whether the account may still be issued tokens (exists and is not locked).</summary>
+    /// <summary>Whether the account may still be issued tokens (exists, is not erased and is not locked).</summary>
     public async Task<Account?> FindActiveAsync(Guid id, CancellationToken cancellationToken = default)
     {
         var account = await store.FindAsync(id, cancellationToken);
-        return account is { LockoutUntil: { } until } && until > time.GetUtcNow() ? null : account;
+        return account is null || AccountStore.IsTombstone(account) || (account.LockoutUntil is { } until && until > time.GetUtcNow()) ? null : account;
     }
 
     public Task<IReadOnlyList<Account>> ListAsync(CancellationToken cancellationToken = default) => store.ListAsync(cancellationToken);

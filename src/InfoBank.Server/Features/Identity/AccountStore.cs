@@ -1,4 +1,6 @@
+using System.Security.Cryptography;
 using Dapper;
+using InfoBank.Core.Crypto;
 using InfoBank.Server.Infrastructure.Db;
 
 namespace InfoBank.Server.Features.Identity;
@@ -32,6 +34,47 @@ public sealed class AccountStore(DbConnectionFactory db)
     private const string UnlockSql = "UPDATE accounts SET failed_attempts = 0, lockout_until = NULL WHERE id = @id";
 
     public static string Normalize(string username) => username.Trim().ToUpperInvariant();
+
+    /// <summary>
+    /// How an erased account's username starts. No username can: the grammar allows no ':' (see
+    /// <see cref="AccountService"/>), so the prefix alone tells a tombstone from a person.
+    /// </summary>
+    public const string TombstonePrefix = "erased:";
+
+    public static bool IsTombstone(Account account) => account.Username.StartsWith(TombstonePrefix, StringComparison.Ordinal);
+
+    // The empty hash verifies no password (PasswordHasher refuses it), on top of the sign-in path
+    // refusing tombstones outright.
+    private const string TombstoneSql = """
+        UPDATE accounts SET username = @username, username_normalized = @username_normalized, display_name = '',
+            password_hash = '', failed_attempts = 0, lockout_until = NULL
+        WHERE id = @id AND kind = 'resident'
+        """;
+
+    // Tokens before authorizations: a token row references its authorization.
+    private const string DeleteTokensSql = """
+        DELETE FROM "OpenIddictTokens" WHERE "Subject" = @subject
+            OR "AuthorizationId" IN (SELECT "Id" FROM "OpenIddictAuthorizations" WHERE "Subject" = @subject)
+        """;
+
+    private const string DeleteAuthorizationsSql = """DELETE FROM "OpenIddictAuthorizations" WHERE "Subject" = @subject""";
+
+    /// <summary>
+    /// Erasure, inside its transaction: the resident's account keeps only its id, under a random
+    /// username (so the unique constraint holds and the person's own name is free again) with no
+    /// display name and no password; every access and refresh token and authorization issued to it
+    /// is deleted, so tokens still held are refused at once (validation looks each one up). Returns
+    /// how many token rows went.
+    /// </summary>
+    public static async Task<int> TombstoneAsync(DbSession s, Guid id)
+    {
+        var username = TombstonePrefix + Base64Url.Encode(RandomNumberGenerator.GetBytes(16));
+        await s.ExecuteAsync(TombstoneSql, new { id, username, username_normalized = Normalize(username) });
+        var subject = id.ToString("D");
+        var tokens = await s.ExecuteAsync(DeleteTokensSql, new { subject });
+        await s.ExecuteAsync(DeleteAuthorizationsSql, new { subject });
+        return tokens;
+    }
 
     /// <summary>Inserts the account; false if the username (ignoring case) is taken.</summary>
     public async Task<bool> InsertAsync(Account account, string passwordHash, CancellationToken cancellationToken)

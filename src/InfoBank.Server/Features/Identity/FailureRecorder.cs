@@ -1,6 +1,7 @@
 using System.Security.Claims;
 using InfoBank.Server.Features.Audit;
 using InfoBank.Server.Infrastructure.Auth;
+using InfoBank.Server.Infrastructure.Errors;
 using Microsoft.AspNetCore;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Authorization.Policy;
@@ -139,29 +140,51 @@ internal sealed class GenuineTokenMarker : IOpenIddictValidationHandler<OpenIddi
 /// (<see cref="GenuineTokenMarker"/>). No token, or a token that is not ours, is only logged:
 /// otherwise anyone could grow the log at will.
 /// </summary>
-internal sealed partial class AuthorizationFailureRecorder(IAuditLog audit, RefusalAuditBudget budget, ILogger<AuthorizationFailureRecorder> logger)
+internal sealed partial class AuthorizationFailureRecorder(
+    IAuditLog audit, RefusalAuditBudget budget, AccountStore accounts, IProblemDetailsService problems, ILogger<AuthorizationFailureRecorder> logger)
     : IAuthorizationMiddlewareResultHandler
 {
     private readonly AuthorizationMiddlewareResultHandler _default = new();
 
-    public Task HandleAsync(RequestDelegate next, HttpContext context, AuthorizationPolicy policy, PolicyAuthorizationResult authorizeResult)
+    public async Task HandleAsync(RequestDelegate next, HttpContext context, AuthorizationPolicy policy, PolicyAuthorizationResult authorizeResult)
     {
         if (authorizeResult.Forbidden || authorizeResult.Challenged)
         {
             var status = authorizeResult.Forbidden ? StatusCodes.Status403Forbidden : StatusCodes.Status401Unauthorized;
             var route = (context.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText ?? context.GetEndpoint()?.DisplayName ?? "-";
             var caller = authorizeResult.Forbidden ? context.User : GenuineTokenMarker.Of(context);
+            // A token issued before its account was erased: erasure deleted its entry, so it is
+            // refused here. Said as such (the client must not retry or refresh), and not audited:
+            // an entry naming the erased person would give them a new audit pseudonym.
+            if (caller is not null && await IsErasedAsync(caller, context.RequestAborted))
+            {
+                LogErasedRefused(logger, route);
+                context.Response.StatusCode = StatusCodes.Status401Unauthorized;
+                context.Response.Headers.WWWAuthenticate = "Bearer error=\"invalid_token\", error_description=\"The account was erased\"";
+                await problems.TryWriteAsync(new ProblemDetailsContext
+                {
+                    HttpContext = context,
+                    ProblemDetails = ProblemTypes.AccountErased.ToDetails("This token's account was erased: it authorises nothing any more, and the account cannot sign in again. Nothing was changed."),
+                });
+                return;
+            }
             var audited = caller is not null && budget.TryTake(context);
             var actor = caller is null ? "anonymous" : ActorOf(caller);
             LogRefused(logger, status, route, actor.StartsWith("client:", StringComparison.Ordinal) ? actor : actor.Split(':')[0],
                 string.Join(" ", caller?.GetScopes() ?? []), audited);
             if (audited)
             {
-                return RecordThenAnswerAsync(next, context, policy, authorizeResult, route, status, caller!, actor);
+                await RecordThenAnswerAsync(next, context, policy, authorizeResult, route, status, caller!, actor);
+                return;
             }
         }
-        return _default.HandleAsync(next, context, policy, authorizeResult);
+        await _default.HandleAsync(next, context, policy, authorizeResult);
     }
+
+    // Machine tokens name their client as subject, never a GUID; only residents' accounts are tombstoned.
+    private async Task<bool> IsErasedAsync(ClaimsPrincipal caller, CancellationToken cancellationToken) =>
+        Guid.TryParse(caller.GetClaim(Claims.Subject), out var id)
+        && await accounts.FindAsync(id, cancellationToken) is { } account && AccountStore.IsTombstone(account);
 
     private async Task RecordThenAnswerAsync(RequestDelegate next, HttpContext context, AuthorizationPolicy policy, PolicyAuthorizationResult authorizeResult,
         string route, int status, ClaimsPrincipal caller, string actor)
@@ -196,6 +219,9 @@ internal sealed partial class AuthorizationFailureRecorder(IAuditLog audit, Refu
             : personKind is not null && subject is not null ? $"{personKind}:{subject}"
             : "anonymous";
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Route {Route} refused: the token's account was erased")]
+    private static partial void LogErasedRefused(ILogger logger, string route);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Could not audit a refused route")]
     private static partial void LogAuditFailed(ILogger logger, Exception exception);

@@ -144,6 +144,7 @@ public static class IdentitySetup
         services.AddCredentialRateLimits();
         services.AddSingleton<IApiModule, ConnectEndpoints>();
         services.AddSingleton<IApiModule, AdminApi>();
+        services.AddSingleton<InfoBank.Server.Features.Custody.IResidentErasureStep, IdentityErasureStep>();
         services.AddSingleton<IDemoSeedPart, IdentityDemoSeed>();
         return services;
     }

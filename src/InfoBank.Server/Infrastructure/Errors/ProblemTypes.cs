@@ -82,6 +82,9 @@ public static partial class ProblemTypes
     public static readonly ProblemType NotEnrolled = new("not-enrolled", 409, "Not enrolled",
         "The resident has not agreed to the custody terms (or has erased their account): enrol first with POST /api/v1/me/enrollment.");
 
+    public static readonly ProblemType AccountErased = new("account-erased", 401, "Account erased",
+        "The bearer token was issued to an account that has since been erased: it authorises nothing any more, and the account cannot sign in again (its username, password and tokens are gone). Nothing was changed.");
+
     public static readonly ProblemType TermsNotCurrent = new("terms-not-current", 409, "Not the current custody terms",
         "The enrolment named a version or content hash of the custody terms that is not the current one: read GET /api/v1/custody/terms (its `history` lists every version and what it changed) and agree to the current version.");
 
