@@ -454,7 +454,7 @@ internal sealed class ConsentReplay
     {
         // Parsed once, and only for the kinds whose payload the replay reads.
         var isConsent = entry.Kind.StartsWith("consent.", StringComparison.Ordinal);
-        using var payload = isConsent || entry.Kind == "access.allowed" ? Payload(entry) : null;
+        using var payload = isConsent || entry.Kind == AuditKinds.AccessAllowed ? Payload(entry) : null;
         var root = payload?.RootElement;
         if (isConsent && root is { } consentPayload && Trace(entry, consentPayload) is { } broken)
         {
@@ -462,7 +462,7 @@ internal sealed class ConsentReplay
         }
         switch (entry.Kind)
         {
-            case "consent.given" when entry.SubjectRef is not null && entry.Purpose is not null:
+            case AuditKinds.ConsentGiven when entry.SubjectRef is not null && entry.Purpose is not null:
                 var key = (entry.SubjectRef, entry.Purpose);
                 if (!_active.TryGetValue(key, out var grants))
                 {
@@ -470,7 +470,7 @@ internal sealed class ConsentReplay
                 }
                 grants.Add(entry.GrantId ?? Guid.Empty);
                 return null;
-            case "consent.withdrawn" or "consent.expired" or "consent.revoked" or "consent.invalidated"
+            case AuditKinds.ConsentWithdrawn or AuditKinds.ConsentExpired or AuditKinds.ConsentRevoked or AuditKinds.ConsentInvalidated
                 when entry.SubjectRef is not null && entry.Purpose is not null:
                 if (_active.TryGetValue((entry.SubjectRef, entry.Purpose), out var held))
                 {
@@ -485,17 +485,17 @@ internal sealed class ConsentReplay
                     }
                 }
                 return null;
-            case "grant.revoked" when entry.GrantId is { } revoked:
+            case AuditKinds.GrantRevoked when entry.GrantId is { } revoked:
                 _revokedGrants.TryAdd(revoked, entry.Sequence);
                 return null;
-            case "grant.suspended" when entry.GrantId is { } suspended:
+            case AuditKinds.GrantSuspended when entry.GrantId is { } suspended:
                 // A repeated entry (the offer sync job re-records a change) keeps the first position.
                 _suspendedGrants.TryAdd(suspended, entry.Sequence);
                 return null;
-            case "grant.reinstated" when entry.GrantId is { } reinstated:
+            case AuditKinds.GrantReinstated when entry.GrantId is { } reinstated:
                 _suspendedGrants.Remove(reinstated);
                 return null;
-            case "access.allowed":
+            case AuditKinds.AccessAllowed:
                 var horizon = Horizon(entry, root);
                 if (root is { } accessPayload)
                 {
@@ -587,7 +587,7 @@ internal sealed class ConsentReplay
         trace.Subject ??= entry.SubjectRef;
         trace.Purpose ??= entry.Purpose;
         trace.Grant ??= entry.GrantId;
-        if (entry.Kind == "consent.given")
+        if (entry.Kind == AuditKinds.ConsentGiven)
         {
             if (trace.EndedAt is { } ended)
             {

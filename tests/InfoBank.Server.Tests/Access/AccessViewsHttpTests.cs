@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Dapper;
+using InfoBank.Core.Audit;
 using InfoBank.Server.Features.Access;
 using InfoBank.Server.Features.Audit;
 using InfoBank.Server.Features.Identity;

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Dapper;
+using InfoBank.Core.Audit;
 using InfoBank.Core.Consent;
 using InfoBank.Server.Features.Applications;
 using InfoBank.Server.Features.Audit;

@@ -1,5 +1,6 @@
 using Dapper;
 using InfoBank.Core.Applications;
+using InfoBank.Core.Audit;
 using InfoBank.Core.Rules;
 using InfoBank.Server.Features.Applications;
 using InfoBank.Server.Features.Audit;

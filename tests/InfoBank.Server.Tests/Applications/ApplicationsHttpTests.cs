@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using Dapper;
 using InfoBank.Core.Applications;
+using InfoBank.Core.Audit;
 using InfoBank.Server.Features.Audit;
 using InfoBank.Server.Features.Identity;
 using InfoBank.Server.Infrastructure.Auth;

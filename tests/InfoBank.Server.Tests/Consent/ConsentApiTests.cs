@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using InfoBank.Core.Audit;
 using InfoBank.Core.Consent;
 using InfoBank.Server.Features.Consent;
 using InfoBank.Server.Features.Identity;
@@ -247,8 +248,8 @@ public sealed class ConsentApiTests(InfoBankFactory factory) : IClassFixture<Inf
         // ...and the erasure's withdrawal was recorded before the keys were destroyed.
         var audited = (await Dapper.SqlMapper.QueryAsync<(long Seq, string Kind)>(connection,
             "SELECT seq, kind FROM audit_log WHERE subject_ref = @subject ORDER BY seq", new { subject })).ToList();
-        var erasedAt = audited.Single(a => a.Kind == Features.Audit.AuditKinds.Erasure).Seq;
-        Assert.True(audited.Last(a => a.Kind == Features.Audit.AuditKinds.ConsentWithdrawn).Seq < erasedAt);
+        var erasedAt = audited.Single(a => a.Kind == AuditKinds.Erasure).Seq;
+        Assert.True(audited.Last(a => a.Kind == AuditKinds.ConsentWithdrawn).Seq < erasedAt);
     }
 
     [Fact]

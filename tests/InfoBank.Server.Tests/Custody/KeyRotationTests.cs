@@ -1,10 +1,10 @@
 using System.Text;
 using Dapper;
+using InfoBank.Core.Audit;
 using InfoBank.Server.Features.Audit;
 using InfoBank.Server.Features.Custody;
 using InfoBank.Server.Infrastructure.Crypto;
 using InfoBank.Server.Tests.Infrastructure;
-
 using InfoBank.TestSupport;
 
 namespace InfoBank.Server.Tests.Custody;

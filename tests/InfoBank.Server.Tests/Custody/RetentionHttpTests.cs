@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using Dapper;
 using InfoBank.Core.Applications;
+using InfoBank.Core.Audit;
 using InfoBank.Server.Features.Audit;
 using InfoBank.Server.Features.Custody;
 using InfoBank.Server.Features.Identity;

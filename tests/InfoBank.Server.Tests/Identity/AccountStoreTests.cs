@@ -1,4 +1,5 @@
 using Dapper;
+using InfoBank.Core.Audit;
 using InfoBank.Server.Features.Identity;
 using InfoBank.Server.Infrastructure.Db;
 using InfoBank.Server.Tests.Infrastructure;
@@ -73,8 +74,8 @@ public abstract class AccountStoreTests<TFixture>(TFixture database) : StoreTest
 
         // Every attempt is in the audit trail, by account reference, never by the typed name.
         var entries = _audit.Entries.ToList();
-        Assert.Equal(6, entries.Count(e => e.Kind == InfoBank.Server.Features.Audit.AuditKinds.SignInFailed));
-        var success = Assert.Single(entries, e => e.Kind == InfoBank.Server.Features.Audit.AuditKinds.SignInSucceeded);
+        Assert.Equal(6, entries.Count(e => e.Kind == AuditKinds.SignInFailed));
+        var success = Assert.Single(entries, e => e.Kind == AuditKinds.SignInSucceeded);
         Assert.Equal($"resident:{created.Account.Id}", success.Actor);
         Assert.Equal(created.Account.Id.ToString(), success.SubjectRef);
         Assert.All(entries, e => Assert.DoesNotContain(created.Account.Username, System.Text.Json.JsonSerializer.Serialize(e)));

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using InfoBank.Core.Access;
+using InfoBank.Core.Audit;
 using InfoBank.Core.Consent;
 using InfoBank.Core.Custody;
 using InfoBank.Server.Features.Applications;

@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using InfoBank.Core.Applications;
+using InfoBank.Core.Audit;
 using InfoBank.Core.Pia;
 using InfoBank.Core.Policy;
 using InfoBank.Server.Features.Audit;

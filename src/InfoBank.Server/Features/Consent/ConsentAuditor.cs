@@ -1,3 +1,4 @@
+using InfoBank.Core.Audit;
 using InfoBank.Core.Consent;
 using InfoBank.Server.Features.Audit;
 

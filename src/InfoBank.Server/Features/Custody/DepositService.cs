@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using System.Text.Json;
+using InfoBank.Core.Audit;
 using InfoBank.Core.Custody;
 using InfoBank.Server.Features.Audit;
 using Microsoft.Extensions.Options;

@@ -1,4 +1,5 @@
 using Dapper;
+using InfoBank.Core.Audit;
 using InfoBank.Server.Features.Audit;
 using InfoBank.Server.Infrastructure.Db;
 using Microsoft.AspNetCore.DataProtection.KeyManagement;

@@ -1,3 +1,4 @@
+using InfoBank.Core.Audit;
 using InfoBank.Server.Features.Audit;
 using InfoBank.Server.Features.Identity;
 using Microsoft.Extensions.Options;

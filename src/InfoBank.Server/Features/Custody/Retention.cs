@@ -1,3 +1,4 @@
+using InfoBank.Core.Audit;
 using InfoBank.Core.Custody;
 using InfoBank.Server.Features.Audit;
 using InfoBank.Server.Infrastructure.Db;

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text.RegularExpressions;
+using InfoBank.Core.Audit;
 using InfoBank.Server.Features.Audit;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.Extensions.Options;

@@ -1,4 +1,5 @@
 using System.Security.Claims;
+using InfoBank.Core.Audit;
 using InfoBank.Server.Features.Audit;
 using InfoBank.Server.Infrastructure.Auth;
 using InfoBank.Server.Infrastructure.Errors;
