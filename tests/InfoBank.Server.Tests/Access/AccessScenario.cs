@@ -82,15 +82,36 @@ internal sealed class AccessScenario(InfoBankFactory factory)
         var http = factory.CreateClientWithToken(token);
         if (enrol)
         {
-            var terms = await http.GetFromJsonAsync<JsonElement>("/api/v1/custody/terms");
-            await JsonOf(await http.PostAsJsonAsync("/api/v1/me/enrollment", new
-            {
-                termsVersion = terms.GetProperty("version").GetString(),
-                termsHash = terms.GetProperty("hash").GetString(),
-                agree = true,
-            }), HttpStatusCode.Created);
+            await EnrolAsync(http);
         }
         return new Person(id, http);
+    }
+
+    /// <summary>A resident with a password, enrolled, who can sign in again after the test moved the clock past a token's lifetime.</summary>
+    public sealed record Member(Guid Id, string Username);
+
+    public async Task<Member> MemberAsync()
+    {
+        var account = await factory.CreateAccountAsync(AccountKind.Resident);
+        await EnrolAsync(await SignInAsync(account.Account.Username));
+        return new Member(account.Account.Id, account.Account.Username);
+    }
+
+    /// <summary>A fresh sign-in through the authorization code flow.</summary>
+    public async Task<HttpClient> SignInAsync(string username) =>
+        factory.CreateClientWithToken((await factory.RunCodeFlowAsync(username, TestTokens.TestPassword, AccountKind.Resident.Scope())).AccessToken);
+
+    public async Task<Person> PersonAsync(Member member) => new(member.Id, await SignInAsync(member.Username));
+
+    private static async Task EnrolAsync(HttpClient http)
+    {
+        var terms = await http.GetFromJsonAsync<JsonElement>("/api/v1/custody/terms");
+        await JsonOf(await http.PostAsJsonAsync("/api/v1/me/enrollment", new
+        {
+            termsVersion = terms.GetProperty("version").GetString(),
+            termsHash = terms.GetProperty("hash").GetString(),
+            agree = true,
+        }), HttpStatusCode.Created);
     }
 
     /// <summary>Links the source for <paramref name="categories"/> and returns the resident's reference for it.</summary>

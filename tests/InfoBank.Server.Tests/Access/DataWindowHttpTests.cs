@@ -25,29 +25,13 @@ public sealed class DataWindowHttpTests(DataWindowHttpTests.Factory factory) : I
     private static ApplicationSpec Research(int lookbackDays) =>
         ApplicationServiceTests<SqliteFixture>.Example("health-research") with { LookbackDays = lookbackDays };
 
-    private sealed record Signed(Guid Id, string Username);
+    private Task<Member> ResidentAsync() => new AccessScenario(factory).MemberAsync();
 
-    private async Task<Signed> ResidentAsync()
-    {
-        var account = await factory.CreateAccountAsync(AccountKind.Resident);
-        var http = await SignInAsync(account.Account.Username);
-        var terms = await http.GetFromJsonAsync<JsonElement>("/api/v1/custody/terms");
-        await JsonOf(await http.PostAsJsonAsync("/api/v1/me/enrollment", new
-        {
-            termsVersion = terms.GetProperty("version").GetString(),
-            termsHash = terms.GetProperty("hash").GetString(),
-            agree = true,
-        }), HttpStatusCode.Created);
-        return new Signed(account.Account.Id, account.Account.Username);
-    }
+    private Task<HttpClient> SignInAsync(string username) => new AccessScenario(factory).SignInAsync(username);
 
-    // A fresh sign-in each time: the clock moves past a token's lifetime between steps.
-    private async Task<HttpClient> SignInAsync(string username) =>
-        factory.CreateClientWithToken((await factory.RunCodeFlowAsync(username, TestTokens.TestPassword, AccountKind.Resident.Scope())).AccessToken);
+    private Task<Person> PersonAsync(Member resident) => new AccessScenario(factory).PersonAsync(resident);
 
-    private async Task<Person> PersonAsync(Signed resident) => new(resident.Id, await SignInAsync(resident.Username));
-
-    private async Task DepositAsync(CreatedClient source, Signed resident, params DateTimeOffset[] observed)
+    private async Task DepositAsync(CreatedClient source, Member resident, params DateTimeOffset[] observed)
     {
         using var deposit = factory.CreateClientWithToken(await factory.ClientCredentialsTokenAsync(source.ClientId, source.ClientSecret));
         var residentRef = await LinkAsync(await PersonAsync(resident), source.ClientId, "steps.daily");

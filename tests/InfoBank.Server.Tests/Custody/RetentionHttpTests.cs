@@ -47,21 +47,12 @@ public sealed class RetentionHttpTests(RetentionHttpTests.Factory factory) : ICl
 
     private async Task<Signed> ResidentAsync()
     {
-        var account = await factory.CreateAccountAsync(AccountKind.Resident);
-        var http = await SignInAsync(account.Account.Username);
-        var terms = await http.GetFromJsonAsync<JsonElement>("/api/v1/custody/terms");
-        await JsonOf(await http.PostAsJsonAsync("/api/v1/me/enrollment", new
-        {
-            termsVersion = terms.GetProperty("version").GetString(),
-            termsHash = terms.GetProperty("hash").GetString(),
-            agree = true,
-        }), HttpStatusCode.Created);
-        return new Signed(new Person(account.Account.Id, http), account.Account.Username);
+        var scenario = new AccessScenario(factory);
+        var member = await scenario.MemberAsync();
+        return new Signed(await scenario.PersonAsync(member), member.Username);
     }
 
-    // A fresh sign-in: the clock moved past the old token's lifetime.
-    private async Task<HttpClient> SignInAsync(string username) =>
-        factory.CreateClientWithToken((await factory.RunCodeFlowAsync(username, TestTokens.TestPassword, AccountKind.Resident.Scope())).AccessToken);
+    private Task<HttpClient> SignInAsync(string username) => new AccessScenario(factory).SignInAsync(username);
 
     private static object Visit(string residentRef, DateTimeOffset observedAt, string id) => new
     {
