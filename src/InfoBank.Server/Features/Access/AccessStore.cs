@@ -148,7 +148,6 @@ public sealed class AccessStore(DbConnectionFactory db)
 
     public DbConnectionFactory Db => db;
 
-    /// <summary>Stores an access and its passbook lines in the caller's transaction (the one its audit entry commits in).</summary>
     /// <summary>
     /// Erasure: deletes the resident's passbook lines. The provision record itself stays: the access
     /// log row (recipient, purpose, items, how many residents) and the access's audit entry, which
@@ -157,6 +156,7 @@ public sealed class AccessStore(DbConnectionFactory db)
     public static Task DeleteProvisionsAsync(DbSession s, Guid residentId) =>
         s.ExecuteAsync("DELETE FROM access_provisions WHERE resident_id = @residentId", new { residentId });
 
+    /// <summary>Stores an access and its passbook lines in the caller's transaction (the one its audit entry commits in).</summary>
     public static async Task RecordAsync(DbSession s, AccessLogEntry entry, IReadOnlyList<Provision> provisions)
     {
         await s.ExecuteAsync(InsertLog, entry);

@@ -492,10 +492,10 @@ public sealed class ConsentStore(DbConnectionFactory db)
     }
 }
 
-/// <summary>Where a page of a resident's consents ends: the cursor of the consent list.</summary>
 /// <summary>One consent of a resident's history with an offer, and the look-back its notice version stated.</summary>
 public sealed record ConsentHistoryEntry(ConsentRecord Consent, int LookbackDays);
 
+/// <summary>Where a page of a resident's consents ends: the cursor of the consent list.</summary>
 public sealed record ConsentPosition(DateTimeOffset GivenAt, Guid ConsentId);
 
 /// <summary>One published version of an offer's notice.</summary>
