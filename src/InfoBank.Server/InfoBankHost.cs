@@ -65,7 +65,6 @@ public static class InfoBankHost
         services.AddInfoBankCore();
         services.AddOptions<LimitsOptions>().BindConfiguration(LimitsOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddInfoBankProblemDetails();
-        services.AddSingleton<IApiModule, ProblemTypesApi>();
         services.AddValidation();
         services.AddInfoBankOpenApi();
         services.AddInfoBankHealthChecks();
@@ -108,6 +107,20 @@ public static class InfoBankHost
             .DisableAgent()).AllowAnonymous();
         app.MapRazorPages();
         app.MapInfoBankJobsDashboard();
+
+        // The route table: each feature's routes, under prefixes no other feature maps.
+        app.MapProblemTypesApi();       // /problems
+        app.MapKeysApi();               // /api/v1/keys
+        app.MapConnectEndpoints();      // /connect/*
+        app.MapAdminApi();              // /api/v1/admin
+        app.MapCustodyApi();            // /api/v1/custody, /api/v1/inventory, /api/v1/me, /api/v1/records
+        app.MapConsentApi();            // /api/v1/offers, /api/v1/me/consents
+        app.MapApplicationsApi();       // /api/v1/applications, /api/v1/committee/applications, /api/v1/committee/grants
+        app.MapGrantAccessApi();        // /api/v1/grants
+        app.MapAccessApi();             // /api/v1/me/passbook, /api/v1/committee/access-log, /api/v1/committee/alerts
+        app.MapAuditApi();              // /api/v1/audit, /api/v1/me/audit
+
+        // Endpoints an embedding host adds (the tests' probes of the shared middleware); none in production.
         foreach (var module in app.Services.GetServices<IApiModule>())
         {
             module.MapEndpoints(app);

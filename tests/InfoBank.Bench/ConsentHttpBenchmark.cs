@@ -193,7 +193,7 @@ public sealed partial class ConsentHttpBenchmark : IBenchmark
     private static partial Regex ValueAttribute();
 
     // Any type of the server assembly names its entry point; the bench has its own Program.
-    private sealed class Server(string directory) : WebApplicationFactory<ConsentApi>
+    private sealed class Server(string directory) : WebApplicationFactory<InfoBank.Server.Infrastructure.IApiModule>
     {
         protected override void ConfigureWebHost(IWebHostBuilder builder)
         {

@@ -21,7 +21,7 @@ namespace InfoBank.Bench;
 /// </summary>
 // Any public type of the server assembly names its entry point; the bench's own top-level Program
 // would hide the server's.
-internal sealed class BenchServer : WebApplicationFactory<CustodyApi>
+internal sealed class BenchServer : WebApplicationFactory<InfoBank.Server.Infrastructure.IApiModule>
 {
     private readonly string _directory;
     private readonly string? _postgres;

@@ -1,9 +1,10 @@
 namespace InfoBank.Server.Infrastructure;
 
 /// <summary>
-/// A feature's HTTP surface. Each feature's <c>AddXxx</c> registers its module; the host maps every
-/// registered module once, after the shared middleware, so all routes get the same error handling,
-/// body limits and authorization.
+/// Endpoints an embedding host adds beside the product's own, which the composition root maps by
+/// name (<c>MapXxxApi</c>). The tests use it to probe the shared middleware; production registers none.
+/// They are mapped after the shared middleware, so they get the same error handling, body limits and
+/// authorization as every route.
 /// </summary>
 public interface IApiModule
 {

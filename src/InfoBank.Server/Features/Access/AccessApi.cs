@@ -9,20 +9,21 @@ namespace InfoBank.Server.Features.Access;
 /// The resident's passbook and the committee's review of accesses and alerts. (The brokered reads
 /// themselves are mapped with the grants.)
 /// </summary>
-internal sealed class AccessApi : IApiModule
+internal static class AccessApi
 {
     public const int MaxLimit = 500;
 
-    public void MapEndpoints(IEndpointRouteBuilder routes)
+    public static void MapAccessApi(this IEndpointRouteBuilder routes)
     {
         routes.MapGroup("/api/v1/me/passbook").WithTags("Access").RequireAuthorization(AuthPolicies.Resident)
             .MapGet("", GetPassbookAsync).WithName("GetMyPassbook")
             .WithSummary("Provision history: when, which business, which items, for which purpose, under which committee approval, and the points earned.");
 
-        var committee = routes.MapGroup("/api/v1/committee").WithTags("Access").RequireAuthorization(AuthPolicies.Committee);
-        committee.MapGet("/access-log", GetAccessLogAsync).WithName("GetAccessLog")
+        routes.MapGroup("/api/v1/committee/access-log").WithTags("Access").RequireAuthorization(AuthPolicies.Committee)
+            .MapGet("", GetAccessLogAsync).WithName("GetAccessLog")
             .WithSummary("Every access attempt on grants, served or refused, newest first; filter by grant, business and time.");
-        committee.MapGet("/alerts", GetAlertsAsync).WithName("GetAccessAlerts")
+        routes.MapGroup("/api/v1/committee/alerts").WithTags("Access").RequireAuthorization(AuthPolicies.Committee)
+            .MapGet("", GetAlertsAsync).WithName("GetAccessAlerts")
             .WithSummary("Grants fetching beyond their approved frequency or volume, sudden spikes, and attempts on suspended, revoked or expired grants.");
     }
 

@@ -24,8 +24,6 @@ public static class AccessFeature
         services.AddScoped<GrantAccessService>();
         services.AddTransient<AccessAlertJob>();
         services.AddSingleton<IRecurringJobSetup, AccessAlertJobSetup>();
-        services.AddSingleton<IApiModule, AccessApi>();
-        services.AddSingleton<IApiModule, GrantAccessApi>();
         return services;
     }
 }

@@ -6,11 +6,11 @@ using Microsoft.AspNetCore.Http.HttpResults;
 namespace InfoBank.Server.Features.Access;
 
 /// <summary>Brokered access for approved businesses: record pages and aggregates of a grant.</summary>
-internal sealed class GrantAccessApi : IApiModule
+internal static class GrantAccessApi
 {
     private const long MaxAggregateBody = 16 * 1024;
 
-    public void MapEndpoints(IEndpointRouteBuilder routes)
+    public static void MapGrantAccessApi(this IEndpointRouteBuilder routes)
     {
         var grants = routes.MapGroup("/api/v1/grants").WithTags("Access").RequireAuthorization(AuthPolicies.Business);
         grants.MapGet("/{id:guid}/records", ReadRecordsAsync).WithName("ReadGrantRecords")

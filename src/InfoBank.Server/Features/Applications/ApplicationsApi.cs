@@ -12,11 +12,11 @@ namespace InfoBank.Server.Features.Applications;
 /// A business only ever sees its own applications: another business's id answers 404, as an
 /// unknown id does, so ids cannot be probed.
 /// </summary>
-public sealed class ApplicationsApi : IApiModule
+public static class ApplicationsApi
 {
     private const long MaxBody = 64 * 1024;
 
-    public void MapEndpoints(IEndpointRouteBuilder routes)
+    public static void MapApplicationsApi(this IEndpointRouteBuilder routes)
     {
         var business = routes.MapGroup("/api/v1/applications").WithTags("Applications").RequireAuthorization(AuthPolicies.Business);
         business.MapPost("/", CreateAsync).WithName("CreateApplication").WithRequestBodyLimit(MaxBody).WithSummary("Create a draft application (purpose, data, output, retention, recipient, security, benefit, validity).");
@@ -25,15 +25,17 @@ public sealed class ApplicationsApi : IApiModule
         business.MapPut("/{id:guid}", UpdateAsync).WithName("UpdateApplication").WithRequestBodyLimit(MaxBody).WithSummary("Edit a draft (or a returned application, which becomes a draft again).");
         business.MapPost("/{id:guid}/submit", SubmitAsync).WithName("SubmitApplication").WithSummary("Freeze the draft as a version and run the PIA and the committee policies on it.");
 
-        var committee = routes.MapGroup("/api/v1/committee").WithTags("Committee").RequireAuthorization(AuthPolicies.Committee);
-        committee.MapGet("/applications", CommitteeListAsync).WithName("ListApplicationsForCommittee").WithSummary("Applications, optionally filtered by status (e.g. in_review).");
-        committee.MapGet("/applications/{id:guid}", CommitteeGetAsync).WithName("GetApplicationForCommittee").WithSummary("An application with its PIA report, policy decision, votes and history.");
-        committee.MapPost("/applications/{id:guid}/votes", VoteAsync).WithName("VoteOnApplication").WithRequestBodyLimit(MaxBody).WithSummary("Vote approve, approve_with_conditions or reject, with a reason.");
-        committee.MapPost("/applications/{id:guid}/decision", DecideAsync).WithName("DecideApplication").WithRequestBodyLimit(MaxBody).WithSummary("Close the vote under the policy's quorum; approval creates the grant.");
-        committee.MapGet("/grants/{id:guid}", GetGrantAsync).WithName("GetGrant").WithSummary("A grant and its status.");
-        committee.MapPost("/grants/{id:guid}/suspend", SuspendAsync).WithName("SuspendGrant").WithRequestBodyLimit(MaxBody).WithSummary("Suspend a grant, with a reason.");
-        committee.MapPost("/grants/{id:guid}/reinstate", ReinstateAsync).WithName("ReinstateGrant").WithRequestBodyLimit(MaxBody).WithSummary("Reinstate a suspended grant, with a reason.");
-        committee.MapPost("/grants/{id:guid}/revoke", RevokeAsync).WithName("RevokeGrant").WithRequestBodyLimit(MaxBody).WithSummary("Revoke a grant for good, with a reason.");
+        var review = routes.MapGroup("/api/v1/committee/applications").WithTags("Committee").RequireAuthorization(AuthPolicies.Committee);
+        review.MapGet("", CommitteeListAsync).WithName("ListApplicationsForCommittee").WithSummary("Applications, optionally filtered by status (e.g. in_review).");
+        review.MapGet("/{id:guid}", CommitteeGetAsync).WithName("GetApplicationForCommittee").WithSummary("An application with its PIA report, policy decision, votes and history.");
+        review.MapPost("/{id:guid}/votes", VoteAsync).WithName("VoteOnApplication").WithRequestBodyLimit(MaxBody).WithSummary("Vote approve, approve_with_conditions or reject, with a reason.");
+        review.MapPost("/{id:guid}/decision", DecideAsync).WithName("DecideApplication").WithRequestBodyLimit(MaxBody).WithSummary("Close the vote under the policy's quorum; approval creates the grant.");
+
+        var grants = routes.MapGroup("/api/v1/committee/grants").WithTags("Committee").RequireAuthorization(AuthPolicies.Committee);
+        grants.MapGet("/{id:guid}", GetGrantAsync).WithName("GetGrant").WithSummary("A grant and its status.");
+        grants.MapPost("/{id:guid}/suspend", SuspendAsync).WithName("SuspendGrant").WithRequestBodyLimit(MaxBody).WithSummary("Suspend a grant, with a reason.");
+        grants.MapPost("/{id:guid}/reinstate", ReinstateAsync).WithName("ReinstateGrant").WithRequestBodyLimit(MaxBody).WithSummary("Reinstate a suspended grant, with a reason.");
+        grants.MapPost("/{id:guid}/revoke", RevokeAsync).WithName("RevokeGrant").WithRequestBodyLimit(MaxBody).WithSummary("Revoke a grant for good, with a reason.");
     }
 
     public static async Task<Results<Created<ApplicationView>, ValidationProblem, ProblemHttpResult>> CreateAsync(

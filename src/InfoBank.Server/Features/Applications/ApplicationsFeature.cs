@@ -14,7 +14,6 @@ public static class ApplicationsFeature
         services.AddSingleton<ApplicationStore>();
         services.AddScoped<ApplicationService>();
         services.AddScoped<IGrantOffers, ConsentGrantOffers>();
-        services.AddSingleton<IApiModule, ApplicationsApi>();
         services.AddHostedService<RuleFilesStartupCheck>();
         services.AddSingleton<IRecurringJobSetup, GrantExpiryJob>();
         services.AddSingleton<IDemoSeedPart, ApplicationsDemoSeed>();

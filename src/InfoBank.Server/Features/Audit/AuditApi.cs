@@ -9,18 +9,18 @@ using Microsoft.AspNetCore.Http.HttpResults;
 namespace InfoBank.Server.Features.Audit;
 
 /// <summary>The auditor's read-only view of the trail, and the public checkpoint key.</summary>
-public sealed class AuditApi : IApiModule
+public static class AuditApi
 {
-    public void MapEndpoints(IEndpointRouteBuilder routes)
+    public static void MapAuditApi(this IEndpointRouteBuilder routes)
     {
         // Public so anyone holding a checkpoint can check its signature; the same keys are in the JWKS at /api/v1/keys.
         routes.MapGet("/api/v1/audit/keys", GetKeys).WithTags("Audit").AllowAnonymous().WithName("GetAuditKeys")
             .WithSummary("The checkpoint signing keys, current and retired, as C2SP vkeys with their JWKS key ids: what a verifier pins.");
 
         // A resident checks that an entry about them (e.g. the one their consent receipt names) is in the signed log.
-        routes.MapGet("/api/v1/me/audit/proofs/{sequence:long}", GetMyInclusionProof).WithName("GetMyAuditProof")
-            .WithSummary("Proof that an audit entry about you is in the signed log (against the latest checkpoint), and the pseudonym the log names you by.")
-            .WithTags("Audit").RequireAuthorization(AuthPolicies.Resident);
+        routes.MapGroup("/api/v1/me/audit").WithTags("Audit").RequireAuthorization(AuthPolicies.Resident)
+            .MapGet("/proofs/{sequence:long}", GetMyInclusionProof).WithName("GetMyAuditProof")
+            .WithSummary("Proof that an audit entry about you is in the signed log (against the latest checkpoint), and the pseudonym the log names you by.");
 
         var api = routes.MapGroup("/api/v1/audit").WithTags("Audit").RequireAuthorization(AuthPolicies.Auditor);
         api.MapGet("/entries", GetEntries).WithName("ListAuditEntries")

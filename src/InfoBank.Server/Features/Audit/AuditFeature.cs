@@ -27,7 +27,6 @@ public static class AuditFeature
     {
         services.AddAuditLog();
         services.AddSingleton<IRecurringJobSetup>(provider => provider.GetRequiredService<AuditCheckpointJob>());
-        services.AddSingleton<IApiModule, AuditApi>();
         services.AddHealthChecks().AddCheck<AuditSignerHealthCheck>(AuditSignerHealthCheck.Name, tags: ["ready"]);
         return services;
     }

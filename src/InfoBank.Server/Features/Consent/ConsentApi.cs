@@ -95,11 +95,11 @@ public sealed record GiveConsentRequest(Guid OfferId, int NoticeVersion, string?
 public sealed record ConsentWithReceipt(ConsentResponse Consent, SignedReceipt Receipt);
 
 /// <summary>Offers (anonymous) and the resident's consents, withdrawals and receipts.</summary>
-public sealed class ConsentApi : IApiModule
+public static class ConsentApi
 {
     private const int MaxNamedItems = 64;
 
-    public void MapEndpoints(IEndpointRouteBuilder routes)
+    public static void MapConsentApi(this IEndpointRouteBuilder routes)
     {
         var offers = routes.MapGroup("/api/v1/offers").WithTags("Offers").AllowAnonymous();
         offers.MapGet("/", ListOffers).WithName("ListOffers")

@@ -13,7 +13,6 @@ public static class ConsentSetup
         services.AddConsentServices();
         services.AddSingleton<IRecurringJobSetup, ConsentJobsSetup>();
         services.AddSingleton<IDemoSeedPart, ConsentDemoSeed>();
-        services.AddSingleton<IApiModule, ConsentApi>();
         services.AddSingleton<IResidentExportSection, ConsentExportSection>();
         services.AddSingleton<IResidentErasureStep, ConsentErasureStep>();
         return services;

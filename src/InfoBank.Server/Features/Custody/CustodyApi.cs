@@ -49,11 +49,11 @@ public sealed record EraseRequest(string? ConfirmAccount);
 public sealed record InventoryResponse(int Version, string ContentHash, IReadOnlyList<InventoryCategory> Categories);
 
 /// <summary>Custody's HTTP surface: enrolment, linked sources, deposits, reading, export and erasure.</summary>
-public sealed class CustodyApi(IOptions<CustodyOptions> options) : IApiModule
+public static class CustodyApi
 {
     public const int MaxPageSize = 1_000;
 
-    public void MapEndpoints(IEndpointRouteBuilder routes)
+    public static void MapCustodyApi(this IEndpointRouteBuilder routes)
     {
         var open = routes.MapGroup("/api/v1").WithTags("Custody");
         open.MapGet("/custody/terms", GetTerms).AllowAnonymous().WithName("GetCustodyTerms")
@@ -76,7 +76,7 @@ public sealed class CustodyApi(IOptions<CustodyOptions> options) : IApiModule
         routes.MapGroup("/api/v1/records").WithTags("Custody").RequireAuthorization(AuthPolicies.DataSource)
             .MapPost("/", Deposit).WithName("DepositRecords")
             .WithSummary("A data source deposits a batch of records for residents who linked it: all stored (or reported duplicate) or none.")
-            .WithRequestBodyLimit(options.Value.MaxBatchBytes);
+            .WithRequestBodyLimit(routes.ServiceProvider.GetRequiredService<IOptions<CustodyOptions>>().Value.MaxBatchBytes);
     }
 
     public static Results<Ok<TermsResponse>, ProblemHttpResult> GetTerms(CustodyTermsCatalog catalog, string? version)

@@ -37,7 +37,6 @@ public static class CustodyFeature
         services.AddTransient<CustodyJobs>();
         services.AddSingleton<IRecurringJobSetup, CustodyRecurringJobs>();
         services.AddSingleton<IStartupCatchUp, CustodyStartupCatchUp>();
-        services.AddSingleton<IApiModule, CustodyApi>();
         services.AddScoped<IDemoSeedPart, CustodyDemoSeed>();
         return services;
     }

@@ -9,9 +9,9 @@ public sealed record AccountSummary(Guid Id, string Username, string DisplayName
 public sealed record ClientSummary(string ClientId, string DisplayName, string Kind);
 
 /// <summary>The operator's view of accounts and clients (creation is the CLI's job: secrets are shown once, on a terminal).</summary>
-internal sealed class AdminApi : IApiModule
+internal static class AdminApi
 {
-    public void MapEndpoints(IEndpointRouteBuilder routes)
+    public static void MapAdminApi(this IEndpointRouteBuilder routes)
     {
         var group = routes.MapGroup("/api/v1/admin").WithTags("Admin").RequireAuthorization(AuthPolicies.Operator);
         group.MapGet("/accounts", ListAccountsAsync).WithName("ListAccounts")

@@ -20,7 +20,7 @@ namespace InfoBank.Server.Features.Identity;
 /// permissions, access token, id_token_hint, post-logout redirect URI) before these run.
 /// Discovery, JWKS, introspection and revocation are answered by OpenIddict itself.
 /// </summary>
-internal sealed partial class ConnectEndpoints : IApiModule
+internal static partial class ConnectEndpoints
 {
     public const string AuthorizePath = "/connect/authorize";
     public const string TokenPath = "/connect/token";
@@ -41,7 +41,7 @@ internal sealed partial class ConnectEndpoints : IApiModule
         Parameters.MaxAge, Parameters.LoginHint, Parameters.UiLocales, Parameters.AcrValues, Parameters.Display,
     ];
 
-    public void MapEndpoints(IEndpointRouteBuilder routes)
+    public static void MapConnectEndpoints(this IEndpointRouteBuilder routes)
     {
         routes.MapMethods(AuthorizePath, [HttpMethods.Get, HttpMethods.Post], AuthorizeAsync).AllowAnonymous().ExcludeFromDescription().DisableAntiforgery();
         routes.MapPost(TokenPath, TokenAsync).AllowAnonymous().ExcludeFromDescription().DisableAntiforgery()
@@ -215,7 +215,7 @@ internal sealed partial class ConnectEndpoints : IApiModule
     /// bare link cannot sign anyone out either. OpenIddict has already refused an unregistered
     /// post_logout_redirect_uri or a hint issued to another client.
     /// </summary>
-    private static async Task<IResult> EndSessionAsync(HttpContext context, IAntiforgery antiforgery, ILogger<ConnectEndpoints> logger)
+    private static async Task<IResult> EndSessionAsync(HttpContext context, IAntiforgery antiforgery, ILoggerFactory loggers)
     {
         var request = context.GetOpenIddictServerRequest()
             ?? throw new InvalidOperationException("OpenIddict did not attach the end-session request.");
@@ -231,7 +231,7 @@ internal sealed partial class ConnectEndpoints : IApiModule
                 return Results.Redirect(context.Request.PathBase + SignOutPage + QueryString.Create(ConfirmationParameters(request, hint)));
             }
             await context.SignOutAsync(IdentitySetup.SignInScheme);
-            LogSignedOut(logger, request.ClientId ?? hint?.GetAudiences().FirstOrDefault() ?? "-");
+            LogSignedOut(loggers.CreateLogger(typeof(ConnectEndpoints)), request.ClientId ?? hint?.GetAudiences().FirstOrDefault() ?? "-");
         }
         // To the validated post_logout_redirect_uri (with state) if there is one, else the signed-out page.
         return Results.SignOut(new AuthenticationProperties { RedirectUri = context.Request.PathBase + SignOutPage + "?done=true" },

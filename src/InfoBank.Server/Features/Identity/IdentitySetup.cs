@@ -142,8 +142,6 @@ public static class IdentitySetup
         services.AddRazorPages(options => options.Conventions.AddPageApplicationModelConvention("/SignIn",
             page => page.EndpointMetadata.Add(new EnableRateLimitingAttribute(CredentialRateLimits.SignInPolicy))));
         services.AddCredentialRateLimits();
-        services.AddSingleton<IApiModule, ConnectEndpoints>();
-        services.AddSingleton<IApiModule, AdminApi>();
         services.AddSingleton<InfoBank.Server.Features.Custody.IResidentErasureStep, IdentityErasureStep>();
         services.AddSingleton<IDemoSeedPart, IdentityDemoSeed>();
         return services;

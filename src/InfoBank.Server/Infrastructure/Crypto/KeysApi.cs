@@ -28,9 +28,9 @@ public sealed record JsonWebKeySet([property: JsonPropertyName("keys")] IReadOnl
 /// <c>GET /api/v1/keys</c>: every signing key's public half, current and retired, so receipts and
 /// checkpoints signed years ago still verify. Anonymous: verification must not need an account.
 /// </summary>
-public sealed class KeysApi : IApiModule
+public static class KeysApi
 {
-    public void MapEndpoints(IEndpointRouteBuilder routes)
+    public static void MapKeysApi(this IEndpointRouteBuilder routes)
     {
         routes.MapGet("/api/v1/keys", GetKeys)
             .WithTags("Keys")
@@ -59,7 +59,6 @@ public static class SigningSetup
     {
         services.AddOptions<SigningOptions>().BindConfiguration(SigningOptions.Section);
         services.AddSingleton<SigningKeyStore>();
-        services.AddSingleton<IApiModule, KeysApi>();
         return services;
     }
 }

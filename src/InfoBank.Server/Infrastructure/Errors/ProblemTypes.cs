@@ -153,11 +153,11 @@ public static partial class ProblemTypes
 /// <c>GET /problems</c> and <c>GET /problems/{slug}</c>: what each problem <c>type</c> means, so the
 /// type in an error answer can be looked up on the server that gave it. Anonymous, like the API reference.
 /// </summary>
-public sealed class ProblemTypesApi : IApiModule
+public static class ProblemTypesApi
 {
     public sealed record ProblemTypeResponse(string Type, int Status, string Title, string Description);
 
-    public void MapEndpoints(IEndpointRouteBuilder routes)
+    public static void MapProblemTypesApi(this IEndpointRouteBuilder routes)
     {
         var group = routes.MapGroup("/problems").WithTags("Problems").AllowAnonymous();
         group.MapGet("/", List).WithName("ListProblemTypes").WithSummary("Every problem type the API answers with.");
