@@ -46,11 +46,11 @@ public sealed partial class ConsentHttpBenchmark : IBenchmark
 
         var offer = (await factory.Services.GetRequiredService<OfferService>().PublishAsync(new OfferDraft(
             Guid.NewGuid(),
-            new Recipient("business-fitness-club", "Sapporo fitness club chain", "JP"),
+            new Notice(new Recipient("business-fitness-club", "Sapporo fitness club chain", "JP"),
             Purposes.ServiceOptimisation,
             new("区・年代別の歩数の傾向を集計します。", "Step-count trends by ward and age band, aggregated."),
             [DataCategories.StepsDaily], [], Granularity.AggregateOnly, DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30), 180, 100,
-            new("同意で100ポイント", "100 points for consenting")))).Offer;
+            new("同意で100ポイント", "100 points for consenting"), OfferService.StandardWithdrawal)))).Offer;
         var residents = new List<HttpClient>();
         for (var i = 0; i < residentCount; i++)
         {

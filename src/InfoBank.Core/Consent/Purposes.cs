@@ -44,8 +44,3 @@ public static class DataCategories
 
     public static readonly IReadOnlySet<string> SpecialCare = new HashSet<string>(StringComparer.Ordinal) { BodyComposition };
 }
-
-/// <summary>Text shown to residents in Japanese and English (ISO/IEC 29184: plain language).</summary>
-public sealed record LocalizedText(
-    [property: System.Text.Json.Serialization.JsonPropertyName("ja")] string Ja,
-    [property: System.Text.Json.Serialization.JsonPropertyName("en")] string En);

@@ -163,6 +163,3 @@ public sealed class YamlFile
         };
     }
 }
-
-/// <summary>Text shown to people in both languages the service speaks.</summary>
-public sealed record LocalizedText(string Ja, string En);

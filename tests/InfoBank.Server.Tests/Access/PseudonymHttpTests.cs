@@ -1,4 +1,5 @@
 using System.Net;
+using InfoBank.Core;
 using InfoBank.Core.Applications;
 using InfoBank.Server.Features.Identity;
 using InfoBank.Server.Tests.Applications;
@@ -19,7 +20,7 @@ public sealed class PseudonymHttpTests(PseudonymHttpTests.Factory factory) : ICl
     // Daily fetches, so a day later is a new fetch; record-level steps for two research projects.
     private static ApplicationSpec StepsRecords(string project) => ApplicationServiceTests<SqliteFixture>.Example("health-research") with
     {
-        Purpose = new PurposeSpec("dpv:AcademicResearch", new InfoBank.Core.Rules.LocalizedText("歩数の研究: " + project, "Research on steps: " + project)),
+        Purpose = new PurposeSpec("dpv:AcademicResearch", new LocalizedText("歩数の研究: " + project, "Research on steps: " + project)),
         Data = [new DataRequest("steps.daily", ["steps"])],
         Fetch = new FetchSpec("daily", null),
     };

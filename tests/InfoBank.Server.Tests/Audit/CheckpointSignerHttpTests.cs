@@ -96,10 +96,10 @@ public abstract class CheckpointSignerHttpTests<TFixture> : IDisposable
     [SkippableFact]
     public async Task Erasing_a_withdrawal_from_the_database_stops_the_signer_and_is_reported_through_logs_readiness_and_the_auditor_api()
     {
-        var offer = (await Get<OfferService>().PublishAsync(ConsentKit.ResearchDraft(recipient: "research-" + Guid.NewGuid().ToString("N")[..8]) with
+        var research = ConsentKit.ResearchDraft(recipient: "research-" + Guid.NewGuid().ToString("N")[..8]);
+        var offer = (await Get<OfferService>().PublishAsync(research with
         {
-            ValidFrom = DateTimeOffset.UtcNow.AddDays(-1),
-            ValidUntil = DateTimeOffset.UtcNow.AddDays(30),
+            Notice = research.Notice with { ValidFrom = DateTimeOffset.UtcNow.AddDays(-1), ValidUntil = DateTimeOffset.UtcNow.AddDays(30) },
         })).Offer;
         var (resident, residentToken) = await Factory.SignInAsync(AccountKind.Resident);
         using var http = Factory.CreateClientWithToken(residentToken);

@@ -20,7 +20,7 @@ public sealed class ConsentApiTests(InfoBankFactory factory) : IClassFixture<Inf
     private ConsentDecisions Decisions => factory.Services.GetRequiredService<ConsentDecisions>();
 
     private static OfferDraft Current(OfferDraft draft) =>
-        draft with { ValidFrom = DateTimeOffset.UtcNow.AddDays(-1), ValidUntil = DateTimeOffset.UtcNow.AddDays(30) };
+        draft with { Notice = draft.Notice with { ValidFrom = DateTimeOffset.UtcNow.AddDays(-1), ValidUntil = DateTimeOffset.UtcNow.AddDays(30) } };
 
     private async Task<OfferTerms> PublishResearchAsync(string? recipient = null) =>
         (await Offers.PublishAsync(Current(ConsentKit.ResearchDraft(recipient: recipient ?? "research-" + Guid.NewGuid().ToString("N")[..8])))).Offer;
@@ -189,7 +189,7 @@ public sealed class ConsentApiTests(InfoBankFactory factory) : IClassFixture<Inf
         var (_, http) = await ResidentAsync();
         Assert.Equal(HttpStatusCode.Created, (await http.PostAsJsonAsync("/api/v1/me/consents", GiveBody(offer, DataCategories.BodyComposition))).StatusCode);
 
-        var changed = (await Offers.PublishAsync(draft with { BenefitPoints = 800 })).Offer;
+        var changed = (await Offers.PublishAsync(draft with { Notice = draft.Notice with { BenefitPoints = 800 } })).Offer;
         var list = await http.GetFromJsonAsync<JsonElement>("/api/v1/me/consents");
         var old = list.GetProperty("items").EnumerateArray().Single();
         Assert.Equal("ConsentInvalidated", old.GetProperty("state").GetString());

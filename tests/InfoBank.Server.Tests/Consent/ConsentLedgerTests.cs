@@ -130,7 +130,7 @@ public abstract class ConsentLedgerTests<TFixture> : StoreTestBase<TFixture>, ID
         var subject = await _kit.NewResidentAsync();
         await _kit.GiveAsync(subject, first.Offer);
 
-        var changed = await _kit.Offers.PublishAsync(draft with { RetentionDays = 1825, Items = [.. draft.Items, DataCategories.LocationVisit] });
+        var changed = await _kit.Offers.PublishAsync(draft with { Notice = draft.Notice with { RetentionDays = 1825, Items = [.. draft.Notice.Items, DataCategories.LocationVisit] } });
         Assert.Equal(PublishOutcome.NewNoticeVersion, changed.Outcome);
         Assert.Equal(2, changed.Offer.NoticeVersion);
         Assert.Equal(1, changed.InvalidatedConsents);
@@ -275,7 +275,8 @@ public abstract class ConsentLedgerTests<TFixture> : StoreTestBase<TFixture>, ID
     [SkippableFact]
     public async Task Invalid_drafts_are_refused_with_every_problem_named()
     {
-        var draft = ConsentKit.ResearchDraft() with { SpecialCareItems = [], PurposeCode = "dpv:Gossip", RetentionDays = 0 };
+        var research = ConsentKit.ResearchDraft();
+        var draft = research with { Notice = research.Notice with { SpecialCareItems = [], PurposeCode = "dpv:Gossip", RetentionDays = 0 } };
         var error = await Assert.ThrowsAsync<OfferDraftException>(() => _kit.Offers.PublishAsync(draft));
         Assert.Contains("dpv:Gossip", error.Message);
         Assert.Contains("body.composition", error.Message);

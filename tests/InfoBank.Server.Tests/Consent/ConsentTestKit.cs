@@ -59,6 +59,7 @@ public sealed class ConsentKit
 
     public static OfferDraft ResearchDraft(Guid? grantId = null, string recipient = "hokkaido-health-research") => new(
         grantId ?? Guid.NewGuid(),
+        new Notice(
         new Recipient(recipient, "Hokkaido Health Research Institute", "JP"),
         Purposes.AcademicResearch,
         new("歩数と体組成の研究", "Research on steps and body composition"),
@@ -69,10 +70,12 @@ public sealed class ConsentKit
         Start.AddDays(30),
         1095,
         500,
-        new("500ポイント", "500 points"));
+        new("500ポイント", "500 points"),
+        OfferService.StandardWithdrawal));
 
     public static OfferDraft FitnessDraft(Guid? grantId = null) => new(
         grantId ?? Guid.NewGuid(),
+        new Notice(
         new Recipient("sapporo-fitness", "Sapporo Fit Club", "JP"),
         Purposes.ServiceOptimisation,
         new("歩数の集計", "Aggregate step counts"),
@@ -83,7 +86,8 @@ public sealed class ConsentKit
         Start.AddDays(60),
         180,
         100,
-        new("100ポイント", "100 points"));
+        new("100ポイント", "100 points"),
+        OfferService.StandardWithdrawal));
 
     public static DecisionRequest ResearchQuestion(Guid subject, params string[] items) =>
         new("hokkaido-health-research", subject, Purposes.AcademicResearch,

@@ -19,7 +19,8 @@ public sealed class ReceiptVerificationTests(InfoBankFactory factory) : IClassFi
     {
         var offers = factory.Services.GetRequiredService<OfferService>();
         var consents = factory.Services.GetRequiredService<ConsentService>();
-        var offer = (await offers.PublishAsync(ConsentKit.ResearchDraft() with { ValidFrom = DateTimeOffset.UtcNow.AddDays(-1), ValidUntil = DateTimeOffset.UtcNow.AddDays(30) })).Offer;
+        var research = ConsentKit.ResearchDraft();
+        var offer = (await offers.PublishAsync(research with { Notice = research.Notice with { ValidFrom = DateTimeOffset.UtcNow.AddDays(-1), ValidUntil = DateTimeOffset.UtcNow.AddDays(30) } })).Offer;
         var subject = Guid.NewGuid();
         await using (var scope = factory.Services.CreateAsyncScope())
         {

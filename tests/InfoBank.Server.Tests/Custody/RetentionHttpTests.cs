@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Dapper;
+using InfoBank.Core;
 using InfoBank.Core.Applications;
 using InfoBank.Core.Audit;
 using InfoBank.Server.Features.Audit;
@@ -37,7 +38,7 @@ public sealed class RetentionHttpTests(RetentionHttpTests.Factory factory) : ICl
     // A record-level grant of visits, valid for longer than visits are kept.
     private static ApplicationSpec VisitsGrant() => ApplicationServiceTests<SqliteFixture>.Example("health-research") with
     {
-        Purpose = new PurposeSpec("dpv:ResearchAndDevelopment", new InfoBank.Core.Rules.LocalizedText("来訪の研究", "Research on visits")),
+        Purpose = new PurposeSpec("dpv:ResearchAndDevelopment", new LocalizedText("来訪の研究", "Research on visits")),
         Data = [new DataRequest("location.visit", ["placeId", "ward"])],
         RetentionDays = 90,
         ValidityDays = 365,

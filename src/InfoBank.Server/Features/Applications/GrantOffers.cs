@@ -1,8 +1,10 @@
+using InfoBank.Core;
 using InfoBank.Core.Applications;
+using InfoBank.Core.Consent;
 using InfoBank.Server.Features.Audit;
 using InfoBank.Server.Features.Consent;
 using InfoBank.Server.Features.Identity;
-using ConsentText = InfoBank.Core.Consent.LocalizedText;
+
 
 namespace InfoBank.Server.Features.Applications;
 
@@ -40,20 +42,20 @@ public sealed class ConsentGrantOffers(OfferService offers, IClientDirectory cli
     {
         var items = spec.Data.Select(d => d.Category).ToList();
         var specialCare = items.Where(c => rules.Catalog.Inventory.Find(c)?.SpecialCare == true).ToList();
-        return new OfferDraft(
-            grant.Id,
-            new InfoBank.Core.Consent.Recipient(grant.RecipientClientId, recipientName, spec.Recipient.Country),
+        return new OfferDraft(grant.Id, new Notice(
+            new Recipient(grant.RecipientClientId, recipientName, spec.Recipient.Country),
             spec.Purpose.Code,
-            new ConsentText(spec.Purpose.Text.Ja, spec.Purpose.Text.En),
+            spec.Purpose.Text,
             items,
             specialCare,
-            spec.Output.Kind == OutputKinds.Record ? InfoBank.Core.Consent.Granularity.RecordLevel : InfoBank.Core.Consent.Granularity.AggregateOnly,
+            spec.Output.Kind == OutputKinds.Record ? Granularity.RecordLevel : Granularity.AggregateOnly,
             grant.ValidFrom,
             grant.ValidUntil,
             grant.RetentionDays,
             grant.BenefitPoints,
-            new ConsentText(spec.Benefit.Description.Ja, spec.Benefit.Description.En),
-            LookbackDays: spec.LookbackDays);
+            spec.Benefit.Description,
+            OfferService.StandardWithdrawal,
+            spec.LookbackDays));
     }
 
     public Task SuspendAsync(AuditScope scope, Guid grantId) => offers.SuspendForGrantAsync(scope, grantId);

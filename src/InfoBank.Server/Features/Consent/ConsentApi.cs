@@ -1,5 +1,6 @@
 using System.Security.Claims;
 using System.Text.Json.Serialization;
+using InfoBank.Core;
 using InfoBank.Core.Consent;
 using InfoBank.Server.Infrastructure;
 using InfoBank.Server.Infrastructure.Auth;

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using InfoBank.Core;
 using InfoBank.Core.Consent;
 using InfoBank.Core.Crypto;
 using InfoBank.Server.Infrastructure.Crypto;

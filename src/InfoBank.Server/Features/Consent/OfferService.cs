@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using InfoBank.Core;
 using InfoBank.Core.Consent;
 using InfoBank.Server.Features.Audit;
 using InfoBank.Server.Infrastructure.Db;
@@ -6,41 +7,14 @@ using InfoBank.Server.Infrastructure.Db;
 namespace InfoBank.Server.Features.Consent;
 
 /// <summary>
-/// An approved use of data to offer residents, as the committee's decision produces it. One offer
-/// per grant (<see cref="GrantId"/>). Everything here except <see cref="GrantId"/> is part of the
-/// notice residents read and consent to; see <see cref="Notice"/>.
+/// An approved use of data to offer residents, as the committee's decision produces it: the grant it
+/// implements and the notice residents will read and consent to. <see cref="OfferService.Validate"/>
+/// checks the notice and puts it in canonical form (items sorted, times in UTC) before it is published.
 /// </summary>
 /// <param name="GrantId">The committee grant this offer implements; the key for republishing, suspending and revoking.</param>
-/// <param name="Recipient">The business (its OAuth client id, display name and country).</param>
-/// <param name="PurposeCode">A DPV purpose code from <see cref="Purposes"/>.</param>
-/// <param name="PurposeText">The purpose in plain language, Japanese and English.</param>
-/// <param name="Items">Data categories provided (for example <c>steps.daily</c>).</param>
-/// <param name="SpecialCareItems">Which of <paramref name="Items"/> are special-care data; must include every
-/// item in <see cref="DataCategories.SpecialCare"/>. Residents must name each in their consent.</param>
-/// <param name="Granularity">Record-level, or aggregates only.</param>
-/// <param name="ValidFrom">Start of the offer's window.</param>
-/// <param name="ValidUntil">End of the window; consents expire then.</param>
-/// <param name="RetentionDays">How long the recipient may keep what it receives.</param>
-/// <param name="BenefitPoints">Points a consenting resident receives.</param>
-/// <param name="BenefitText">The benefit in plain language.</param>
-/// <param name="WithdrawalMethod">How to withdraw, in plain language; a standard text when null.</param>
-/// <param name="LookbackDays">The data window: how many days before a resident's first consent the data
-/// provided may reach back (0: from the day they consent; at most <see cref="NoticeDataWindow.MaxLookbackDays"/>).</param>
-public sealed record OfferDraft(
-    Guid GrantId,
-    Recipient Recipient,
-    string PurposeCode,
-    LocalizedText PurposeText,
-    IReadOnlyList<string> Items,
-    IReadOnlyList<string> SpecialCareItems,
-    Granularity Granularity,
-    DateTimeOffset ValidFrom,
-    DateTimeOffset ValidUntil,
-    int RetentionDays,
-    int BenefitPoints,
-    LocalizedText BenefitText,
-    LocalizedText? WithdrawalMethod = null,
-    int LookbackDays = 0);
+/// <param name="Notice">What residents are told (ISO/IEC 29184); its withdrawal text is usually
+/// <see cref="OfferService.StandardWithdrawal"/>.</param>
+public sealed record OfferDraft(Guid GrantId, Notice Notice);
 
 /// <summary>What <see cref="OfferService.PublishAsync"/> did.</summary>
 public enum PublishOutcome
@@ -216,30 +190,28 @@ public sealed partial class OfferService(ConsentStore store, ConsentAuditor audi
     /// <summary>Checks a draft and turns it into the notice residents will see.</summary>
     public static Notice Validate(OfferDraft draft)
     {
+        var notice = draft.Notice;
         var problems = new List<string>();
         if (draft.GrantId == Guid.Empty)
         {
             problems.Add("grantId is required.");
         }
-        if (string.IsNullOrWhiteSpace(draft.Recipient.ClientId) || string.IsNullOrWhiteSpace(draft.Recipient.Name))
+        if (string.IsNullOrWhiteSpace(notice.Recipient.ClientId) || string.IsNullOrWhiteSpace(notice.Recipient.Name))
         {
             problems.Add("The recipient needs a client id and a name.");
         }
-        if (draft.Recipient.Country is not { Length: 2 } country || !country.All(char.IsAsciiLetterUpper))
+        if (notice.Recipient.Country is not { Length: 2 } country || !country.All(char.IsAsciiLetterUpper))
         {
             problems.Add("The recipient's country must be an ISO 3166-1 alpha-2 code such as JP.");
         }
-        if (!Purposes.IsKnown(draft.PurposeCode))
+        if (!Purposes.IsKnown(notice.PurposeCode))
         {
-            problems.Add($"Unknown purpose code '{draft.PurposeCode}'; use one of {string.Join(", ", Purposes.Labels.Keys)}.");
+            problems.Add($"Unknown purpose code '{notice.PurposeCode}'; use one of {string.Join(", ", Purposes.Labels.Keys)}.");
         }
-        RequireText(problems, "purposeText", draft.PurposeText);
-        RequireText(problems, "benefitText", draft.BenefitText);
-        if (draft.WithdrawalMethod is not null)
-        {
-            RequireText(problems, "withdrawalMethod", draft.WithdrawalMethod);
-        }
-        var items = NoticeCanonical.Normalise(draft.Items);
+        RequireText(problems, "purposeText", notice.PurposeText);
+        RequireText(problems, "benefitText", notice.BenefitText);
+        RequireText(problems, "withdrawalMethod", notice.WithdrawalMethod);
+        var items = NoticeCanonical.Normalise(notice.Items);
         if (items.Count == 0)
         {
             problems.Add("An offer needs at least one data item.");
@@ -248,7 +220,7 @@ public sealed partial class OfferService(ConsentStore store, ConsentAuditor audi
         {
             problems.Add($"'{item}' is not a data category name (like steps.daily).");
         }
-        var specialCare = NoticeCanonical.Normalise(draft.SpecialCareItems);
+        var specialCare = NoticeCanonical.Normalise(notice.SpecialCareItems);
         foreach (var item in specialCare.Where(i => !items.Contains(i)))
         {
             problems.Add($"Special-care item '{item}' is not among the offer's items.");
@@ -257,19 +229,19 @@ public sealed partial class OfferService(ConsentStore store, ConsentAuditor audi
         {
             problems.Add($"'{item}' is special-care data and must be listed in specialCareItems.");
         }
-        if (draft.ValidUntil <= draft.ValidFrom)
+        if (notice.ValidUntil <= notice.ValidFrom)
         {
             problems.Add("validUntil must be after validFrom.");
         }
-        if (draft.RetentionDays is < 1 or > 3650)
+        if (notice.RetentionDays is < 1 or > 3650)
         {
             problems.Add("retentionDays must be between 1 and 3650.");
         }
-        if (draft.LookbackDays is < 0 or > NoticeDataWindow.MaxLookbackDays)
+        if (notice.LookbackDays is < 0 or > NoticeDataWindow.MaxLookbackDays)
         {
             problems.Add($"lookbackDays must be between 0 and {NoticeDataWindow.MaxLookbackDays}.");
         }
-        if (draft.BenefitPoints is < 0 or > 1_000_000)
+        if (notice.BenefitPoints is < 0 or > 1_000_000)
         {
             problems.Add("benefitPoints must be between 0 and 1,000,000.");
         }
@@ -277,9 +249,15 @@ public sealed partial class OfferService(ConsentStore store, ConsentAuditor audi
         {
             throw new OfferDraftException(string.Join(" ", problems));
         }
-        return new Notice(draft.Recipient, draft.PurposeCode, draft.PurposeText, items, specialCare, draft.Granularity,
-            draft.ValidFrom.ToUniversalTime(), draft.ValidUntil.ToUniversalTime(), draft.RetentionDays, draft.BenefitPoints,
-            draft.BenefitText, draft.WithdrawalMethod ?? StandardWithdrawal, draft.LookbackDays);
+        return notice with
+        {
+            Items = items,
+            SpecialCareItems = specialCare,
+            ValidFrom = notice.ValidFrom.ToUniversalTime(),
+            ValidUntil = notice.ValidUntil.ToUniversalTime(),
+            // New notices always state their window; only notices published before windows existed lack one.
+            LookbackDays = notice.EffectiveLookbackDays,
+        };
     }
 
     private static void RequireText(List<string> problems, string name, LocalizedText? text)
