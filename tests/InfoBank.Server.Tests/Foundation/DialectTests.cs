@@ -61,9 +61,9 @@ public sealed class DialectTests
     }
 
     [Theory]
-    [InlineData(DatabaseProvider.Sqlite, "SELECT tree_size AS Size, last_time AS LastTime, hashes AS Hashes FROM audit_frontier WHERE id = 1")]
-    [InlineData(DatabaseProvider.Postgres, "SELECT tree_size AS Size, last_time AS LastTime, hashes AS Hashes FROM audit_frontier WHERE id = 1 FOR UPDATE")]
-    [InlineData(DatabaseProvider.SqlServer, "SELECT tree_size AS Size, last_time AS LastTime, hashes AS Hashes FROM audit_frontier WITH (UPDLOCK, HOLDLOCK) WHERE id = 1")]
+    [InlineData(DatabaseProvider.Sqlite, "SELECT tree_size AS Size, last_time, hashes FROM audit_frontier WHERE id = 1")]
+    [InlineData(DatabaseProvider.Postgres, "SELECT tree_size AS Size, last_time, hashes FROM audit_frontier WHERE id = 1 FOR UPDATE")]
+    [InlineData(DatabaseProvider.SqlServer, "SELECT tree_size AS Size, last_time, hashes FROM audit_frontier WITH (UPDLOCK, HOLDLOCK) WHERE id = 1")]
     public void Audit_frontier_is_read_under_a_row_lock(DatabaseProvider provider, string expected) =>
         Assert.Equal(expected, InfoBank.Server.Features.Audit.AuditStore.FrontierSelect(SqlDialect.For(provider), forUpdate: true));
 
@@ -71,6 +71,6 @@ public sealed class DialectTests
     [InlineData(DatabaseProvider.Postgres)]
     [InlineData(DatabaseProvider.SqlServer)]
     public void Audit_frontier_is_read_without_a_lock_outside_the_writer(DatabaseProvider provider) =>
-        Assert.Equal("SELECT tree_size AS Size, last_time AS LastTime, hashes AS Hashes FROM audit_frontier WHERE id = 1",
+        Assert.Equal("SELECT tree_size AS Size, last_time, hashes FROM audit_frontier WHERE id = 1",
             InfoBank.Server.Features.Audit.AuditStore.FrontierSelect(SqlDialect.For(provider), forUpdate: false));
 }

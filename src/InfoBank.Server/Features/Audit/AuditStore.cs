@@ -10,8 +10,8 @@ namespace InfoBank.Server.Features.Audit;
 public sealed class AuditStore(DbConnectionFactory db)
 {
     private const string EntryColumns =
-        "seq AS Sequence, time AS Time, kind AS Kind, actor AS Actor, subject_ref AS SubjectRef, purpose AS Purpose, " +
-        "grant_id AS GrantId, policy_hash AS PolicyHash, payload AS Payload, sealed AS Sealed, leaf_hash AS LeafHash";
+        "seq AS Sequence, time, kind, actor, subject_ref, purpose, " +
+        "grant_id, policy_hash, payload, sealed, leaf_hash";
 
     private const string InsertEntry =
         "INSERT INTO audit_log (seq, time, kind, actor, subject_ref, purpose, grant_id, policy_hash, payload, sealed, leaf_hash) " +
@@ -27,7 +27,7 @@ public sealed class AuditStore(DbConnectionFactory db)
     private const string UpdateFrontier =
         "UPDATE audit_frontier SET tree_size = @Size, last_time = @LastTime, hashes = @Hashes WHERE id = 1 AND tree_size = @OldSize";
 
-    private const string CheckpointColumns = "tree_size AS TreeSize, root_hash AS RootHash, created_at AS CreatedAt, key_name AS KeyName, note AS Note";
+    private const string CheckpointColumns = "tree_size, root_hash, created_at, key_name, note";
 
     public DbConnectionFactory Db => db;
 
@@ -37,7 +37,7 @@ public sealed class AuditStore(DbConnectionFactory db)
     /// IMMEDIATE already holds the database's write lock.
     /// </summary>
     internal static string FrontierSelect(SqlDialect dialect, bool forUpdate) =>
-        "SELECT tree_size AS Size, last_time AS LastTime, hashes AS Hashes FROM audit_frontier" +
+        "SELECT tree_size AS Size, last_time, hashes FROM audit_frontier" +
         (forUpdate ? dialect.RowLockHint : "") + " WHERE id = 1" + (forUpdate ? dialect.RowLockSuffix : "");
 
     /// <summary>Reads the frontier, locking its row on the server databases so a second writer waits.</summary>
@@ -269,7 +269,7 @@ public sealed class AuditStore(DbConnectionFactory db)
         }
         await using var connection = await db.OpenAsync(cancellationToken);
         var rows = await connection.QueryAsync<StoredNode>(new CommandDefinition(
-            $"SELECT level AS Level, idx AS Idx, hash AS Hash FROM audit_tree_nodes WHERE {string.Join(" OR ", terms)}",
+            $"SELECT level, idx, hash FROM audit_tree_nodes WHERE {string.Join(" OR ", terms)}",
             parameters, cancellationToken: cancellationToken));
         foreach (var row in rows)
         {
@@ -306,7 +306,7 @@ public sealed class AuditStore(DbConnectionFactory db)
         foreach (var chunk in residents.Chunk(500))
         {
             var rows = await s.QueryAsync<PseudonymRow>(
-                $"SELECT resident_id AS ResidentId, pseudonym AS Pseudonym FROM resident_audit_pseudonyms WHERE {s.Dialect.InList("resident_id", "ids")}",
+                $"SELECT resident_id, pseudonym FROM resident_audit_pseudonyms WHERE {s.Dialect.InList("resident_id", "ids")}",
                 new { ids = chunk });
             foreach (var row in rows)
             {

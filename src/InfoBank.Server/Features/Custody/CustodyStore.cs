@@ -45,8 +45,8 @@ public sealed class ErasureRow
 public sealed class CustodyStore(DbConnectionFactory db, ResidentKeyRing keys, TimeProvider time)
 {
     private const string SelectResident = """
-        SELECT account_id AS AccountId, status AS Status, terms_version AS TermsVersion, terms_hash AS TermsHash,
-               enrolled_at AS EnrolledAt, erased_at AS ErasedAt
+        SELECT account_id, status, terms_version, terms_hash,
+               enrolled_at, erased_at
         FROM residents WHERE account_id = @residentId
         """;
 
@@ -67,12 +67,12 @@ public sealed class CustodyStore(DbConnectionFactory db, ResidentKeyRing keys, T
         """;
 
     private const string SelectLinks = """
-        SELECT client_id AS ClientId, resident_ref AS ResidentRef, categories AS Categories, linked_at AS LinkedAt, updated_at AS UpdatedAt
+        SELECT client_id, resident_ref, categories, linked_at, updated_at
         FROM source_links WHERE resident_id = @residentId ORDER BY client_id
         """;
 
     private const string SelectLink = """
-        SELECT client_id AS ClientId, resident_ref AS ResidentRef, categories AS Categories, linked_at AS LinkedAt, updated_at AS UpdatedAt
+        SELECT client_id, resident_ref, categories, linked_at, updated_at
         FROM source_links WHERE resident_id = @residentId AND client_id = @clientId
         """;
 
@@ -90,12 +90,12 @@ public sealed class CustodyStore(DbConnectionFactory db, ResidentKeyRing keys, T
 
     // Only enrolled residents: an erased resident has no links, but the join makes it explicit.
     private string SelectLinkedResidents => $"""
-        SELECT l.resident_ref AS ResidentRef, l.resident_id AS ResidentId, l.categories AS Categories, r.terms_version AS TermsVersion
+        SELECT l.resident_ref, l.resident_id, l.categories, r.terms_version
         FROM source_links l JOIN residents r ON r.account_id = l.resident_id
         WHERE l.client_id = @clientId AND r.status = 'enrolled' AND {db.Dialect.InList("l.resident_ref", "refs")}
         """;
 
-    private const string SelectForErasure = "SELECT status AS Status, last_key_version AS LastKeyVersion FROM residents WHERE account_id = @residentId";
+    private const string SelectForErasure = "SELECT status, last_key_version FROM residents WHERE account_id = @residentId";
     private const string DeleteKeys = "DELETE FROM resident_keys WHERE resident_id = @residentId";
     private const string DeleteLinks = "DELETE FROM source_links WHERE resident_id = @residentId";
     private const string MarkErased = "UPDATE residents SET status = 'erased', erased_at = @now WHERE account_id = @residentId";
@@ -106,7 +106,7 @@ public sealed class CustodyStore(DbConnectionFactory db, ResidentKeyRing keys, T
         """;
 
     private const string SelectErasure = """
-        SELECT id AS Id, resident_id AS ResidentId, erased_at AS ErasedAt, up_to_key_version AS UpToKeyVersion
+        SELECT id, resident_id, erased_at, up_to_key_version
         FROM resident_erasures WHERE id = @id
         """;
 

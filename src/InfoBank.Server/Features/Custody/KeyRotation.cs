@@ -30,7 +30,7 @@ public sealed partial class KeyRotation(
     private const int Batch = 500;
 
     private const string SelectToRewrap = """
-        SELECT resident_id AS ResidentId, version AS Version, wrapped_key AS WrappedKey, kek_id AS KekId
+        SELECT resident_id, version, wrapped_key, kek_id
         FROM resident_keys
         WHERE kek_id <> @current AND (resident_id > @afterResident OR (resident_id = @afterResident AND version > @afterVersion))
         ORDER BY resident_id, version
@@ -54,7 +54,7 @@ public sealed partial class KeyRotation(
           AND NOT EXISTS (SELECT 1 FROM custody_records r WHERE r.resident_id = resident_keys.resident_id AND r.key_version = resident_keys.version)
         """;
 
-    private const string CountByKek = "SELECT kek_id AS KekId, COUNT(*) AS Count FROM resident_keys GROUP BY kek_id";
+    private const string CountByKek = "SELECT kek_id, COUNT(*) AS Count FROM resident_keys GROUP BY kek_id";
 
     private const string CountStale = """
         SELECT COUNT(*) FROM custody_records r

@@ -36,25 +36,25 @@ public sealed record RecordQuery(string? Category, DateTimeOffset? From, DateTim
 public sealed class RecordVault(DbConnectionFactory db, ResidentKeyRing keys, DataInventory inventory, TimeProvider time)
 {
     private const string SelectRecords = """
-        SELECT r.id AS Id, r.resident_id AS ResidentId, r.category AS Category, r.observed_at AS ObservedAt,
-               r.stored_at AS StoredAt, r.source_client_id AS Source, r.source_record_id AS SourceRecordId,
-               r.key_version AS KeyVersion, r.ciphertext AS Ciphertext
+        SELECT r.id, r.resident_id, r.category, r.observed_at,
+               r.stored_at, r.source_client_id AS Source, r.source_record_id,
+               r.key_version, r.ciphertext
         FROM custody_records r
         JOIN resident_keys k ON k.resident_id = r.resident_id AND k.version = r.key_version
         WHERE r.resident_id = @residentId
         """;
 
     private const string SelectOne = """
-        SELECT r.id AS Id, r.resident_id AS ResidentId, r.category AS Category, r.observed_at AS ObservedAt,
-               r.stored_at AS StoredAt, r.source_client_id AS Source, r.source_record_id AS SourceRecordId,
-               r.key_version AS KeyVersion, r.ciphertext AS Ciphertext
+        SELECT r.id, r.resident_id, r.category, r.observed_at,
+               r.stored_at, r.source_client_id AS Source, r.source_record_id,
+               r.key_version, r.ciphertext
         FROM custody_records r WHERE r.resident_id = @residentId AND r.observed_at = @observedAt AND r.id = @id
         """;
 
     private const string SelectStale = """
-        SELECT r.id AS Id, r.resident_id AS ResidentId, r.category AS Category, r.observed_at AS ObservedAt,
-               r.stored_at AS StoredAt, r.source_client_id AS Source, r.source_record_id AS SourceRecordId,
-               r.key_version AS KeyVersion, r.ciphertext AS Ciphertext
+        SELECT r.id, r.resident_id, r.category, r.observed_at,
+               r.stored_at, r.source_client_id AS Source, r.source_record_id,
+               r.key_version, r.ciphertext
         FROM custody_records r
         WHERE r.resident_id = @residentId AND r.key_version < @activeVersion
         ORDER BY r.observed_at, r.id
@@ -157,7 +157,7 @@ public sealed class RecordVault(DbConnectionFactory db, ResidentKeyRing keys, Da
         {
             var residents = chunk.Select(k => k.Key).ToArray();
             var present = (await s.QueryAsync<KeyVersionRow>(
-                $"SELECT resident_id AS ResidentId, version AS Version FROM resident_keys WHERE {s.Dialect.InList("resident_id", "residents")}", new { residents }, cancellationToken))
+                $"SELECT resident_id, version FROM resident_keys WHERE {s.Dialect.InList("resident_id", "residents")}", new { residents }, cancellationToken))
                 .Select(k => (k.ResidentId, k.Version)).ToHashSet();
             foreach (var (residentId, version) in chunk)
             {

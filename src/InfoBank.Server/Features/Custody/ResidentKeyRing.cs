@@ -32,7 +32,7 @@ public sealed class ResidentKeyRing : IDisposable
     private const int BindingSize = 4 + 16;
 
     private const string SelectKeys = """
-        SELECT version AS Version, wrapped_key AS WrappedKey, retired_at AS RetiredAt
+        SELECT version, wrapped_key, retired_at
         FROM resident_keys WHERE resident_id = @residentId
         """;
 

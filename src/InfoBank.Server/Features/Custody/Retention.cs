@@ -32,7 +32,7 @@ public sealed class RetentionStore(DbConnectionFactory db, TimeProvider time)
         """;
 
     private const string SelectUnfinished = """
-        SELECT run_id AS RunId, category AS Category, kept_from AS KeptFrom, expired AS Expired, deleted AS Deleted
+        SELECT run_id, category, kept_from, expired, deleted
         FROM custody_retention_runs WHERE finished_at IS NULL ORDER BY started_at, category
         """;
 

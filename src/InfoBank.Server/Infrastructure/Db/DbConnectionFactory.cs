@@ -1,4 +1,5 @@
 using System.Data.Common;
+using Dapper;
 using InfoBank.Server.Infrastructure.Crypto;
 using Microsoft.Data.SqlClient;
 using Microsoft.Data.Sqlite;
@@ -12,6 +13,13 @@ public sealed class DbConnectionFactory
 {
     private readonly DatabaseOptions _options;
     private readonly string _connectionString;
+
+    static DbConnectionFactory()
+    {
+        // Every store reads snake_case columns into PascalCase members by name (observed_at into
+        // ObservedAt), so SQL names a column only to rename it; Dapper's setting is process-wide.
+        DefaultTypeMap.MatchNamesWithUnderscores = true;
+    }
 
     public DbConnectionFactory(IOptions<DatabaseOptions> options)
     {
