@@ -61,13 +61,20 @@ public sealed class AggregateHttpTests(AggregateHttpTests.Factory factory) : ICl
         using var smallBusiness = await scenario.FreshBusinessAsync(smallId);
 
         // Unapproved fields and dimensions, and k-circumvention by narrowing, are refused before anything is released or counted.
-        var badField = await JsonOf(await business.PostAsJsonAsync($"/api/v1/grants/{popular}/aggregates", Query(new { function = "mean", field = "distanceMeters" })), HttpStatusCode.BadRequest);
+        // Well-formed queries the grant did not approve are the grant's refusal (422), told apart by type.
+        var badField = await JsonOf(await business.PostAsJsonAsync($"/api/v1/grants/{popular}/aggregates", Query(new { function = "mean", field = "distanceMeters" })), HttpStatusCode.UnprocessableEntity);
+        Assert.Equal("/problems/aggregate-not-approved", badField.GetProperty("type").GetString());
         Assert.Contains("distanceMeters", badField.GetProperty("errors").GetProperty("measures[0].field")[0].GetString());
         var badDimension = await JsonOf(await business.PostAsJsonAsync($"/api/v1/grants/{popular}/aggregates",
-            new { category = "steps.daily", groupBy = new[] { "ward" }, measures = new[] { new { function = "count" } } }), HttpStatusCode.BadRequest);
+            new { category = "steps.daily", groupBy = new[] { "ward" }, measures = new[] { new { function = "count" } } }), HttpStatusCode.UnprocessableEntity);
         Assert.True(badDimension.GetProperty("errors").TryGetProperty("groupBy[0]", out _));
-        await JsonOf(await business.PostAsJsonAsync($"/api/v1/grants/{popular}/aggregates",
-            new { category = "body.composition", measures = new[] { new { function = "count" } } }), HttpStatusCode.BadRequest);
+        var badCategory = await JsonOf(await business.PostAsJsonAsync($"/api/v1/grants/{popular}/aggregates",
+            new { category = "body.composition", measures = new[] { new { function = "count" } } }), HttpStatusCode.UnprocessableEntity);
+        Assert.Equal("/problems/aggregate-not-approved", badCategory.GetProperty("type").GetString());
+        // No category at all cannot be read as a query: 400.
+        var noCategory = await JsonOf(await business.PostAsJsonAsync($"/api/v1/grants/{popular}/aggregates",
+            new { measures = new[] { new { function = "count" } } }), HttpStatusCode.BadRequest);
+        Assert.Equal("/problems/malformed-request", noCategory.GetProperty("type").GetString());
 
         var answer = await JsonOf(await business.PostAsJsonAsync($"/api/v1/grants/{popular}/aggregates",
             Query(new { function = "count" }, new { function = "mean", field = "steps" }, new { function = "median", field = "activeMinutes" })), HttpStatusCode.OK);
