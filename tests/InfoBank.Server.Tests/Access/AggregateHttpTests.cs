@@ -110,7 +110,7 @@ public sealed class AggregateHttpTests(AggregateHttpTests.Factory factory) : ICl
         var log = (await committee.GetFromJsonAsync<JsonElement>($"/api/v1/committee/access-log?grantId={popular}&limit=50")).GetProperty("entries").EnumerateArray().ToList();
         Assert.Single(log, e => e.GetProperty("kind").GetString() == "aggregate-release" && e.GetProperty("residents").GetInt32() == 12);
         var refused = log.Where(e => e.GetProperty("outcome").GetString() == "refused").ToList();
-        Assert.Equal(3, refused.Count);
+        Assert.Equal(4, refused.Count);
         Assert.Contains(refused, e => e.GetProperty("reasons").EnumerateArray().Any(r => r.GetString()!.Contains("distanceMeters")));
         Assert.All(refused, e => Assert.True(e.GetProperty("auditSequence").GetInt64() >= 0));
         var smallLog = (await committee.GetFromJsonAsync<JsonElement>($"/api/v1/committee/access-log?grantId={small}&limit=50")).GetProperty("entries").EnumerateArray().ToList();
