@@ -127,7 +127,7 @@ public sealed class CustodyApi(IOptions<CustodyOptions> options) : IApiModule
         }
         if (errors.Count > 0)
         {
-            return Unprocessable("Enrolment refused", errors);
+            return Unprocessable(ProblemTypes.AgreementRequired, "Enrolment refused", errors);
         }
         if (request.TermsVersion != terms.Version || request.TermsHash != terms.Hash)
         {
@@ -161,7 +161,7 @@ public sealed class CustodyApi(IOptions<CustodyOptions> options) : IApiModule
         }
         if (errors.Count > 0)
         {
-            return Unprocessable("Link refused", errors);
+            return Unprocessable(ProblemTypes.CategoriesNotLinkable, "Link refused", errors);
         }
         var linked = await custody.LinkAsync(user.AccountId(), clientId, categories, cancellationToken);
         if (!linked.Succeeded)
@@ -283,8 +283,8 @@ public sealed class CustodyApi(IOptions<CustodyOptions> options) : IApiModule
         DepositRequest request, ClaimsPrincipal user, DepositService deposits, CancellationToken cancellationToken) =>
         (await deposits.DepositAsync(user.ClientId(), request, cancellationToken)).ToOk();
 
-    private static ProblemHttpResult Unprocessable(string what, IDictionary<string, string[]> errors) =>
-        Refusal.Of(ProblemTypes.Refused, errors, $"{what}: " + string.Join(" ", errors.Take(5).Select(e => $"{e.Key}: {e.Value[0]}")) + (errors.Count > 5 ? " …" : "")).ToResult();
+    private static ProblemHttpResult Unprocessable(ProblemType type, string what, IDictionary<string, string[]> errors) =>
+        Refusal.Of(type, errors, $"{what}: " + string.Join(" ", errors.Take(5).Select(e => $"{e.Key}: {e.Value[0]}")) + (errors.Count > 5 ? " …" : "")).ToResult();
 
     // Echoed input is bounded, so a problem never repeats a large body back.
     private static string Shorten(string? value) => value is null ? "" : value.Length > 80 ? value[..80] + "…" : value;

@@ -84,6 +84,12 @@ public static partial class ProblemTypes
     public static readonly ProblemType TermsNotCurrent = new("terms-not-current", 409, "Not the current custody terms",
         "The enrolment named a version or content hash of the custody terms that is not the current one: read GET /api/v1/custody/terms (its `history` lists every version and what it changed) and agree to the current version.");
 
+    public static readonly ProblemType AgreementRequired = new("agreement-required", 422, "Agreement required",
+        "Enrolment needs the resident's explicit agreement (`agree`: true) to the custody terms they were shown, named by `termsVersion` and `termsHash`. `errors` names what is missing; nothing was recorded.");
+
+    public static readonly ProblemType CategoriesNotLinkable = new("categories-not-linkable", 422, "Categories cannot be linked",
+        "A link names the data categories the source may deposit: at least one, each in the data inventory (GET /api/v1/inventory), none twice. `errors` names each problem; nothing was changed.");
+
     // ---- data windows (applications, offers, consent) ----
     public static readonly ProblemType LookbackOutOfRange = new("lookback-out-of-range", 422, "Look-back out of range",
         "The application's `lookbackDays` (how many days before a resident's first consent the data provided may reach back) must be between 0 (from the day they consent) and 365. Nothing was stored.");
@@ -161,6 +167,9 @@ public static partial class ProblemTypes
 
     public static readonly ProblemType ReauthenticationRequired = new("reauthentication-required", 401, "Sign in again",
         "The operation needs a recent sign-in. The WWW-Authenticate header carries an RFC 9470 challenge (`insufficient_user_authentication`, `max_age`): send the person through /connect/authorize with that max_age and retry with the new token.");
+
+    public static readonly ProblemType NotYetCheckpointed = new("not-yet-checkpointed", 409, "Not yet covered by a checkpoint",
+        "The audit entry exists but no signed checkpoint covers it yet, so there is nothing to prove it against. Checkpoints are signed every few seconds: retry shortly.");
 
     public static readonly ProblemType StorageUnavailable = new("storage-unavailable", 503, "Storage unavailable",
         "The database or the data folder could not take the change (busy, full or read-only). Nothing was changed; retry after the number of seconds in Retry-After.");
