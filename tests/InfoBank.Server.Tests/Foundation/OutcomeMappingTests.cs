@@ -57,8 +57,8 @@ public sealed class OutcomeMappingTests
     [Fact]
     public async Task A_refusal_that_may_succeed_later_sets_Retry_After_and_keeps_its_extensions()
     {
-        var refusal = Refusal.Of(ProblemTypes.OverApprovedFrequency, "Wait for the next window.").With("rules", new[] { "POL-1" })
-            with { RetryAfter = TimeSpan.FromSeconds(90.2) };
+        var limited = Refusal.Of(ProblemTypes.OverApprovedFrequency, "Wait for the next window.").With("rules", new[] { "POL-1" });
+        var refusal = limited with { RetryAfter = TimeSpan.FromSeconds(90.2) };
         var (status, headers, body) = await WriteAsync(refusal);
         Assert.Equal(429, status);
         Assert.Equal("91", headers.RetryAfter.ToString());
