@@ -10,6 +10,7 @@ using InfoBank.Server.Features.Consent;
 using InfoBank.Server.Features.Custody;
 using InfoBank.Server.Features.Identity;
 using InfoBank.Server.Infrastructure.Db;
+using InfoBank.Server.Infrastructure.Errors;
 using InfoBank.TestSupport;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -94,7 +95,7 @@ public sealed class AccessRecordsBenchmark : IBenchmark
         var created = await applications.CreateAsync(client.ClientId, spec, default);
         var id = created.Value?.Id ?? throw new InvalidOperationException("the bench application is not valid");
         await applications.SubmitAsync(client.ClientId, id, default);
-        StepResult<CommitteeApplicationView>? decided = null;
+        Outcome<CommitteeApplicationView>? decided = null;
         foreach (var role in new[] { "secretariat", "member", "chair" })
         {
             var member = Actor.Committee(Guid.NewGuid(), role);

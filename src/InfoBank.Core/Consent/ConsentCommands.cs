@@ -1,23 +1,36 @@
 namespace InfoBank.Core.Consent;
 
-/// <summary>Why a command was refused; <see cref="Kind"/> decides the HTTP status, <see cref="Message"/> tells the resident.</summary>
+/// <summary>Why a command was refused: <see cref="Kind"/> is what a client can act on (the server gives each its own problem type), <see cref="Message"/> tells the resident.</summary>
 public sealed record ConsentRefusal(ConsentRefusalKind Kind, string Message);
 
+/// <summary>
+/// Each reason a consent command is refused, one per thing the resident would do about it: they are
+/// told apart by kind, never by the wording of the message.
+/// </summary>
 public enum ConsentRefusalKind
 {
-    /// <summary>No such offer or consent for this resident (404: another resident's consent is not revealed).</summary>
+    /// <summary>No such offer or consent for this resident (another resident's consent is not revealed).</summary>
     NotFound,
 
-    /// <summary>The request conflicts with the current state (409): offer not open, outdated notice, already consented or ended.</summary>
-    Conflict,
+    /// <summary>The offer is suspended, revoked or expired, or outside the period its notice states.</summary>
+    OfferNotOpen,
 
-    /// <summary>The request is well-formed but not acceptable as consent (422): special-care items not named.</summary>
+    /// <summary>The consent named a notice version or hash that is not the offer's current one.</summary>
+    NoticeNotCurrent,
+
+    /// <summary>The resident already holds an active consent to the offer.</summary>
+    AlreadyConsented,
+
+    /// <summary>The consent to withdraw has already ended (withdrawn, expired, revoked or invalidated).</summary>
+    AlreadyEnded,
+
+    /// <summary>The request is well-formed but not acceptable as consent: special-care items not named, or named that the offer does not list.</summary>
     Unacceptable,
 
-    /// <summary>The resident is not enrolled (never, or erased): nobody can consent for them (409).</summary>
+    /// <summary>The resident is not enrolled (never, or erased): nobody can consent for them.</summary>
     NotEnrolled,
 
-    /// <summary>The consent named a data window (look-back) other than the one the notice offers (422).</summary>
+    /// <summary>The consent named a data window (look-back) other than the one the notice offers.</summary>
     WindowNotOffered,
 }
 
@@ -51,21 +64,21 @@ public static class ConsentCommands
         }
         if (offer.Status != OfferStatus.Active)
         {
-            return Refuse(ConsentRefusalKind.Conflict, $"Offer {offer.OfferId} is {offer.Status.ToString().ToLowerInvariant()} and cannot be consented to.");
+            return Refuse(ConsentRefusalKind.OfferNotOpen, $"Offer {offer.OfferId} is {offer.Status.ToString().ToLowerInvariant()} and cannot be consented to.");
         }
         if (now < offer.Notice.ValidFrom || now >= offer.Notice.ValidUntil)
         {
-            return Refuse(ConsentRefusalKind.Conflict,
+            return Refuse(ConsentRefusalKind.OfferNotOpen,
                 $"Offer {offer.OfferId} is open from {NoticeCanonical.Time(offer.Notice.ValidFrom)} until {NoticeCanonical.Time(offer.Notice.ValidUntil)}, not now.");
         }
         if (request.NoticeVersion != offer.NoticeVersion)
         {
-            return Refuse(ConsentRefusalKind.Conflict,
+            return Refuse(ConsentRefusalKind.NoticeNotCurrent,
                 $"Notice version {request.NoticeVersion} of offer {offer.OfferId} is not current; read version {offer.NoticeVersion} and consent to it.");
         }
         if (request.NoticeHash is not null && !string.Equals(request.NoticeHash, offer.NoticeHash, StringComparison.Ordinal))
         {
-            return Refuse(ConsentRefusalKind.Conflict,
+            return Refuse(ConsentRefusalKind.NoticeNotCurrent,
                 $"The notice hash does not match version {offer.NoticeVersion} of offer {offer.OfferId} ({offer.NoticeHash}).");
         }
         if (request.LookbackDays is { } asked && asked != offer.Notice.EffectiveLookbackDays)
@@ -75,7 +88,7 @@ public static class ConsentCommands
         }
         if (activeForOffer is not null)
         {
-            return Refuse(ConsentRefusalKind.Conflict, $"You already consented to offer {offer.OfferId} (consent {activeForOffer.ConsentId}).");
+            return Refuse(ConsentRefusalKind.AlreadyConsented, $"You already consented to offer {offer.OfferId} (consent {activeForOffer.ConsentId}).");
         }
         var unknownExplicit = request.ExplicitItems.Where(i => !offer.Notice.SpecialCareItems.Contains(i, StringComparer.Ordinal)).ToList();
         if (unknownExplicit.Count > 0)
@@ -103,7 +116,7 @@ public static class ConsentCommands
         }
         if (!consent.IsActive)
         {
-            return Refuse(ConsentRefusalKind.Conflict, $"Consent {consentId} is already {consent.State} and cannot be withdrawn.");
+            return Refuse(ConsentRefusalKind.AlreadyEnded, $"Consent {consentId} is already {consent.State} and cannot be withdrawn.");
         }
         return (End(consent, ConsentState.ConsentWithdrawn, now, Actor(subjectId)), null);
     }

@@ -87,13 +87,13 @@ public sealed class ConsentCoreTests
     }
 
     [Fact]
-    public void Outdated_notice_version_or_hash_is_a_conflict()
+    public void Outdated_notice_version_or_hash_is_refused_as_not_current()
     {
         var offer = Offer(SampleNotice(), version: 2);
         var subject = Guid.NewGuid();
-        Assert.Equal(ConsentRefusalKind.Conflict,
+        Assert.Equal(ConsentRefusalKind.NoticeNotCurrent,
             ConsentCommands.Give(subject, offer, null, new(offer.OfferId, 1, null, [DataCategories.BodyComposition]), Guid.NewGuid(), Now).Refusal!.Kind);
-        Assert.Equal(ConsentRefusalKind.Conflict,
+        Assert.Equal(ConsentRefusalKind.NoticeNotCurrent,
             ConsentCommands.Give(subject, offer, null, new(offer.OfferId, 2, "sha-256:00", [DataCategories.BodyComposition]), Guid.NewGuid(), Now).Refusal!.Kind);
     }
 
@@ -108,7 +108,7 @@ public sealed class ConsentCoreTests
         Assert.Equal(ConsentState.ConsentWithdrawn, withdrawn.State);
         Assert.Equal(Now, withdrawn.EndedAt);
 
-        Assert.Equal(ConsentRefusalKind.Conflict, ConsentCommands.Withdraw(subject, withdrawn, withdrawn.ConsentId, Now).Refusal!.Kind);
+        Assert.Equal(ConsentRefusalKind.AlreadyEnded, ConsentCommands.Withdraw(subject, withdrawn, withdrawn.ConsentId, Now).Refusal!.Kind);
         Assert.Null(ConsentCommands.Expire(withdrawn, Now.AddYears(1)));
         Assert.Throws<ConsentTransitionException>(() => ConsentLedger.Apply(withdrawn, given with { Type = ConsentState.ConsentExpired }));
         Assert.Throws<ConsentTransitionException>(() => ConsentLedger.Apply(withdrawn, given));

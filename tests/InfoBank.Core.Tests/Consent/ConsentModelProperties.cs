@@ -108,7 +108,7 @@ public sealed class ConsentModelProperties
             if (e is null)
             {
                 Assert.NotNull(refusal);
-                Assert.Equal(owner == r && target is not null ? ConsentRefusalKind.Conflict : ConsentRefusalKind.NotFound, refusal.Kind);
+                Assert.Equal(owner == r && target is not null ? ConsentRefusalKind.AlreadyEnded : ConsentRefusalKind.NotFound, refusal.Kind);
                 return;
             }
             Append(e);

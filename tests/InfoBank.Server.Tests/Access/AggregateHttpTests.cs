@@ -61,13 +61,20 @@ public sealed class AggregateHttpTests(AggregateHttpTests.Factory factory) : ICl
         using var smallBusiness = await scenario.FreshBusinessAsync(smallId);
 
         // Unapproved fields and dimensions, and k-circumvention by narrowing, are refused before anything is released or counted.
-        var badField = await JsonOf(await business.PostAsJsonAsync($"/api/v1/grants/{popular}/aggregates", Query(new { function = "mean", field = "distanceMeters" })), HttpStatusCode.BadRequest);
+        // Well-formed queries the grant did not approve are the grant's refusal (422), told apart by type.
+        var badField = await JsonOf(await business.PostAsJsonAsync($"/api/v1/grants/{popular}/aggregates", Query(new { function = "mean", field = "distanceMeters" })), HttpStatusCode.UnprocessableEntity);
+        Assert.Equal("/problems/aggregate-not-approved", badField.GetProperty("type").GetString());
         Assert.Contains("distanceMeters", badField.GetProperty("errors").GetProperty("measures[0].field")[0].GetString());
         var badDimension = await JsonOf(await business.PostAsJsonAsync($"/api/v1/grants/{popular}/aggregates",
-            new { category = "steps.daily", groupBy = new[] { "ward" }, measures = new[] { new { function = "count" } } }), HttpStatusCode.BadRequest);
+            new { category = "steps.daily", groupBy = new[] { "ward" }, measures = new[] { new { function = "count" } } }), HttpStatusCode.UnprocessableEntity);
         Assert.True(badDimension.GetProperty("errors").TryGetProperty("groupBy[0]", out _));
-        await JsonOf(await business.PostAsJsonAsync($"/api/v1/grants/{popular}/aggregates",
-            new { category = "body.composition", measures = new[] { new { function = "count" } } }), HttpStatusCode.BadRequest);
+        var badCategory = await JsonOf(await business.PostAsJsonAsync($"/api/v1/grants/{popular}/aggregates",
+            new { category = "body.composition", measures = new[] { new { function = "count" } } }), HttpStatusCode.UnprocessableEntity);
+        Assert.Equal("/problems/aggregate-not-approved", badCategory.GetProperty("type").GetString());
+        // No category at all cannot be read as a query: 400.
+        var noCategory = await JsonOf(await business.PostAsJsonAsync($"/api/v1/grants/{popular}/aggregates",
+            new { measures = new[] { new { function = "count" } } }), HttpStatusCode.BadRequest);
+        Assert.Equal("/problems/malformed-request", noCategory.GetProperty("type").GetString());
 
         var answer = await JsonOf(await business.PostAsJsonAsync($"/api/v1/grants/{popular}/aggregates",
             Query(new { function = "count" }, new { function = "mean", field = "steps" }, new { function = "median", field = "activeMinutes" })), HttpStatusCode.OK);
@@ -103,7 +110,7 @@ public sealed class AggregateHttpTests(AggregateHttpTests.Factory factory) : ICl
         var log = (await committee.GetFromJsonAsync<JsonElement>($"/api/v1/committee/access-log?grantId={popular}&limit=50")).GetProperty("entries").EnumerateArray().ToList();
         Assert.Single(log, e => e.GetProperty("kind").GetString() == "aggregate-release" && e.GetProperty("residents").GetInt32() == 12);
         var refused = log.Where(e => e.GetProperty("outcome").GetString() == "refused").ToList();
-        Assert.Equal(3, refused.Count);
+        Assert.Equal(4, refused.Count);
         Assert.Contains(refused, e => e.GetProperty("reasons").EnumerateArray().Any(r => r.GetString()!.Contains("distanceMeters")));
         Assert.All(refused, e => Assert.True(e.GetProperty("auditSequence").GetInt64() >= 0));
         var smallLog = (await committee.GetFromJsonAsync<JsonElement>($"/api/v1/committee/access-log?grantId={small}&limit=50")).GetProperty("entries").EnumerateArray().ToList();

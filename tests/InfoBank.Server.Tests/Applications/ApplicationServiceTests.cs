@@ -4,6 +4,7 @@ using InfoBank.Core.Audit;
 using InfoBank.Core.Rules;
 using InfoBank.Server.Features.Applications;
 using InfoBank.Server.Features.Audit;
+using InfoBank.Server.Infrastructure.Errors;
 using InfoBank.Server.Tests.Infrastructure;
 using Microsoft.Extensions.FileProviders;
 using Microsoft.Extensions.Hosting;
@@ -52,7 +53,7 @@ public abstract class ApplicationServiceTests<TFixture>(TFixture database) : Sto
         var service = NewService();
         var owner = Owner();
         var created = await service.CreateAsync(owner, Example("fitness-club"), default);
-        Assert.Equal(ResultKind.Ok, created.Kind);
+        Assert.Null(created.Refusal);
         var id = created.Value!.Id;
         Assert.Equal("draft", created.Value.Status);
         Assert.Null(created.Value.Assessment);
@@ -64,15 +65,15 @@ public abstract class ApplicationServiceTests<TFixture>(TFixture database) : Sto
         Assert.Equal("permit", submitted.Value.Assessment.Policy.Decision);
         Assert.StartsWith("sha256:", submitted.Value.Assessment.RuleHash);
 
-        Assert.Equal(ResultKind.Ok, (await service.VoteAsync(Member, id, new VoteRequest("approve", "aggregates only, k=10", null), default)).Kind);
-        Assert.Equal(ResultKind.Ok, (await service.VoteAsync(Secretary, id, new VoteRequest("approve_with_conditions", "fine", ["publish the ward statistics"]), default)).Kind);
+        Assert.Null((await service.VoteAsync(Member, id, new VoteRequest("approve", "aggregates only, k=10", null), default)).Refusal);
+        Assert.Null((await service.VoteAsync(Secretary, id, new VoteRequest("approve_with_conditions", "fine", ["publish the ward statistics"]), default)).Refusal);
         var early = await service.DecideAsync(Chair, id, null, default);
-        Assert.Equal(RefusalKind.NoQuorum, early.Refusal);
-        Assert.Equal(ResultKind.Ok, (await service.VoteAsync(Chair, id, new VoteRequest("approve", "benefit is fair", null), default)).Kind);
+        Assert.Equal(ProblemTypes.NoQuorum, early.Refusal?.Type);
+        Assert.Null((await service.VoteAsync(Chair, id, new VoteRequest("approve", "benefit is fair", null), default)).Refusal);
 
         _clock.Advance(TimeSpan.FromHours(1));
         var decided = await service.DecideAsync(Chair, id, new DecisionRequest("approved at the November meeting"), default);
-        Assert.Equal(ResultKind.Ok, decided.Kind);
+        Assert.Null(decided.Refusal);
         var view = decided.Value!;
         Assert.Equal("approved", view.Status);
         Assert.Equal(["publish the ward statistics"], view.Decision!.Conditions);
@@ -110,7 +111,7 @@ public abstract class ApplicationServiceTests<TFixture>(TFixture database) : Sto
         Assert.Equal("returned", returned.Status);
         Assert.Contains(returned.Assessment!.Pia.Findings, f => f.RuleId == "PIA-MIN-001");
 
-        Assert.Equal(RefusalKind.WrongState, (await service.SubmitAsync(owner, id, default)).Refusal);
+        Assert.Equal(ProblemTypes.WrongState, (await service.SubmitAsync(owner, id, default)).Refusal?.Type);
         var fixedSpec = mall with
         {
             Data = [new DataRequest("location.visit", ["placeId", "dwellSeconds"]), new DataRequest("purchase.item", ["storeId"])],
@@ -129,9 +130,9 @@ public abstract class ApplicationServiceTests<TFixture>(TFixture database) : Sto
         var service = NewService();
         var id = (await service.CreateAsync(Owner(), Example("fitness-club"), default)).Value!.Id;
         var other = Owner();
-        Assert.Equal(ResultKind.NotFound, (await service.GetForOwnerAsync(other, id, default)).Kind);
-        Assert.Equal(ResultKind.NotFound, (await service.UpdateDraftAsync(other, id, Example("fitness-club"), default)).Kind);
-        Assert.Equal(ResultKind.NotFound, (await service.SubmitAsync(other, id, default)).Kind);
+        Assert.Equal(ProblemTypes.NotFound, (await service.GetForOwnerAsync(other, id, default)).Refusal?.Type);
+        Assert.Equal(ProblemTypes.NotFound, (await service.UpdateDraftAsync(other, id, Example("fitness-club"), default)).Refusal?.Type);
+        Assert.Equal(ProblemTypes.NotFound, (await service.SubmitAsync(other, id, default)).Refusal?.Type);
         Assert.Empty(await service.ListForOwnerAsync(other, default));
     }
 
@@ -146,13 +147,13 @@ public abstract class ApplicationServiceTests<TFixture>(TFixture database) : Sto
         Assert.Equal("needs_review", review.Assessment!.Policy.Decision);
 
         var edit = await service.UpdateDraftAsync(owner, id, Example("fitness-club"), default);
-        Assert.Equal(RefusalKind.WrongState, edit.Refusal);
-        Assert.Contains("frozen", edit.Message);
+        Assert.Equal(ProblemTypes.WrongState, edit.Refusal?.Type);
+        Assert.Contains("frozen", edit.Refusal!.Detail);
 
-        Assert.Equal(ResultKind.Ok, (await service.VoteAsync(Member, id, new VoteRequest("reject", "too much detail", null), default)).Kind);
-        Assert.Equal(RefusalKind.Duplicate, (await service.VoteAsync(Member, id, new VoteRequest("approve", "changed my mind", null), default)).Refusal);
-        Assert.Equal(RefusalKind.Invalid, (await service.VoteAsync(Chair, id, new VoteRequest("approve", "", null), default)).Refusal);
-        Assert.Equal(RefusalKind.NotAllowed, (await service.VoteAsync(Actor.Committee(Guid.NewGuid(), "none"), id, new VoteRequest("approve", "x", null), default)).Refusal);
+        Assert.Null((await service.VoteAsync(Member, id, new VoteRequest("reject", "too much detail", null), default)).Refusal);
+        Assert.Equal(ProblemTypes.AlreadyDone, (await service.VoteAsync(Member, id, new VoteRequest("approve", "changed my mind", null), default)).Refusal?.Type);
+        Assert.Equal(ProblemTypes.MalformedRequest, (await service.VoteAsync(Chair, id, new VoteRequest("approve", "", null), default)).Refusal?.Type);
+        Assert.Equal(ProblemTypes.RoleNotAllowed, (await service.VoteAsync(Actor.Committee(Guid.NewGuid(), "none"), id, new VoteRequest("approve", "x", null), default)).Refusal?.Type);
         Assert.Single(await new ApplicationStore(Database.Connections).VotesAsync(id, 1, default));
     }
 
@@ -166,13 +167,13 @@ public abstract class ApplicationServiceTests<TFixture>(TFixture database) : Sto
         await service.VoteAsync(Member, id, new VoteRequest("reject", "re-identification risk", null), default);
         await service.VoteAsync(Secretary, id, new VoteRequest("reject", "weak security case", null), default);
         await service.VoteAsync(Chair, id, new VoteRequest("approve", "valuable research", null), default);
-        Assert.Equal(RefusalKind.NotAllowed, (await service.DecideAsync(Member, id, null, default)).Refusal);
+        Assert.Equal(ProblemTypes.RoleNotAllowed, (await service.DecideAsync(Member, id, null, default)).Refusal?.Type);
         var decided = (await service.DecideAsync(Secretary, id, null, default)).Value!;
         Assert.Equal("rejected", decided.Status);
         Assert.Null(decided.Grant);
         Assert.Empty(_offers.Calls);
-        Assert.Equal(RefusalKind.WrongState, (await service.DecideAsync(Chair, id, null, default)).Refusal);
-        Assert.Equal(RefusalKind.WrongState, (await service.VoteAsync(Actor.Committee(Guid.NewGuid(), "member"), id, new VoteRequest("approve", "late", null), default)).Refusal);
+        Assert.Equal(ProblemTypes.WrongState, (await service.DecideAsync(Chair, id, null, default)).Refusal?.Type);
+        Assert.Equal(ProblemTypes.WrongState, (await service.VoteAsync(Actor.Committee(Guid.NewGuid(), "member"), id, new VoteRequest("approve", "late", null), default)).Refusal?.Type);
     }
 
     [SkippableFact]
@@ -180,19 +181,19 @@ public abstract class ApplicationServiceTests<TFixture>(TFixture database) : Sto
     {
         var service = NewService();
         var grant = await ApprovedGrantAsync(service);
-        Assert.Equal(RefusalKind.NotAllowed, (await service.SuspendGrantAsync(Secretary, grant, new GrantActionRequest("x"), default)).Refusal);
-        Assert.Equal(ResultKind.Invalid, (await service.SuspendGrantAsync(Member, grant, new GrantActionRequest(" "), default)).Kind);
+        Assert.Equal(ProblemTypes.RoleNotAllowed, (await service.SuspendGrantAsync(Secretary, grant, new GrantActionRequest("x"), default)).Refusal?.Type);
+        Assert.Equal(ProblemTypes.MalformedRequest, (await service.SuspendGrantAsync(Member, grant, new GrantActionRequest(" "), default)).Refusal?.Type);
         Assert.Equal("suspended", (await service.SuspendGrantAsync(Member, grant, new GrantActionRequest("unusual access pattern"), default)).Value!.Status);
-        Assert.Equal(RefusalKind.WrongState, (await service.SuspendGrantAsync(Member, grant, new GrantActionRequest("again"), default)).Refusal);
+        Assert.Equal(ProblemTypes.WrongState, (await service.SuspendGrantAsync(Member, grant, new GrantActionRequest("again"), default)).Refusal?.Type);
         Assert.Equal("active", (await service.ReinstateGrantAsync(Chair, grant, new GrantActionRequest("explained"), default)).Value!.Status);
-        Assert.Equal(RefusalKind.NotAllowed, (await service.RevokeGrantAsync(Member, grant, new GrantActionRequest("x"), default)).Refusal);
+        Assert.Equal(ProblemTypes.RoleNotAllowed, (await service.RevokeGrantAsync(Member, grant, new GrantActionRequest("x"), default)).Refusal?.Type);
         var revoked = (await service.RevokeGrantAsync(Chair, grant, new GrantActionRequest("breach of conditions"), default)).Value!;
         Assert.Equal("revoked", revoked.Status);
         Assert.Equal("breach of conditions", revoked.StatusReason);
         Assert.Contains(_audit.Entries, e => e.Kind == AuditKinds.GrantSuspended && e.GrantId == grant);
         Assert.Contains(_audit.Entries, e => e.Kind == AuditKinds.GrantRevoked && e.GrantId == grant);
         Assert.Contains(_audit.Entries, e => e.Kind == AuditKinds.GrantReinstated && e.GrantId == grant);
-        Assert.Equal(ResultKind.NotFound, (await service.RevokeGrantAsync(Chair, Guid.NewGuid(), new GrantActionRequest("x"), default)).Kind);
+        Assert.Equal(ProblemTypes.NotFound, (await service.RevokeGrantAsync(Chair, Guid.NewGuid(), new GrantActionRequest("x"), default)).Refusal?.Type);
         Assert.Equal([$"publish {grant} dpv:ServiceOptimisation", $"suspend {grant}", $"resume {grant}", $"revoke {grant} {Chair.Ref}"], _offers.Calls);
 
         var second = await ApprovedGrantAsync(service);
@@ -215,11 +216,11 @@ public abstract class ApplicationServiceTests<TFixture>(TFixture database) : Sto
             Recipient = new RecipientSpec("Japan"),
         };
         var result = await service.CreateAsync(Owner(), bad, default);
-        Assert.Equal(ResultKind.Invalid, result.Kind);
-        Assert.Contains("data[0].fields", result.Errors!.Keys);
-        Assert.Contains("data[1].category", result.Errors.Keys);
-        Assert.Contains("output.k", result.Errors.Keys);
-        Assert.Contains("recipient.country", result.Errors.Keys);
+        Assert.Equal(ProblemTypes.MalformedRequest, result.Refusal?.Type);
+        Assert.Contains("data[0].fields", result.Refusal!.Errors!.Keys);
+        Assert.Contains("data[1].category", result.Refusal.Errors.Keys);
+        Assert.Contains("output.k", result.Refusal.Errors.Keys);
+        Assert.Contains("recipient.country", result.Refusal.Errors.Keys);
         await using var c = await Database.Connections.OpenAsync();
         Assert.Equal(0, await c.ExecuteScalarAsync<int>("SELECT COUNT(*) FROM applications WHERE owner_client_id = 'none-such'"));
     }

@@ -182,6 +182,34 @@ public sealed class ConsentApiTests(InfoBankFactory factory) : IClassFixture<Inf
     }
 
     [Fact]
+    public async Task A_client_tells_a_closed_offer_from_a_consent_it_already_holds_by_type_alone()
+    {
+        var offer = await PublishResearchAsync();
+        var (_, http) = await ResidentAsync();
+        var (_, other) = await ResidentAsync();
+        Assert.Equal(HttpStatusCode.Created, (await http.PostAsJsonAsync("/api/v1/me/consents", GiveBody(offer, DataCategories.BodyComposition))).StatusCode);
+
+        var already = await HostProblem(await http.PostAsJsonAsync("/api/v1/me/consents", GiveBody(offer, DataCategories.BodyComposition)), HttpStatusCode.Conflict);
+        var outdated = await HostProblem(await other.PostAsJsonAsync("/api/v1/me/consents",
+            new { offerId = offer.OfferId, noticeVersion = 2, specialCareItems = new[] { DataCategories.BodyComposition } }), HttpStatusCode.Conflict);
+        var unnamed = await HostProblem(await other.PostAsJsonAsync("/api/v1/me/consents", new { offerId = offer.OfferId, noticeVersion = 1 }), HttpStatusCode.UnprocessableEntity);
+        await Offers.SuspendForGrantAsync(offer.GrantId);
+        var closed = await HostProblem(await other.PostAsJsonAsync("/api/v1/me/consents", GiveBody(offer, DataCategories.BodyComposition)), HttpStatusCode.Conflict);
+
+        // The same status, told apart by the type: a client needs no English to know what to do.
+        Assert.Equal("/problems/already-consented", already.GetProperty("type").GetString());
+        Assert.Equal("/problems/offer-not-open", closed.GetProperty("type").GetString());
+        Assert.Equal("/problems/notice-not-current", outdated.GetProperty("type").GetString());
+        Assert.Equal("/problems/special-care-not-named", unnamed.GetProperty("type").GetString());
+        foreach (var problem in new[] { already, closed, outdated, unnamed })
+        {
+            var documented = await factory.CreateClient().GetAsync(problem.GetProperty("type").GetString());
+            Assert.Equal(HttpStatusCode.OK, documented.StatusCode);
+            Assert.Equal(problem.GetProperty("status").GetInt32(), (await documented.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("status").GetInt32());
+        }
+    }
+
+    [Fact]
     public async Task After_a_notice_change_the_resident_sees_what_changed_and_consents_again()
     {
         var draft = Current(ConsentKit.ResearchDraft(recipient: "research-" + Guid.NewGuid().ToString("N")[..8]));

@@ -3,6 +3,7 @@ using Dapper;
 using InfoBank.Core.Consent;
 using InfoBank.Server.Features.Consent;
 using InfoBank.Server.Infrastructure.Db;
+using InfoBank.Server.Infrastructure.Errors;
 using InfoBank.Server.Tests.Infrastructure;
 
 namespace InfoBank.Server.Tests.Consent;
@@ -61,35 +62,35 @@ public abstract class ConsentLedgerTests<TFixture> : StoreTestBase<TFixture>, ID
         var view = await _kit.GiveAsync(subject, offer);
         var before = await _kit.EventCountAsync();
 
-        async Task Refused(Task<(ConsentView? View, ConsentRefusal? Refusal)> command, ConsentRefusalKind kind, string fragment)
+        async Task Refused(Task<Outcome<ConsentView>> command, ConsentRefusalKind kind, string fragment)
         {
             var (result, refusal) = await command;
             Assert.Null(result);
-            Assert.Equal(kind, refusal!.Kind);
-            Assert.Contains(fragment, refusal.Message, StringComparison.OrdinalIgnoreCase);
+            Assert.Equal(ConsentRefusals.TypeOf(kind), refusal!.Type);
+            Assert.Contains(fragment, refusal.Detail, StringComparison.OrdinalIgnoreCase);
             Assert.Equal(before, await _kit.EventCountAsync());
         }
 
         GiveConsent Give(Guid offerId, int version, params string[] named) => new(offerId, version, null, named);
         await Refused(_kit.Consents.GiveAsync(subject, Give(Guid.NewGuid(), 1), default), ConsentRefusalKind.NotFound, "no offer");
-        await Refused(_kit.Consents.GiveAsync(subject, Give(offer.OfferId, 1, DataCategories.BodyComposition), default), ConsentRefusalKind.Conflict, "already consented");
-        await Refused(_kit.Consents.GiveAsync(other, Give(offer.OfferId, 2, DataCategories.BodyComposition), default), ConsentRefusalKind.Conflict, "not current");
+        await Refused(_kit.Consents.GiveAsync(subject, Give(offer.OfferId, 1, DataCategories.BodyComposition), default), ConsentRefusalKind.AlreadyConsented, "already consented");
+        await Refused(_kit.Consents.GiveAsync(other, Give(offer.OfferId, 2, DataCategories.BodyComposition), default), ConsentRefusalKind.NoticeNotCurrent, "not current");
         await Refused(_kit.Consents.GiveAsync(other, Give(offer.OfferId, 1), default), ConsentRefusalKind.Unacceptable, "special-care");
-        await Refused(_kit.Consents.GiveAsync(other, new GiveConsent(offer.OfferId, 1, "sha-256:00", [DataCategories.BodyComposition]), default), ConsentRefusalKind.Conflict, "hash");
+        await Refused(_kit.Consents.GiveAsync(other, new GiveConsent(offer.OfferId, 1, "sha-256:00", [DataCategories.BodyComposition]), default), ConsentRefusalKind.NoticeNotCurrent, "hash");
         await Refused(_kit.Consents.WithdrawAsync(other, view.Consent.ConsentId, default), ConsentRefusalKind.NotFound, "no consent");
         await Refused(_kit.Consents.WithdrawAsync(subject, Guid.NewGuid(), default), ConsentRefusalKind.NotFound, "no consent");
 
         await _kit.Offers.SuspendForGrantAsync(offer.GrantId);
-        await Refused(_kit.Consents.GiveAsync(other, Give(offer.OfferId, 1, DataCategories.BodyComposition), default), ConsentRefusalKind.Conflict, "suspended");
+        await Refused(_kit.Consents.GiveAsync(other, Give(offer.OfferId, 1, DataCategories.BodyComposition), default), ConsentRefusalKind.OfferNotOpen, "suspended");
 
         var withdrawn = await _kit.Consents.WithdrawAsync(subject, view.Consent.ConsentId, default);
-        Assert.NotNull(withdrawn.View);
+        Assert.NotNull(withdrawn.Value);
         before = await _kit.EventCountAsync();
-        await Refused(_kit.Consents.WithdrawAsync(subject, view.Consent.ConsentId, default), ConsentRefusalKind.Conflict, "already ConsentWithdrawn");
+        await Refused(_kit.Consents.WithdrawAsync(subject, view.Consent.ConsentId, default), ConsentRefusalKind.AlreadyEnded, "already ConsentWithdrawn");
 
         await _kit.Offers.RevokeForGrantAsync(offer.GrantId);
         before = await _kit.EventCountAsync();
-        await Refused(_kit.Consents.GiveAsync(other, Give(offer.OfferId, 1, DataCategories.BodyComposition), default), ConsentRefusalKind.Conflict, "revoked");
+        await Refused(_kit.Consents.GiveAsync(other, Give(offer.OfferId, 1, DataCategories.BodyComposition), default), ConsentRefusalKind.OfferNotOpen, "revoked");
     }
 
     [SkippableFact]
@@ -190,7 +191,7 @@ public abstract class ConsentLedgerTests<TFixture> : StoreTestBase<TFixture>, ID
         Assert.DoesNotContain(_kit.Audit.Entries, e => e.Kind == "consent.withdrawn" && e.SubjectRef == subject.ToString("D"));
 
         // Retried, it takes effect with exactly one entry.
-        Assert.NotNull((await _kit.Consents.WithdrawAsync(subject, view.Consent.ConsentId, default)).View);
+        Assert.NotNull((await _kit.Consents.WithdrawAsync(subject, view.Consent.ConsentId, default)).Value);
         Assert.False((await _kit.Decisions.DecideAsync(ConsentKit.ResearchQuestion(subject))).Allowed);
         Assert.Single(_kit.Audit.Entries, e => e.Kind == "consent.withdrawn" && e.SubjectRef == subject.ToString("D"));
         Assert.Equal(2, _kit.Audit.Entries.Count(e => e.SubjectRef == subject.ToString("D")));
@@ -208,12 +209,12 @@ public abstract class ConsentLedgerTests<TFixture> : StoreTestBase<TFixture>, ID
         var before = await _kit.EventCountAsync();
         var (view, refusal) = await _kit.Consents.GiveAsync(Guid.NewGuid(), new GiveConsent(offer.OfferId, 1, null, []), default);
         Assert.Null(view);
-        Assert.Equal(ConsentRefusalKind.NotEnrolled, refusal!.Kind);
+        Assert.Equal(ProblemTypes.NotEnrolled, refusal!.Type);
         Assert.Equal(before, await _kit.EventCountAsync());
 
         var erased = await _kit.NewResidentAsync();
         await _kit.Connections.InTransactionAsync(s => s.ExecuteAsync("UPDATE residents SET status = 'erased' WHERE account_id = @erased", new { erased }));
-        Assert.Equal(ConsentRefusalKind.NotEnrolled, (await _kit.Consents.GiveAsync(erased, new GiveConsent(offer.OfferId, 1, null, []), default)).Refusal!.Kind);
+        Assert.Equal(ProblemTypes.NotEnrolled, (await _kit.Consents.GiveAsync(erased, new GiveConsent(offer.OfferId, 1, null, []), default)).Refusal!.Type);
         Assert.Equal(before, await _kit.EventCountAsync());
     }
 
@@ -261,7 +262,7 @@ public abstract class ConsentLedgerTests<TFixture> : StoreTestBase<TFixture>, ID
         {
             try
             {
-                return (await _kit.Consents.GiveAsync(subject, new GiveConsent(offer.OfferId, 1, null, []), default)).View is not null;
+                return (await _kit.Consents.GiveAsync(subject, new GiveConsent(offer.OfferId, 1, null, []), default)).Value is not null;
             }
             catch (ConsentConflictException)
             {

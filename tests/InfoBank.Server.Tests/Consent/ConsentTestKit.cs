@@ -113,7 +113,7 @@ public sealed class ConsentKit
         await EnrolAsync(subject);
         var (view, refusal) = await Consents.GiveAsync(subject,
             new GiveConsent(offer.OfferId, offer.NoticeVersion, offer.NoticeHash, offer.Notice.SpecialCareItems), CancellationToken.None);
-        Assert.True(view is not null, refusal?.Message);
+        Assert.True(view is not null, refusal?.Detail);
         return view!;
     }
 

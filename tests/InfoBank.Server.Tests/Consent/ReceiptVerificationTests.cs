@@ -28,7 +28,7 @@ public sealed class ReceiptVerificationTests(InfoBankFactory factory) : IClassFi
         }
         var (view, refusal) = await consents.GiveAsync(subject,
             new Core.Consent.GiveConsent(offer.OfferId, offer.NoticeVersion, null, offer.Notice.SpecialCareItems), default);
-        Assert.True(view is not null, refusal?.Message);
+        Assert.True(view is not null, refusal?.Detail);
         var jws = (await consents.ReceiptAsync(subject, view.Consent.ConsentId, default))!.Jws;
 
         var jwks = await factory.CreateClient().GetStringAsync("/api/v1/keys");

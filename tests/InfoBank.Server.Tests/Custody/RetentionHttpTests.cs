@@ -185,12 +185,12 @@ public sealed class RetentionHttpTests(RetentionHttpTests.Factory factory) : ICl
         Assert.Equal("/problems/outside-retention", stale.GetProperty("type").GetString());
         Assert.Contains("180-day retention", stale.GetProperty("errors").GetProperty("records[1].observedAt")[0].GetString());
 
-        // Another problem beside it: the batch is refused for both, with the general type.
+        // Another problem beside it: the batch is refused for both, with the deposit-refused type.
         var mixed = await JsonOf(await deposit.PostAsJsonAsync("/api/v1/records", new
         {
             records = new object[] { Visit(residentRef, now - VisitRetention - TimeSpan.FromMinutes(1), tag + "-stale"), new { resident = residentRef, category = "location.visit", observedAt = now, payload = new { }, sourceRecordId = tag + "-bad" } },
         }), HttpStatusCode.UnprocessableEntity);
-        Assert.Equal("/problems/refused", mixed.GetProperty("type").GetString());
+        Assert.Equal("/problems/deposit-refused", mixed.GetProperty("type").GetString());
         Assert.Equal(0, await StoredAsync(tag));
     }
 

@@ -20,36 +20,11 @@ internal static class GrantAccessApi
             .WithSummary("Counts, sums, means and medians of approved fields, grouped by approved dimensions and weeks; groups with fewer than k residents are suppressed.");
     }
 
-    public static async Task<Results<Ok<RecordPage>, ValidationProblem, ProblemHttpResult>> ReadRecordsAsync(
-        Guid id, string? cursor, int? pageSize, HttpContext context, GrantAccessService access, CancellationToken cancellationToken)
-    {
-        var result = await access.ReadRecordsAsync(context.User.ClientId(), id, cursor, pageSize, cancellationToken);
-        return result.Refusal is { } refusal ? Refuse<RecordPage>(context, refusal) : TypedResults.Ok(result.Value!);
-    }
+    public static async Task<Results<Ok<RecordPage>, ProblemHttpResult>> ReadRecordsAsync(
+        Guid id, string? cursor, int? pageSize, HttpContext context, GrantAccessService access, CancellationToken cancellationToken) =>
+        (await access.ReadRecordsAsync(context.User.ClientId(), id, cursor, pageSize, cancellationToken)).ToOk();
 
-    public static async Task<Results<Ok<AggregateResult>, ValidationProblem, ProblemHttpResult>> AggregateAsync(
-        Guid id, AggregateRequest? request, HttpContext context, GrantAccessService access, CancellationToken cancellationToken)
-    {
-        var result = await access.AggregateAsync(context.User.ClientId(), id, request, cancellationToken);
-        return result.Refusal is { } refusal ? Refuse<AggregateResult>(context, refusal) : TypedResults.Ok(result.Value!);
-    }
-
-    private static Results<Ok<T>, ValidationProblem, ProblemHttpResult> Refuse<T>(HttpContext context, AccessRefusal refusal)
-    {
-        switch (refusal.Failure)
-        {
-            case AccessFailure.BadRequest:
-                return TypedResults.ValidationProblem(refusal.Errors ?? new() { ["$"] = [refusal.Detail] }, detail: refusal.Detail);
-            case AccessFailure.NotFound:
-                return TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Grant not found", detail: refusal.Detail);
-            case AccessFailure.Throttled:
-                var seconds = (long)Math.Max(1, Math.Ceiling(refusal.RetryAfter?.TotalSeconds ?? 1));
-                context.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
-                return TypedResults.Problem(statusCode: StatusCodes.Status429TooManyRequests, title: "Over the approved fetch frequency or volume", detail: refusal.Detail,
-                    extensions: new Dictionary<string, object?> { ["retryAfterSeconds"] = seconds });
-            default:
-                return TypedResults.Problem(statusCode: StatusCodes.Status403Forbidden,
-                    title: refusal.Failure == AccessFailure.Exhausted ? "The grant's approved fetches are used up" : "The grant cannot be used", detail: refusal.Detail);
-        }
-    }
+    public static async Task<Results<Ok<AggregateResult>, ProblemHttpResult>> AggregateAsync(
+        Guid id, AggregateRequest? request, HttpContext context, GrantAccessService access, CancellationToken cancellationToken) =>
+        (await access.AggregateAsync(context.User.ClientId(), id, request, cancellationToken)).ToOk();
 }

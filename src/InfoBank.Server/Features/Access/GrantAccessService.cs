@@ -9,6 +9,7 @@ using InfoBank.Server.Features.Audit;
 using InfoBank.Server.Features.Consent;
 using InfoBank.Server.Features.Custody;
 using InfoBank.Server.Infrastructure.Db;
+using InfoBank.Server.Infrastructure.Errors;
 using Microsoft.Extensions.Options;
 
 namespace InfoBank.Server.Features.Access;
@@ -47,29 +48,6 @@ public sealed record AggregateResult(
     int PartialGroups,
     string Suppression);
 
-public enum AccessFailure
-{
-    /// <summary>No such grant for this business (another business's grant looks the same: 404).</summary>
-    NotFound,
-
-    /// <summary>Suspended, revoked, expired, or the wrong kind of access for the grant (403).</summary>
-    Forbidden,
-
-    /// <summary>A once-only grant already used (403).</summary>
-    Exhausted,
-
-    /// <summary>Over the approved frequency or volume (429 with Retry-After).</summary>
-    Throttled,
-
-    /// <summary>A bad cursor or query (400).</summary>
-    BadRequest,
-}
-
-/// <summary>A refusal: why, and (for 400) what was wrong, by field.</summary>
-public sealed record AccessRefusal(AccessFailure Failure, string Detail, TimeSpan? RetryAfter = null, Dictionary<string, string[]>? Errors = null);
-
-public sealed record AccessResult<T>(T? Value, AccessRefusal? Refusal);
-
 /// <summary>
 /// Brokered access, the moment data leaves the bank. Every request reads the grant fresh, checks
 /// its state and the approved frequency and volume, asks the consent decision function for every
@@ -94,19 +72,19 @@ public sealed partial class GrantAccessService(
 {
     private readonly AccessOptions _options = options.Value;
 
-    public async Task<AccessResult<RecordPage>> ReadRecordsAsync(string recipient, Guid grantId, string? cursor, int? pageSize, CancellationToken cancellationToken)
+    public async Task<Outcome<RecordPage>> ReadRecordsAsync(string recipient, Guid grantId, string? cursor, int? pageSize, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
         var (grant, refusal, decidedAfter) = await UsableGrantAsync(recipient, grantId, AccessKinds.Records, now, cancellationToken);
         if (refusal is not null)
         {
-            return new(null, refusal);
+            return refusal;
         }
         var size = pageSize ?? _options.DefaultPageSize;
         if (size < 1 || size > _options.MaxPageSize)
         {
-            return new(null, await RefuseAsync(grant!, recipient, AccessKinds.Records, now, new AccessRefusal(AccessFailure.BadRequest,
-                $"pageSize must be between 1 and {_options.MaxPageSize}.", Errors: new() { ["pageSize"] = [$"must be between 1 and {_options.MaxPageSize}"] }), cancellationToken));
+            return await RefuseAsync(grant!, recipient, AccessKinds.Records, now, Refusal.Of(ProblemTypes.InvalidParameter,
+                new Dictionary<string, string[]> { ["pageSize"] = [$"must be between 1 and {_options.MaxPageSize}"] }, $"pageSize must be between 1 and {_options.MaxPageSize}."), cancellationToken);
         }
         var queryHash = PageCursors.QueryHash("records", grant!.Id.ToString("N"), grant.PolicyHash, string.Join(",", grant.Items));
 
@@ -117,8 +95,8 @@ public sealed partial class GrantAccessService(
             var read = cursors.Read(cursor, grant.Id, recipient, queryHash, now);
             if (!read.IsValid || PagePosition.Decode(read.State!.Position) is not { } decoded)
             {
-                return new(null, await RefuseAsync(grant, recipient, AccessKinds.Records, now, new AccessRefusal(AccessFailure.BadRequest,
-                    read.Message, Errors: new() { ["cursor"] = [read.Message] }), cancellationToken, reason: $"cursor {read.Rejection}"));
+                return await RefuseAsync(grant, recipient, AccessKinds.Records, now, Refusal.Of(ProblemTypes.InvalidParameter,
+                    new Dictionary<string, string[]> { ["cursor"] = [read.Message] }, read.Message), cancellationToken, reason: $"cursor {read.Rejection}");
             }
             (state, position) = (read.State, decoded);
         }
@@ -131,7 +109,7 @@ public sealed partial class GrantAccessService(
             var verdict = await store.TryStartFetchAsync(grant.Id, AccessKinds.Records, fetchId, grant.Fetch, now, cancellationToken);
             if (!verdict.Allowed)
             {
-                return new(null, await ThrottleAsync(grant, recipient, AccessKinds.Records, now, verdict, cancellationToken));
+                return await ThrottleAsync(grant, recipient, AccessKinds.Records, now, verdict, cancellationToken);
             }
         }
         // What the fetch's row says it served, not what the cursor claims: replaying an older cursor
@@ -140,8 +118,8 @@ public sealed partial class GrantAccessService(
         if (reserved is null)
         {
             const string unknown = "The fetch this cursor continues is not known here; start a new fetch without a cursor.";
-            return new(null, await RefuseAsync(grant, recipient, AccessKinds.Records, now, new AccessRefusal(AccessFailure.BadRequest,
-                unknown, Errors: new() { ["cursor"] = [unknown] }), cancellationToken, reason: "cursor of an unknown fetch"));
+            return await RefuseAsync(grant, recipient, AccessKinds.Records, now, Refusal.Of(ProblemTypes.InvalidParameter,
+                new Dictionary<string, string[]> { ["cursor"] = [unknown] }, unknown), cancellationToken, reason: "cursor of an unknown fetch");
         }
         var (served, budget) = reserved.Value;
         if (budget == 0)
@@ -149,12 +127,12 @@ public sealed partial class GrantAccessService(
             // The fetch is complete; what follows is a new fetch, when the frequency allows one.
             var verdict = await store.CanStartFetchAsync(grant.Id, AccessKinds.Records, grant.Fetch, now, cancellationToken);
             var full = $"This fetch has served the approved {grant.Fetch.MaxRecordsPerFetch} records; start a new fetch without a cursor when the frequency allows. ";
-            return new(null, await ThrottleAsync(grant, recipient, AccessKinds.Records, now, verdict.Kind switch
+            return await ThrottleAsync(grant, recipient, AccessKinds.Records, now, verdict.Kind switch
             {
                 FetchVerdictKind.Exhausted => verdict with { Reason = full + verdict.Reason },
                 FetchVerdictKind.RetryLater => verdict with { Reason = full + verdict.Reason },
                 _ => new FetchVerdict(FetchVerdictKind.RetryLater, TimeSpan.FromSeconds(1), full + "A new fetch may start now."),
-            }, cancellationToken));
+            }, cancellationToken);
         }
 
         var (from, to) = grant.DataWindow(now);
@@ -221,17 +199,17 @@ public sealed partial class GrantAccessService(
 
         var retention = categories.Select(c => inventory.Find(c)).OfType<InventoryCategory>()
             .Select(c => new CategoryRetention(c.Name, c.RetentionDays, c.KeptFrom(now))).ToList();
-        return new(new RecordPage(grant.Id, fetchId, grant.PurposeCode, grant.Items, records, servedNow,
-            grant.Fetch.MaxRecordsPerFetch is { } cap ? Math.Max(0, cap - servedNow) : null, next, retention), null);
+        return new RecordPage(grant.Id, fetchId, grant.PurposeCode, grant.Items, records, servedNow,
+            grant.Fetch.MaxRecordsPerFetch is { } cap ? Math.Max(0, cap - servedNow) : null, next, retention);
     }
 
-    public async Task<AccessResult<AggregateResult>> AggregateAsync(string recipient, Guid grantId, AggregateRequest? request, CancellationToken cancellationToken)
+    public async Task<Outcome<AggregateResult>> AggregateAsync(string recipient, Guid grantId, AggregateRequest? request, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
         var (grant, refusal, decidedAfter) = await UsableGrantAsync(recipient, grantId, AccessKinds.Aggregate, now, cancellationToken);
         if (refusal is not null)
         {
-            return new(null, refusal);
+            return refusal;
         }
         var offset = TimeSpan.FromHours(_options.BucketUtcOffsetHours);
         var category = request?.Category;
@@ -239,22 +217,25 @@ public sealed partial class GrantAccessService(
         if (spec is null)
         {
             var message = $"category must be one of the grant's approved categories ({string.Join(", ", grant!.Categories)})";
-            return new(null, await RefuseAsync(grant, recipient, AccessKinds.Aggregate, now,
-                new AccessRefusal(AccessFailure.BadRequest, "The aggregate query is not valid for this grant.", Errors: new() { ["category"] = [message] }), cancellationToken));
+            // No category at all is a request that cannot be read as a query (400); one the grant does not approve is the grant's refusal (422).
+            var unusable = category is null
+                ? Refusal.Of(ProblemTypes.MalformedRequest, new Dictionary<string, string[]> { ["category"] = [message] }, "The aggregate query names no category.")
+                : Refusal.Of(ProblemTypes.AggregateNotApproved, new Dictionary<string, string[]> { ["category"] = [message] }, "The aggregate query asks for a category this grant did not approve.");
+            return await RefuseAsync(grant, recipient, AccessKinds.Aggregate, now, unusable, cancellationToken);
         }
         var query = new AggregateQuery(request!.GroupBy ?? [], request.Measures ?? [], request.Filters?.ToDictionary(f => f.Key, f => f.Value));
         var errors = AggregateEngine.Validate(spec, query);
         if (errors.Count > 0)
         {
-            return new(null, await RefuseAsync(grant!, recipient, AccessKinds.Aggregate, now,
-                new AccessRefusal(AccessFailure.BadRequest, "The aggregate query asks for something this grant did not approve.", Errors: errors), cancellationToken,
-                reason: "unapproved aggregate query: " + string.Join("; ", errors.SelectMany(e => e.Value.Select(v => $"{e.Key}: {v}")))));
+            return await RefuseAsync(grant!, recipient, AccessKinds.Aggregate, now,
+                Refusal.Of(ProblemTypes.AggregateNotApproved, errors, "The aggregate query asks for something this grant did not approve."), cancellationToken,
+                reason: "unapproved aggregate query: " + string.Join("; ", errors.SelectMany(e => e.Value.Select(v => $"{e.Key}: {v}"))));
         }
         var queryId = Guid.NewGuid();
         var verdict = await store.TryStartFetchAsync(grant!.Id, AccessKinds.Aggregate, queryId, grant.Fetch, now, cancellationToken);
         if (!verdict.Allowed)
         {
-            return new(null, await ThrottleAsync(grant!, recipient, AccessKinds.Aggregate, now, verdict, cancellationToken));
+            return await ThrottleAsync(grant!, recipient, AccessKinds.Aggregate, now, verdict, cancellationToken);
         }
 
         await ReleaseDueBucketsAsync(grant!, offset, now, decidedAfter, cancellationToken);
@@ -266,8 +247,8 @@ public sealed partial class GrantAccessService(
             [$"Aggregates of {category} from released cells only, k = {spec.K}; {answer.SuppressedGroups} group(s) suppressed, {answer.PartialGroups} partial."],
             new { category, groupBy = query.GroupBy, measures = query.Measures.Select(m => m.Name).ToList(), filters = query.Filters, released },
             null, cancellationToken, decidedAfter);
-        return new(new AggregateResult(grant.Id, category!, grant.PurposeCode, spec.K, spec.PeriodDimension, released, answer.Groups,
-            answer.SuppressedGroups, answer.PartialGroups, answer.Suppression), null);
+        return new AggregateResult(grant.Id, category!, grant.PurposeCode, spec.K, spec.PeriodDimension, released, answer.Groups,
+            answer.SuppressedGroups, answer.PartialGroups, answer.Suppression);
     }
 
     /// <summary>
@@ -453,7 +434,7 @@ public sealed partial class GrantAccessService(
     /// audited at or above it may have raced the request, which was decided on the state before it.
     /// The verifier's replay (<c>decidedAfter</c> in the access.allowed payload) applies exactly this rule.
     /// </summary>
-    private async Task<(GrantTerms? Grant, AccessRefusal? Refusal, long DecidedAfter)> UsableGrantAsync(string recipient, Guid grantId, string kind, DateTimeOffset now, CancellationToken cancellationToken)
+    private async Task<(GrantTerms? Grant, Refusal? Refusal, long DecidedAfter)> UsableGrantAsync(string recipient, Guid grantId, string kind, DateTimeOffset now, CancellationToken cancellationToken)
     {
         var decidedAfter = (await auditStore.CurrentFrontierAsync(cancellationToken)).Size;
         var view = await applications.FindGrantAsync(grantId, cancellationToken);
@@ -462,36 +443,36 @@ public sealed partial class GrantAccessService(
             // Another business's grant gets the same answer as a grant that does not exist.
             var detail = $"There is no grant {grantId} for this business.";
             await LogAttemptAsync(grantId, recipient, kind, AccessOutcomes.Refused, now, view is null ? "unknown grant" : "grant of another business", cancellationToken);
-            return (null, new AccessRefusal(AccessFailure.NotFound, detail), decidedAfter);
+            return (null, Refusal.Of(ProblemTypes.NotFound, detail), decidedAfter);
         }
         var grant = GrantTerms.From(view);
         if (grant.Inactive(now) is { } why)
         {
             await RecordAccessAsync(grant, recipient, kind, AccessOutcomes.GrantInactive, null, false, now, 0, [], [why], null, null, cancellationToken);
-            return (grant, new AccessRefusal(AccessFailure.Forbidden, why), decidedAfter);
+            return (grant, Refusal.Of(ProblemTypes.GrantInactive, why), decidedAfter);
         }
         if (kind == AccessKinds.Records && grant.AggregateOnly)
         {
-            return (grant, await RefuseAsync(grant, recipient, kind, now, new AccessRefusal(AccessFailure.Forbidden,
+            return (grant, await RefuseAsync(grant, recipient, kind, now, Refusal.Of(ProblemTypes.AccessKindNotApproved,
                 "This grant allows aggregate results only: use POST /api/v1/grants/{id}/aggregates."), cancellationToken), decidedAfter);
         }
         if (kind == AccessKinds.Aggregate && !grant.AggregateOnly)
         {
-            return (grant, await RefuseAsync(grant, recipient, kind, now, new AccessRefusal(AccessFailure.Forbidden,
+            return (grant, await RefuseAsync(grant, recipient, kind, now, Refusal.Of(ProblemTypes.AccessKindNotApproved,
                 "This grant was approved for record-level access; aggregates are offered for aggregate-only grants."), cancellationToken), decidedAfter);
         }
         return (grant, null, decidedAfter);
     }
 
-    private async Task<AccessRefusal> ThrottleAsync(GrantTerms grant, string recipient, string kind, DateTimeOffset now, FetchVerdict verdict, CancellationToken cancellationToken)
+    private async Task<Refusal> ThrottleAsync(GrantTerms grant, string recipient, string kind, DateTimeOffset now, FetchVerdict verdict, CancellationToken cancellationToken)
     {
         await RecordAccessAsync(grant, recipient, kind, AccessOutcomes.Throttled, null, true, now, 0, [], [verdict.Reason], null, null, cancellationToken);
         return verdict.Kind == FetchVerdictKind.Exhausted
-            ? new AccessRefusal(AccessFailure.Exhausted, verdict.Reason)
-            : new AccessRefusal(AccessFailure.Throttled, verdict.Reason, verdict.RetryAfter);
+            ? Refusal.Of(ProblemTypes.FetchesExhausted, verdict.Reason)
+            : Refusal.Of(ProblemTypes.OverApprovedFrequency, verdict.Reason) with { RetryAfter = verdict.RetryAfter ?? TimeSpan.FromSeconds(1) };
     }
 
-    private async Task<AccessRefusal> RefuseAsync(GrantTerms grant, string recipient, string kind, DateTimeOffset now, AccessRefusal refusal, CancellationToken cancellationToken, string? reason = null)
+    private async Task<Refusal> RefuseAsync(GrantTerms grant, string recipient, string kind, DateTimeOffset now, Refusal refusal, CancellationToken cancellationToken, string? reason = null)
     {
         await RecordAccessAsync(grant, recipient, kind, AccessOutcomes.Refused, null, false, now, 0, [], [reason ?? refusal.Detail], null, null, cancellationToken);
         return refusal;

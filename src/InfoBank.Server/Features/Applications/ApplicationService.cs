@@ -11,33 +11,6 @@ using InfoBank.Server.Infrastructure.Errors;
 
 namespace InfoBank.Server.Features.Applications;
 
-public enum ResultKind
-{
-    Ok,
-    NotFound,
-    Invalid,
-    Refused,
-
-    /// <summary>Well-formed but outside what the bank allows (422, with <see cref="StepResult{T}.Problem"/>'s type).</summary>
-    Unacceptable,
-}
-
-/// <summary>What a workflow step produced: a value, or why not (mapped to 404 / 400 / 403 / 409 by the API).</summary>
-public sealed record StepResult<T>(ResultKind Kind, T? Value, string? Message = null, RefusalKind? Refusal = null, Dictionary<string, string[]>? Errors = null,
-    IReadOnlyList<string>? Rules = null, ProblemType? Problem = null)
-{
-    public static StepResult<T> Ok(T value) => new(ResultKind.Ok, value);
-
-    public static StepResult<T> NotFound(string message) => new(ResultKind.NotFound, default, message);
-
-    public static StepResult<T> Invalid(Dictionary<string, string[]> errors) => new(ResultKind.Invalid, default, "The request is not valid.", null, errors);
-
-    public static StepResult<T> Refused(RefusalKind kind, string message) => new(ResultKind.Refused, default, message, kind);
-
-    public static StepResult<T> Unacceptable(ProblemType problem, Dictionary<string, string[]> errors, string message) =>
-        new(ResultKind.Unacceptable, default, message, null, errors, Problem: problem);
-}
-
 /// <summary>Who is acting: a business client, or a committee account with its role.</summary>
 public sealed record Actor(string Ref, string? ClientId = null, Guid? MemberId = null, string? Role = null)
 {
@@ -59,14 +32,14 @@ public sealed class ApplicationService(ApplicationStore store, RuleCatalogProvid
 
     private static string Status(ApplicationStatus s) => ApplicationWorkflow.Name(s);
 
-    public async Task<StepResult<ApplicationView>> CreateAsync(string owner, ApplicationSpec? spec, CancellationToken ct)
+    public async Task<Outcome<ApplicationView>> CreateAsync(string owner, ApplicationSpec? spec, CancellationToken ct)
     {
         var errors = Validate(spec);
         if (errors.Count > 0)
         {
-            return StepResult<ApplicationView>.Invalid(errors);
+            return Invalid(errors);
         }
-        if (LookbackRefusal<ApplicationView>(spec!) is { } lookback)
+        if (LookbackRefusal(spec!) is { } lookback)
         {
             return lookback;
         }
@@ -88,27 +61,27 @@ public sealed class ApplicationService(ApplicationStore store, RuleCatalogProvid
             await Event(s, row.Id, 0, "application.created", Actor.Business(owner), null, now, ct);
             return true;
         }, ct);
-        return StepResult<ApplicationView>.Ok(await BusinessViewAsync(row, ct));
+        return Outcome<ApplicationView>.Of(await BusinessViewAsync(row, ct));
     }
 
-    public async Task<StepResult<ApplicationView>> UpdateDraftAsync(string owner, Guid id, ApplicationSpec? spec, CancellationToken ct)
+    public async Task<Outcome<ApplicationView>> UpdateDraftAsync(string owner, Guid id, ApplicationSpec? spec, CancellationToken ct)
     {
         var row = await store.FindAsync(id, ct);
         if (row is null || row.OwnerClientId != owner)
         {
-            return NotFound<ApplicationView>();
+            return NotFound();
         }
         var step = ApplicationWorkflow.Apply(ApplicationWorkflow.Parse(row.Status), new EditDraft());
         if (!step.Allowed)
         {
-            return StepResult<ApplicationView>.Refused(step.Kind!.Value, step.Refusal!);
+            return WorkflowRefusals.Of(step.Kind!.Value, step.Refusal!);
         }
         var errors = Validate(spec);
         if (errors.Count > 0)
         {
-            return StepResult<ApplicationView>.Invalid(errors);
+            return Invalid(errors);
         }
-        if (LookbackRefusal<ApplicationView>(spec!) is { } lookback)
+        if (LookbackRefusal(spec!) is { } lookback)
         {
             return lookback;
         }
@@ -127,33 +100,35 @@ public sealed class ApplicationService(ApplicationStore store, RuleCatalogProvid
         }, ct);
         if (!updated)
         {
-            return Raced<ApplicationView>();
+            return Raced();
         }
-        return StepResult<ApplicationView>.Ok(await BusinessViewAsync((await store.FindAsync(id, ct))!, ct));
+        return Outcome<ApplicationView>.Of(await BusinessViewAsync((await store.FindAsync(id, ct))!, ct));
     }
 
     /// <summary>
     /// Freezes the draft as a new version, runs the PIA and the committee policies on it, and moves it
     /// to review — or back to the business when a blocker fires or the policy denies it.
     /// </summary>
-    public async Task<StepResult<ApplicationView>> SubmitAsync(string owner, Guid id, CancellationToken ct)
+    public async Task<Outcome<ApplicationView>> SubmitAsync(string owner, Guid id, CancellationToken ct)
     {
         var row = await store.FindAsync(id, ct);
         if (row is null || row.OwnerClientId != owner)
         {
-            return NotFound<ApplicationView>();
+            return NotFound();
         }
         var submit = ApplicationWorkflow.Apply(ApplicationWorkflow.Parse(row.Status), new SubmitApplication());
         if (!submit.Allowed)
         {
-            return StepResult<ApplicationView>.Refused(submit.Kind!.Value, submit.Refusal!);
+            return WorkflowRefusals.Of(submit.Kind!.Value, submit.Refusal!);
         }
         var spec = JsonSerializer.Deserialize<ApplicationSpec>(row.SpecJson, Json)!;
         // The rule files may have changed since the draft was saved (a field renamed in the inventory).
+        // Submit sends no body, so this is no malformed request: the bank refuses the stored draft (422).
         var errors = Validate(spec);
         if (errors.Count > 0)
         {
-            return StepResult<ApplicationView>.Invalid(errors);
+            return Refusal.Of(ProblemTypes.DraftNoLongerValid, errors,
+                "The saved draft no longer passes the current rule files; edit it and submit again.");
         }
         var catalog = rules.Catalog;
         // Informative here (an approval checks again inside its transaction): a deny now saves the
@@ -199,15 +174,15 @@ public sealed class ApplicationService(ApplicationStore store, RuleCatalogProvid
         }, ct);
         if (!submitted)
         {
-            return Raced<ApplicationView>();
+            return Raced();
         }
-        return StepResult<ApplicationView>.Ok(await BusinessViewAsync((await store.FindAsync(id, ct))!, ct));
+        return Outcome<ApplicationView>.Of(await BusinessViewAsync((await store.FindAsync(id, ct))!, ct));
     }
 
-    public async Task<StepResult<ApplicationView>> GetForOwnerAsync(string owner, Guid id, CancellationToken ct)
+    public async Task<Outcome<ApplicationView>> GetForOwnerAsync(string owner, Guid id, CancellationToken ct)
     {
         var row = await store.FindAsync(id, ct);
-        return row is null || row.OwnerClientId != owner ? NotFound<ApplicationView>() : StepResult<ApplicationView>.Ok(await BusinessViewAsync(row, ct));
+        return row is null || row.OwnerClientId != owner ? NotFound() : Outcome<ApplicationView>.Of(await BusinessViewAsync(row, ct));
     }
 
     public async Task<IReadOnlyList<ApplicationSummary>> ListForOwnerAsync(string owner, CancellationToken ct) =>
@@ -231,22 +206,22 @@ public sealed class ApplicationService(ApplicationStore store, RuleCatalogProvid
         return result;
     }
 
-    public async Task<StepResult<CommitteeApplicationView>> GetForCommitteeAsync(Guid id, CancellationToken ct)
+    public async Task<Outcome<CommitteeApplicationView>> GetForCommitteeAsync(Guid id, CancellationToken ct)
     {
         var row = await store.FindAsync(id, ct);
-        return row is null ? NotFound<CommitteeApplicationView>() : StepResult<CommitteeApplicationView>.Ok(await CommitteeViewAsync(row, ct));
+        return row is null ? NotFound() : Outcome<CommitteeApplicationView>.Of(await CommitteeViewAsync(row, ct));
     }
 
-    public async Task<StepResult<CommitteeApplicationView>> VoteAsync(Actor member, Guid id, VoteRequest? request, CancellationToken ct)
+    public async Task<Outcome<CommitteeApplicationView>> VoteAsync(Actor member, Guid id, VoteRequest? request, CancellationToken ct)
     {
         if (request is null)
         {
-            return StepResult<CommitteeApplicationView>.Invalid(new() { ["vote"] = ["a vote (approve, approve_with_conditions or reject) and a reason are required"] });
+            return Invalid(new() { ["vote"] = ["a vote (approve, approve_with_conditions or reject) and a reason are required"] });
         }
         var row = await store.FindAsync(id, ct);
         if (row is null)
         {
-            return NotFound<CommitteeApplicationView>();
+            return NotFound();
         }
         var governance = rules.Catalog.Policies.Governance;
         var now = clock.GetUtcNow();
@@ -254,7 +229,7 @@ public sealed class ApplicationService(ApplicationStore store, RuleCatalogProvid
             (request.Conditions ?? []).Select(c => c?.Trim() ?? "").Where(c => c.Length > 0).ToList(), now);
         if (vote.Reason.Length > 2000 || vote.Conditions.Count > 20 || vote.Conditions.Any(c => c.Length > 500))
         {
-            return StepResult<CommitteeApplicationView>.Invalid(new() { ["reason"] = ["a reason is at most 2000 characters; at most 20 conditions of 500 characters each"] });
+            return Invalid(new() { ["reason"] = ["a reason is at most 2000 characters; at most 20 conditions of 500 characters each"] });
         }
         var refused = await audit.CommitAsync(async (scope, ct) =>
         {
@@ -263,7 +238,7 @@ public sealed class ApplicationService(ApplicationStore store, RuleCatalogProvid
             var step = ApplicationWorkflow.Apply(ApplicationWorkflow.Parse(row.Status), new CastVote(vote, existing, governance));
             if (!step.Allowed)
             {
-                return StepResult<CommitteeApplicationView>.Refused(step.Kind!.Value, step.Refusal!);
+                return WorkflowRefusals.Of(step.Kind!.Value, step.Refusal!);
             }
             var inserted = await ApplicationStore.InsertVoteAsync(s, new VoteRow
             {
@@ -278,28 +253,28 @@ public sealed class ApplicationService(ApplicationStore store, RuleCatalogProvid
             }, ct);
             if (!inserted)
             {
-                return StepResult<CommitteeApplicationView>.Refused(RefusalKind.Duplicate, "this member has already voted on this version");
+                return WorkflowRefusals.Of(RefusalKind.Duplicate, "this member has already voted on this version");
             }
             await Event(s, id, row.Version, "committee.vote", member, new { role = vote.Role, vote = vote.Choice }, now, ct);
             scope.Append(new AuditEntryDraft(AuditKinds.CommitteeVote, member.Ref, PolicyHash: rules.Catalog.Hash,
                 Payload: new { applicationId = id, version = row.Version, role = vote.Role, vote = vote.Choice, reason = vote.Reason, conditions = vote.Conditions }));
             return null;
         }, ct);
-        return refused ?? StepResult<CommitteeApplicationView>.Ok(await CommitteeViewAsync((await store.FindAsync(id, ct))!, ct));
+        return refused ?? Outcome<CommitteeApplicationView>.Of(await CommitteeViewAsync((await store.FindAsync(id, ct))!, ct));
     }
 
     /// <summary>Tallies the votes under the policy's quorum; approval creates the time-limited grant in the same transaction.</summary>
-    public async Task<StepResult<CommitteeApplicationView>> DecideAsync(Actor member, Guid id, DecisionRequest? request, CancellationToken ct)
+    public async Task<Outcome<CommitteeApplicationView>> DecideAsync(Actor member, Guid id, DecisionRequest? request, CancellationToken ct)
     {
         var row = await store.FindAsync(id, ct);
         if (row is null)
         {
-            return NotFound<CommitteeApplicationView>();
+            return NotFound();
         }
         var note = request?.Note?.Trim();
         if (note is { Length: > 2000 })
         {
-            return StepResult<CommitteeApplicationView>.Invalid(new() { ["note"] = ["a note is at most 2000 characters"] });
+            return Invalid(new() { ["note"] = ["a note is at most 2000 characters"] });
         }
         var catalog = rules.Catalog;
         var governance = catalog.Policies.Governance;
@@ -315,7 +290,7 @@ public sealed class ApplicationService(ApplicationStore store, RuleCatalogProvid
             var step = ApplicationWorkflow.Apply(ApplicationWorkflow.Parse(row.Status), new DecideApplication(member.Role!, votes, governance));
             if (!step.Allowed)
             {
-                return StepResult<CommitteeApplicationView>.Refused(step.Kind!.Value, step.Refusal!);
+                return WorkflowRefusals.Of(step.Kind!.Value, step.Refusal!);
             }
             var spec = step.Decision!.Approved ? JsonSerializer.Deserialize<ApplicationSpec>(version!.SpecJson, Json)! : null;
             if (spec is not null)
@@ -327,14 +302,14 @@ public sealed class ApplicationService(ApplicationStore store, RuleCatalogProvid
                 if (policy.Decision == PolicyDecisions.Deny)
                 {
                     var forbidding = policy.Matched.Where(m => m.Effect == PolicyEffects.Forbid).Select(m => m.RuleId).ToList();
-                    return new StepResult<CommitteeApplicationView>(ResultKind.Refused, default,
-                        $"the committee policy denies approving this version now ({string.Join(", ", forbidding)}); reject it or end the overlapping grant first",
-                        RefusalKind.PolicyDenies, Rules: forbidding);
+                    return WorkflowRefusals.Of(RefusalKind.PolicyDenies,
+                        $"the committee policy denies approving this version now ({string.Join(", ", forbidding)}); reject it or end the overlapping grant first")
+                        .With("rules", forbidding);
                 }
             }
             if (!await ApplicationStore.UpdateStatusAsync(s, id, row.Status, Status(step.To!.Value), row.Version, now, ct))
             {
-                return Raced<CommitteeApplicationView>();
+                return Raced();
             }
             var outcome = step.Decision!;
             await ApplicationStore.InsertDecisionAsync(s, new DecisionRow
@@ -388,18 +363,18 @@ public sealed class ApplicationService(ApplicationStore store, RuleCatalogProvid
             }
             return null;
         }, ct);
-        return refused ?? StepResult<CommitteeApplicationView>.Ok(await CommitteeViewAsync((await store.FindAsync(id, ct))!, ct));
+        return refused ?? Outcome<CommitteeApplicationView>.Of(await CommitteeViewAsync((await store.FindAsync(id, ct))!, ct));
     }
 
-    public Task<StepResult<GrantView>> SuspendGrantAsync(Actor member, Guid grantId, GrantActionRequest? request, CancellationToken ct) =>
+    public Task<Outcome<GrantView>> SuspendGrantAsync(Actor member, Guid grantId, GrantActionRequest? request, CancellationToken ct) =>
         ChangeGrantAsync(member, grantId, request, new SuspendGrant(member.Role!, rules.Catalog.Policies.Governance), AuditKinds.GrantSuspended, ct,
             (scope, id) => offers.SuspendAsync(scope, id));
 
-    public Task<StepResult<GrantView>> ReinstateGrantAsync(Actor member, Guid grantId, GrantActionRequest? request, CancellationToken ct) =>
+    public Task<Outcome<GrantView>> ReinstateGrantAsync(Actor member, Guid grantId, GrantActionRequest? request, CancellationToken ct) =>
         ChangeGrantAsync(member, grantId, request, new ReinstateGrant(member.Role!, rules.Catalog.Policies.Governance), AuditKinds.GrantReinstated, ct,
             (scope, id) => offers.ResumeAsync(scope, id));
 
-    public Task<StepResult<GrantView>> RevokeGrantAsync(Actor member, Guid grantId, GrantActionRequest? request, CancellationToken ct) =>
+    public Task<Outcome<GrantView>> RevokeGrantAsync(Actor member, Guid grantId, GrantActionRequest? request, CancellationToken ct) =>
         ChangeGrantAsync(member, grantId, request, new RevokeGrant(member.Role!, rules.Catalog.Policies.Governance), AuditKinds.GrantRevoked, ct,
             (scope, id) => offers.RevokeAsync(scope, id, member.Ref));
 
@@ -412,18 +387,18 @@ public sealed class ApplicationService(ApplicationStore store, RuleCatalogProvid
         {
             // The offer's own window ends at the same time; consent's expiry job expires its consents.
             var result = await ChangeGrantAsync(Actor.System, grant.Id, new GrantActionRequest("validity period ended"), new ExpireGrant(), null, ct, null);
-            expired += result.Kind == ResultKind.Ok ? 1 : 0;
+            expired += result.Succeeded ? 1 : 0;
         }
         return expired;
     }
 
-    private async Task<StepResult<GrantView>> ChangeGrantAsync(
+    private async Task<Outcome<GrantView>> ChangeGrantAsync(
         Actor actor, Guid grantId, GrantActionRequest? request, GrantCommand command, string? auditKind, CancellationToken ct, Func<AuditScope, Guid, Task>? offerStep)
     {
         var reason = request?.Reason?.Trim();
         if (string.IsNullOrEmpty(reason) || reason.Length > 2000)
         {
-            return StepResult<GrantView>.Invalid(new() { ["reason"] = ["a reason (at most 2000 characters) is required"] });
+            return Invalid(new() { ["reason"] = ["a reason (at most 2000 characters) is required"] });
         }
         var refused = await audit.CommitAsync(async (scope, ct) =>
         {
@@ -431,16 +406,16 @@ public sealed class ApplicationService(ApplicationStore store, RuleCatalogProvid
             var grant = await ApplicationStore.FindGrantAsync(s, grantId, ct);
             if (grant is null)
             {
-                return StepResult<GrantView>.NotFound($"No grant {grantId}.");
+                return Refusal.Of(ProblemTypes.NotFound, $"No grant {grantId}.");
             }
             var step = GrantWorkflow.Apply(GrantWorkflow.Parse(grant.Status), command);
             if (!step.Allowed)
             {
-                return StepResult<GrantView>.Refused(step.Kind!.Value, step.Refusal!);
+                return WorkflowRefusals.Of(step.Kind!.Value, step.Refusal!);
             }
             if (!await ApplicationStore.UpdateGrantStatusAsync(s, grantId, grant.Status, GrantWorkflow.Name(step.To!.Value), reason, now, ct))
             {
-                return StepResult<GrantView>.Refused(RefusalKind.WrongState, "the grant changed while this request was handled; read it again");
+                return WorkflowRefusals.Of(RefusalKind.WrongState, "the grant changed while this request was handled; read it again");
             }
             foreach (var kind in step.Events)
             {
@@ -458,7 +433,7 @@ public sealed class ApplicationService(ApplicationStore store, RuleCatalogProvid
             }
             return null;
         }, ct);
-        return refused ?? StepResult<GrantView>.Ok(ToGrantView((await store.FindGrantAsync(grantId, ct))!));
+        return refused ?? Outcome<GrantView>.Of(ToGrantView((await store.FindGrantAsync(grantId, ct))!));
     }
 
     public async Task<GrantView?> FindGrantAsync(Guid grantId, CancellationToken ct) =>
@@ -469,10 +444,10 @@ public sealed class ApplicationService(ApplicationStore store, RuleCatalogProvid
 
     // The look-back becomes the offer's data window, a promise to residents: the bank offers at most a
     // year before a resident's first consent, so a longer one is refused (422), not a malformed request.
-    private static StepResult<T>? LookbackRefusal<T>(ApplicationSpec spec) =>
+    private static Refusal? LookbackRefusal(ApplicationSpec spec) =>
         spec.LookbackDays is < 0 or > InfoBank.Core.Consent.NoticeDataWindow.MaxLookbackDays
-            ? StepResult<T>.Unacceptable(ProblemTypes.LookbackOutOfRange,
-                new() { ["lookbackDays"] = [$"must be between 0 (from the day a resident consents) and {InfoBank.Core.Consent.NoticeDataWindow.MaxLookbackDays}, not {spec.LookbackDays}"] },
+            ? Refusal.Of(ProblemTypes.LookbackOutOfRange,
+                new Dictionary<string, string[]> { ["lookbackDays"] = [$"must be between 0 (from the day a resident consents) and {InfoBank.Core.Consent.NoticeDataWindow.MaxLookbackDays}, not {spec.LookbackDays}"] },
                 "The application's data window is outside what the bank offers.")
             : null;
 
@@ -503,10 +478,13 @@ public sealed class ApplicationService(ApplicationStore store, RuleCatalogProvid
         .Select(g => new HeldGrant(g.Id, g.OutputKind, JsonSerializer.Deserialize<List<DataRequest>>(g.DataJson, Json)!.Select(d => d.Category).ToList()))
         .ToList();
 
-    private static StepResult<T> NotFound<T>() => StepResult<T>.NotFound("No such application.");
+    private static Refusal NotFound() => Refusal.Of(ProblemTypes.NotFound, "No such application.");
 
-    private static StepResult<T> Raced<T>() =>
-        StepResult<T>.Refused(RefusalKind.WrongState, "the application changed while this request was handled; read it again");
+    private static Refusal Raced() =>
+        WorkflowRefusals.Of(RefusalKind.WrongState, "the application changed while this request was handled; read it again");
+
+    // The spec or command cannot be read as one the workflow takes: a missing or out-of-range member (400).
+    private static Refusal Invalid(Dictionary<string, string[]> errors) => Refusal.Of(ProblemTypes.MalformedRequest, errors, "The request is not valid.");
 
     private sealed record StoredDecision(DecisionOutcome Outcome, string? Note, string DeciderRole);
 

@@ -38,34 +38,23 @@ public static class ApplicationsApi
         grants.MapPost("/{id:guid}/revoke", RevokeAsync).WithName("RevokeGrant").WithRequestBodyLimit(MaxBody).WithSummary("Revoke a grant for good, with a reason.");
     }
 
-    public static async Task<Results<Created<ApplicationView>, ValidationProblem, ProblemHttpResult>> CreateAsync(
-        ApplicationSpec spec, ClaimsPrincipal user, ApplicationService service, CancellationToken ct)
-    {
-        var result = await service.CreateAsync(user.ClientId(), spec, ct);
-        return result.Kind switch
-        {
-            ResultKind.Ok => TypedResults.Created($"/api/v1/applications/{result.Value!.Id}", result.Value),
-            ResultKind.Unacceptable => result.Problem!.Validation(result.Errors!, result.Message!),
-            _ => TypedResults.ValidationProblem(result.Errors!, detail: "The application is not valid."),
-        };
-    }
+    public static async Task<Results<Created<ApplicationView>, ProblemHttpResult>> CreateAsync(
+        ApplicationSpec spec, ClaimsPrincipal user, ApplicationService service, CancellationToken ct) =>
+        (await service.CreateAsync(user.ClientId(), spec, ct)).ToResult(view => TypedResults.Created($"/api/v1/applications/{view.Id}", view));
 
     public static async Task<Ok<IReadOnlyList<ApplicationSummary>>> ListAsync(ClaimsPrincipal user, ApplicationService service, CancellationToken ct) =>
         TypedResults.Ok(await service.ListForOwnerAsync(user.ClientId(), ct));
 
-    public static async Task<Results<Ok<ApplicationView>, ProblemHttpResult>> GetAsync(Guid id, ClaimsPrincipal user, ApplicationService service, CancellationToken ct)
-    {
-        var result = await service.GetForOwnerAsync(user.ClientId(), id, ct);
-        return result.Kind == ResultKind.Ok ? TypedResults.Ok(result.Value!) : NotFound(result.Message!);
-    }
+    public static async Task<Results<Ok<ApplicationView>, ProblemHttpResult>> GetAsync(Guid id, ClaimsPrincipal user, ApplicationService service, CancellationToken ct) =>
+        (await service.GetForOwnerAsync(user.ClientId(), id, ct)).ToOk();
 
-    public static async Task<Results<Ok<ApplicationView>, ValidationProblem, ProblemHttpResult>> UpdateAsync(
+    public static async Task<Results<Ok<ApplicationView>, ProblemHttpResult>> UpdateAsync(
         Guid id, ApplicationSpec spec, ClaimsPrincipal user, ApplicationService service, CancellationToken ct) =>
-        Map(await service.UpdateDraftAsync(user.ClientId(), id, spec, ct));
+        (await service.UpdateDraftAsync(user.ClientId(), id, spec, ct)).ToOk();
 
-    public static async Task<Results<Ok<ApplicationView>, ValidationProblem, ProblemHttpResult>> SubmitAsync(
+    public static async Task<Results<Ok<ApplicationView>, ProblemHttpResult>> SubmitAsync(
         Guid id, ClaimsPrincipal user, ApplicationService service, CancellationToken ct) =>
-        Map(await service.SubmitAsync(user.ClientId(), id, ct));
+        (await service.SubmitAsync(user.ClientId(), id, ct)).ToOk();
 
     public static async Task<Results<Ok<IReadOnlyList<CommitteeApplicationSummary>>, ValidationProblem>> CommitteeListAsync(
         string? status, ApplicationService service, CancellationToken ct)
@@ -78,34 +67,31 @@ public static class ApplicationsApi
         return TypedResults.Ok(await service.ListForCommitteeAsync(status, ct));
     }
 
-    public static async Task<Results<Ok<CommitteeApplicationView>, ProblemHttpResult>> CommitteeGetAsync(Guid id, ApplicationService service, CancellationToken ct)
-    {
-        var result = await service.GetForCommitteeAsync(id, ct);
-        return result.Kind == ResultKind.Ok ? TypedResults.Ok(result.Value!) : NotFound(result.Message!);
-    }
+    public static async Task<Results<Ok<CommitteeApplicationView>, ProblemHttpResult>> CommitteeGetAsync(Guid id, ApplicationService service, CancellationToken ct) =>
+        (await service.GetForCommitteeAsync(id, ct)).ToOk();
 
-    public static async Task<Results<Ok<CommitteeApplicationView>, ValidationProblem, ProblemHttpResult>> VoteAsync(
+    public static async Task<Results<Ok<CommitteeApplicationView>, ProblemHttpResult>> VoteAsync(
         Guid id, VoteRequest request, ClaimsPrincipal user, ApplicationService service, CancellationToken ct) =>
-        Map(await service.VoteAsync(CommitteeActor(user), id, request, ct));
+        (await service.VoteAsync(CommitteeActor(user), id, request, ct)).ToOk();
 
-    public static async Task<Results<Ok<CommitteeApplicationView>, ValidationProblem, ProblemHttpResult>> DecideAsync(
+    public static async Task<Results<Ok<CommitteeApplicationView>, ProblemHttpResult>> DecideAsync(
         Guid id, DecisionRequest? request, ClaimsPrincipal user, ApplicationService service, CancellationToken ct) =>
-        Map(await service.DecideAsync(CommitteeActor(user), id, request, ct));
+        (await service.DecideAsync(CommitteeActor(user), id, request, ct)).ToOk();
 
     public static async Task<Results<Ok<GrantView>, ProblemHttpResult>> GetGrantAsync(Guid id, ApplicationService service, CancellationToken ct) =>
         await service.FindGrantAsync(id, ct) is { } grant ? TypedResults.Ok(grant) : NotFound($"No grant {id}.");
 
-    public static async Task<Results<Ok<GrantView>, ValidationProblem, ProblemHttpResult>> SuspendAsync(
+    public static async Task<Results<Ok<GrantView>, ProblemHttpResult>> SuspendAsync(
         Guid id, GrantActionRequest request, ClaimsPrincipal user, ApplicationService service, CancellationToken ct) =>
-        Map(await service.SuspendGrantAsync(CommitteeActor(user), id, request, ct));
+        (await service.SuspendGrantAsync(CommitteeActor(user), id, request, ct)).ToOk();
 
-    public static async Task<Results<Ok<GrantView>, ValidationProblem, ProblemHttpResult>> ReinstateAsync(
+    public static async Task<Results<Ok<GrantView>, ProblemHttpResult>> ReinstateAsync(
         Guid id, GrantActionRequest request, ClaimsPrincipal user, ApplicationService service, CancellationToken ct) =>
-        Map(await service.ReinstateGrantAsync(CommitteeActor(user), id, request, ct));
+        (await service.ReinstateGrantAsync(CommitteeActor(user), id, request, ct)).ToOk();
 
-    public static async Task<Results<Ok<GrantView>, ValidationProblem, ProblemHttpResult>> RevokeAsync(
+    public static async Task<Results<Ok<GrantView>, ProblemHttpResult>> RevokeAsync(
         Guid id, GrantActionRequest request, ClaimsPrincipal user, ApplicationService service, CancellationToken ct) =>
-        Map(await service.RevokeGrantAsync(CommitteeActor(user), id, request, ct));
+        (await service.RevokeGrantAsync(CommitteeActor(user), id, request, ct)).ToOk();
 
     /// <summary>
     /// The committee role comes from the token's role claims. A person holding several roles acts in
@@ -118,23 +104,5 @@ public static class ApplicationsApi
         return Actor.Committee(user.AccountId(), role);
     }
 
-    private static Results<Ok<T>, ValidationProblem, ProblemHttpResult> Map<T>(StepResult<T> result) => result.Kind switch
-    {
-        ResultKind.Ok => TypedResults.Ok(result.Value!),
-        ResultKind.NotFound => NotFound(result.Message!),
-        ResultKind.Invalid => TypedResults.ValidationProblem(result.Errors!, detail: result.Message),
-        ResultKind.Unacceptable => result.Problem!.Validation(result.Errors!, result.Message!),
-        _ => result.Refusal switch
-        {
-            RefusalKind.Invalid => TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["request"] = [result.Message!] }, detail: result.Message),
-            RefusalKind.NotAllowed => TypedResults.Problem(result.Message, statusCode: StatusCodes.Status403Forbidden, title: "Not allowed for your committee role"),
-            RefusalKind.Duplicate => TypedResults.Problem(result.Message, statusCode: StatusCodes.Status409Conflict, title: "Already done"),
-            RefusalKind.NoQuorum => TypedResults.Problem(result.Message, statusCode: StatusCodes.Status409Conflict, title: "No quorum"),
-            RefusalKind.PolicyDenies => ProblemTypes.PolicyDenies.Result(result.Message!, new Dictionary<string, object?> { ["rules"] = result.Rules }),
-            _ => TypedResults.Problem(result.Message, statusCode: StatusCodes.Status409Conflict, title: "Not allowed in the current state"),
-        },
-    };
-
-    private static ProblemHttpResult NotFound(string detail) =>
-        TypedResults.Problem(detail, statusCode: StatusCodes.Status404NotFound, title: "Not found");
+    private static ProblemHttpResult NotFound(string detail) => Refusal.Of(ProblemTypes.NotFound, detail).ToResult();
 }

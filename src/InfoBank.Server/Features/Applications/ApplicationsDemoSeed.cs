@@ -47,7 +47,7 @@ internal sealed class ApplicationsDemoSeed(IServiceScopeFactory scopes) : IDemoS
                 await service.VoteAsync(member, fitness.Value, new VoteRequest(vote, reason, conditions), cancellationToken);
             }
             var chair = committee.FirstOrDefault(m => m.Role == "chair");
-            if (chair is not null && await service.DecideAsync(chair, fitness.Value, new DecisionRequest("Approved by the demo committee."), cancellationToken) is { Kind: ResultKind.Ok } decided)
+            if (chair is not null && await service.DecideAsync(chair, fitness.Value, new DecisionRequest("Approved by the demo committee."), cancellationToken) is { Succeeded: true } decided)
             {
                 context.Notes.Add($"application approved  {fitness} (business-fitness-club), grant {decided.Value!.Grant!.Id}");
             }
@@ -65,9 +65,10 @@ internal sealed class ApplicationsDemoSeed(IServiceScopeFactory scopes) : IDemoS
         var file = YamlFile.Load(path, Path.GetFileName(path));
         var spec = ApplicationSpecYaml.Parse(file, file.Root!);
         var created = await service.CreateAsync(owner, spec, cancellationToken);
-        if (created.Kind != ResultKind.Ok)
+        if (!created.Succeeded)
         {
-            throw new InvalidOperationException($"The demo application {path} is not valid: {string.Join("; ", created.Errors!.Select(e => $"{e.Key}: {string.Join(", ", e.Value)}"))}");
+            throw new InvalidOperationException($"The demo application {path} is not valid: {created.Refusal.Detail} "
+                + string.Join("; ", (created.Refusal.Errors ?? new Dictionary<string, string[]>()).Select(e => $"{e.Key}: {string.Join(", ", e.Value)}")));
         }
         var submitted = (await service.SubmitAsync(owner, created.Value!.Id, cancellationToken)).Value!;
         context.Notes.Add($"application {submitted.Status,-9} {submitted.Id} ({owner})");

@@ -107,14 +107,14 @@ public static class AuditApi
             ? TypedResults.Ok(CheckpointView.From(row))
             : Problem("No checkpoint has been signed yet; the log may be empty.");
 
-    public static async Task<Results<Ok<InclusionProofView>, ProblemHttpResult, ValidationProblem>> GetInclusionProof(
+    public static async Task<Results<Ok<InclusionProofView>, ProblemHttpResult>> GetInclusionProof(
         AuditStore store, AuditProofs proofs, long? sequence, long? size, CancellationToken cancellationToken)
     {
         if (sequence is not { } seq || seq < 0 || size <= 0)
         {
-            return TypedResults.ValidationProblem(
+            return Refusal.Of(ProblemTypes.InvalidParameter,
                 new Dictionary<string, string[]> { ["sequence"] = ["sequence (0 or more) is required; size, when given, is a tree size of 1 or more."] },
-                title: "The inclusion proof query is invalid.");
+                "The inclusion proof query is invalid: sequence (0 or more) is required; size, when given, is a tree size of 1 or more.").ToResult();
         }
         var row = await store.EntryAsync(seq, cancellationToken);
         if (row is null)
@@ -136,7 +136,7 @@ public static class AuditApi
         }
         if (checkpoint is null || checkpoint.TreeSize <= seq)
         {
-            return Problem($"Entry {seq} is not yet covered by a signed checkpoint; checkpoints are signed every few seconds.", StatusCodes.Status409Conflict);
+            return NotYetSigned($"Entry {seq} is not yet covered by a signed checkpoint; checkpoints are signed every few seconds.");
         }
         var proof = await proofs.InclusionAsync(seq, checkpoint.TreeSize, cancellationToken);
         return TypedResults.Ok(new InclusionProofView(seq, checkpoint.TreeSize, row.LeafHash, checkpoint.RootHash, proof, checkpoint.Note));
@@ -157,7 +157,7 @@ public static class AuditApi
         var latest = await store.LatestCheckpointAsync(cancellationToken);
         if (checkpoint is null || latest is null)
         {
-            return Problem($"Entry {sequence} is not yet covered by a signed checkpoint; checkpoints are signed every few seconds.", StatusCodes.Status409Conflict);
+            return NotYetSigned($"Entry {sequence} is not yet covered by a signed checkpoint; checkpoints are signed every few seconds.");
         }
         // Proven against the latest checkpoint, so it also shows the entry is still there today.
         var proof = await proofs.InclusionAsync(sequence, latest.TreeSize, cancellationToken);
@@ -182,14 +182,14 @@ public static class AuditApi
             && residents.EnumerateArray().Any(r => r.ValueKind == System.Text.Json.JsonValueKind.String && r.GetString() == pseudonym);
     }
 
-    public static async Task<Results<Ok<ConsistencyProofView>, ProblemHttpResult, ValidationProblem>> GetConsistencyProof(
+    public static async Task<Results<Ok<ConsistencyProofView>, ProblemHttpResult>> GetConsistencyProof(
         AuditStore store, AuditProofs proofs, long? from, long? to, CancellationToken cancellationToken)
     {
         if (from is not { } oldSize || to is not { } newSize || oldSize < 1 || newSize < oldSize)
         {
-            return TypedResults.ValidationProblem(
+            return Refusal.Of(ProblemTypes.InvalidParameter,
                 new Dictionary<string, string[]> { ["from"] = ["from and to are tree sizes with 1 ≤ from ≤ to."] },
-                title: "The consistency proof query is invalid.");
+                "The consistency proof query is invalid: from and to are tree sizes with 1 ≤ from ≤ to.").ToResult();
         }
         var current = (await store.CurrentFrontierAsync(cancellationToken)).Size;
         if (newSize > current)
@@ -201,15 +201,15 @@ public static class AuditApi
             await proofs.RootAsync(oldSize, cancellationToken), await proofs.RootAsync(newSize, cancellationToken), proof));
     }
 
-    public static async Task<Results<PushStreamHttpResult, ValidationProblem>> Export(
+    public static async Task<Results<PushStreamHttpResult, ProblemHttpResult>> Export(
         AuditExporter exporter, long? upto, CancellationToken cancellationToken)
     {
         var (defaultSize, current) = await exporter.SizesAsync(cancellationToken);
         if (upto is < 0 || upto > current)
         {
-            return TypedResults.ValidationProblem(
+            return Refusal.Of(ProblemTypes.InvalidParameter,
                 new Dictionary<string, string[]> { ["upto"] = [$"upto is a tree size between 0 and {current}, the entries the log holds."] },
-                title: "The export range is invalid.");
+                $"The export range is invalid: upto is a tree size between 0 and {current}, the entries the log holds.").ToResult();
         }
         var size = upto ?? defaultSize;
         return TypedResults.Stream(
@@ -217,8 +217,9 @@ public static class AuditApi
             "application/x-ndjson", $"infobank-audit-{size}.ndjson");
     }
 
-    private static ProblemHttpResult Problem(string detail, int status = StatusCodes.Status404NotFound) =>
-        TypedResults.Problem(detail, statusCode: status, title: status == StatusCodes.Status404NotFound ? "Not found." : "Not available yet.");
+    private static ProblemHttpResult Problem(string detail) => Refusal.Of(ProblemTypes.NotFound, detail).ToResult();
+
+    private static ProblemHttpResult NotYetSigned(string detail) => Refusal.Of(ProblemTypes.NotYetCheckpointed, detail).ToResult();
 }
 
 public sealed record AuditKeysResponse(List<AuditKeyView> Keys);

@@ -136,7 +136,9 @@ public sealed class SignerStateFile(IOptions<SigningOptions> options)
         }
         catch (JsonException ex)
         {
-            throw new InvalidDataException($"the signer state file {StatePath} is not valid JSON ({ex.Message})");
+            // Where, not the serializer's message: that names .NET types ("could not be converted to System.Int64"), which mean nothing to an auditor.
+            throw new InvalidDataException(
+                $"the signer state file {StatePath} is not a valid signer state at {ex.Path ?? "$"} (line {(ex.LineNumber ?? 0) + 1}, byte {ex.BytePositionInLine ?? 0})");
         }
         if (state is null || state.Format != SignerState.CurrentFormat)
         {

@@ -169,7 +169,7 @@ public static class ConsentApi
         return view is null ? NotFound($"You have no consent {consentId}.") : TypedResults.Ok(ConsentResponse.From(view));
     }
 
-    public static async Task<Results<Created<ConsentWithReceipt>, ValidationProblem, ProblemHttpResult>> GiveConsent(
+    public static async Task<Results<Created<ConsentWithReceipt>, ProblemHttpResult>> GiveConsent(
         GiveConsentRequest request, ClaimsPrincipal user, ConsentService consents, CancellationToken cancellationToken)
     {
         var errors = new Dictionary<string, string[]>();
@@ -191,25 +191,17 @@ public static class ConsentApi
         }
         if (errors.Count > 0)
         {
-            return TypedResults.ValidationProblem(errors, title: "The consent request is incomplete");
+            return Refusal.Of(ProblemTypes.MalformedRequest, errors).ToResult();
         }
 
         var subject = user.AccountId();
-        ConsentView? view;
-        ConsentRefusal? refusal;
-        try
+        var given = await consents.GiveAsync(subject,
+            new GiveConsent(request.OfferId, request.NoticeVersion, request.NoticeHash, request.SpecialCareItems ?? [], request.LookbackDays), cancellationToken);
+        if (!given.Succeeded)
         {
-            (view, refusal) = await consents.GiveAsync(subject,
-                new GiveConsent(request.OfferId, request.NoticeVersion, request.NoticeHash, request.SpecialCareItems ?? [], request.LookbackDays), cancellationToken);
+            return given.Refusal.ToResult();
         }
-        catch (ConsentConflictException conflict)
-        {
-            return Refused(new ConsentRefusal(ConsentRefusalKind.Conflict, conflict.Message));
-        }
-        if (view is null)
-        {
-            return Refused(refusal!);
-        }
+        var view = given.Value!;
         var receipt = await consents.ReceiptAsync(subject, view.Consent.ConsentId, cancellationToken);
         return TypedResults.Created($"/api/v1/me/consents/{view.Consent.ConsentId}", new ConsentWithReceipt(ConsentResponse.From(view), receipt!));
     }
@@ -218,22 +210,13 @@ public static class ConsentApi
         Guid consentId, ClaimsPrincipal user, ConsentService consents, CancellationToken cancellationToken)
     {
         var subject = user.AccountId();
-        ConsentView? view;
-        ConsentRefusal? refusal;
-        try
+        var withdrawn = await consents.WithdrawAsync(subject, consentId, cancellationToken);
+        if (!withdrawn.Succeeded)
         {
-            (view, refusal) = await consents.WithdrawAsync(subject, consentId, cancellationToken);
-        }
-        catch (ConsentConflictException conflict)
-        {
-            return Refused(new ConsentRefusal(ConsentRefusalKind.Conflict, conflict.Message));
-        }
-        if (view is null)
-        {
-            return Refused(refusal!);
+            return withdrawn.Refusal.ToResult();
         }
         var receipt = await consents.ReceiptAsync(subject, consentId, cancellationToken);
-        return TypedResults.Ok(new ConsentWithReceipt(ConsentResponse.From(view), receipt!));
+        return TypedResults.Ok(new ConsentWithReceipt(ConsentResponse.From(withdrawn.Value!), receipt!));
     }
 
     public static async Task<Results<Ok<SignedReceipt>, ProblemHttpResult>> GetReceipt(
@@ -243,15 +226,5 @@ public static class ConsentApi
         return receipt is null ? NotFound($"You have no consent {consentId}.") : TypedResults.Ok(receipt);
     }
 
-    private static ProblemHttpResult NotFound(string detail) =>
-        TypedResults.Problem(detail: detail, statusCode: StatusCodes.Status404NotFound, title: "Not found");
-
-    private static ProblemHttpResult Refused(ConsentRefusal refusal) => refusal.Kind switch
-    {
-        ConsentRefusalKind.NotFound => NotFound(refusal.Message),
-        ConsentRefusalKind.Conflict => TypedResults.Problem(detail: refusal.Message, statusCode: StatusCodes.Status409Conflict, title: "Consent not recorded"),
-        ConsentRefusalKind.NotEnrolled => ProblemTypes.NotEnrolled.Result(refusal.Message),
-        ConsentRefusalKind.WindowNotOffered => ProblemTypes.ConsentWindowNotOffered.Result(refusal.Message),
-        _ => TypedResults.Problem(detail: refusal.Message, statusCode: StatusCodes.Status422UnprocessableEntity, title: "Consent not acceptable"),
-    };
+    private static ProblemHttpResult NotFound(string detail) => Refusal.Of(ProblemTypes.NotFound, detail).ToResult();
 }

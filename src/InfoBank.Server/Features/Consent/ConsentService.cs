@@ -2,6 +2,7 @@ using InfoBank.Core.Consent;
 using InfoBank.Server.Features.Audit;
 using InfoBank.Server.Features.Custody;
 using InfoBank.Server.Infrastructure.Db;
+using InfoBank.Server.Infrastructure.Errors;
 using InfoBank.Server.Infrastructure.Web;
 
 namespace InfoBank.Server.Features.Consent;
@@ -18,35 +19,44 @@ public sealed partial class ConsentService(
     ConsentStore store, ConsentAuditor auditor, ConsentReceipts receipts, IAuditLog audit, ILogger<ConsentService> logger)
 {
     /// <summary>Gives consent to one offer at its current notice version; the refusal says why not.</summary>
-    public async Task<(ConsentView? View, ConsentRefusal? Refusal)> GiveAsync(Guid subjectId, GiveConsent request, CancellationToken cancellationToken)
+    public async Task<Outcome<ConsentView>> GiveAsync(Guid subjectId, GiveConsent request, CancellationToken cancellationToken)
     {
-        var result = await audit.CommitAsync<(ConsentView? View, ConsentRefusal? Refusal)>(async (scope, _) =>
+        Outcome<ConsentView> result;
+        try
         {
-            var s = scope.Db;
-            // Consent is given by an enrolled resident only: an erased one must not leave a live
-            // permission behind, nor one who never agreed to the custody terms.
-            if (await CustodyStore.FindResidentAsync(s, subjectId) is not { Status: ResidentStatus.Enrolled })
+            result = await audit.CommitAsync<Outcome<ConsentView>>(async (scope, _) =>
             {
-                return (null, new ConsentRefusal(ConsentRefusalKind.NotEnrolled,
-                    "Enrol first (POST /api/v1/me/enrollment): consent can only be given by a resident who has agreed to the custody terms."));
-            }
-            var found = await store.FindOfferAsync(s, request.OfferId);
-            var active = found is null ? null : await store.FindActiveConsentAsync(s, subjectId, found.OfferId);
-            var (e, refusal) = ConsentCommands.Give(subjectId, found, active, request, Guid.CreateVersion7(scope.Now), scope.Now);
-            if (e is null)
-            {
-                return (null, refusal);
-            }
-            var offer = found!;
-            if (!await store.LockOpenOfferAsync(s, offer.OfferId, offer.NoticeVersion))
-            {
-                return (null, new ConsentRefusal(ConsentRefusalKind.Conflict, $"Offer {offer.OfferId} changed while you were consenting; read it again."));
-            }
-            var (stored, _) = await auditor.RecordAsync(scope, e, ConsentLedger.Apply(null, e), offer, offer.NoticeHash);
-            var record = ConsentLedger.Apply(null, stored);
-            return (new ConsentView(record, offer, offer.Notice, offer.NoticeHash, []), null);
-        }, cancellationToken);
-        if (result.View is { } view)
+                var s = scope.Db;
+                // Consent is given by an enrolled resident only: an erased one must not leave a live
+                // permission behind, nor one who never agreed to the custody terms.
+                if (await CustodyStore.FindResidentAsync(s, subjectId) is not { Status: ResidentStatus.Enrolled })
+                {
+                    return new ConsentRefusal(ConsentRefusalKind.NotEnrolled,
+                        "Enrol first (POST /api/v1/me/enrollment): consent can only be given by a resident who has agreed to the custody terms.").ToRefusal();
+                }
+                var found = await store.FindOfferAsync(s, request.OfferId);
+                var active = found is null ? null : await store.FindActiveConsentAsync(s, subjectId, found.OfferId);
+                var (e, refusal) = ConsentCommands.Give(subjectId, found, active, request, Guid.CreateVersion7(scope.Now), scope.Now);
+                if (e is null)
+                {
+                    return refusal!.ToRefusal();
+                }
+                var offer = found!;
+                if (!await store.LockOpenOfferAsync(s, offer.OfferId, offer.NoticeVersion))
+                {
+                    return Refusal.Of(ProblemTypes.Conflict, $"Offer {offer.OfferId} changed while you were consenting; read it again.");
+                }
+                var (stored, _) = await auditor.RecordAsync(scope, e, ConsentLedger.Apply(null, e), offer, offer.NoticeHash);
+                var record = ConsentLedger.Apply(null, stored);
+                return new ConsentView(record, offer, offer.Notice, offer.NoticeHash, []);
+            }, cancellationToken);
+        }
+        catch (ConsentConflictException conflict)
+        {
+            // A concurrent command won between reading and writing; the message is ours and names no internals.
+            return Refusal.Of(ProblemTypes.Conflict, conflict.Message);
+        }
+        if (result.Value is { } view)
         {
             LogEvent(logger, view.Consent.ConsentId, ConsentState.ConsentGiven);
         }
@@ -54,19 +64,27 @@ public sealed partial class ConsentService(
     }
 
     /// <summary>Withdraws one of the resident's own active consents. Effective for the very next decision.</summary>
-    public async Task<(ConsentView? View, ConsentRefusal? Refusal)> WithdrawAsync(Guid subjectId, Guid consentId, CancellationToken cancellationToken)
+    public async Task<Outcome<ConsentView>> WithdrawAsync(Guid subjectId, Guid consentId, CancellationToken cancellationToken)
     {
-        var result = await audit.CommitAsync<(ConsentView? View, ConsentRefusal? Refusal)>(async (scope, _) =>
+        Outcome<ConsentView> result;
+        try
         {
-            var consent = await store.FindConsentAsync(scope.Db, consentId);
-            var (e, refusal) = ConsentCommands.Withdraw(subjectId, consent, consentId, scope.Now);
-            if (e is null)
+            result = await audit.CommitAsync<Outcome<ConsentView>>(async (scope, _) =>
             {
-                return (null, refusal);
-            }
-            return (await EndAsync(scope, consent!, e), null);
-        }, cancellationToken);
-        if (result.View is { } view)
+                var consent = await store.FindConsentAsync(scope.Db, consentId);
+                var (e, refusal) = ConsentCommands.Withdraw(subjectId, consent, consentId, scope.Now);
+                if (e is null)
+                {
+                    return refusal!.ToRefusal();
+                }
+                return await EndAsync(scope, consent!, e);
+            }, cancellationToken);
+        }
+        catch (ConsentConflictException conflict)
+        {
+            return Refusal.Of(ProblemTypes.Conflict, conflict.Message);
+        }
+        if (result.Value is { } view)
         {
             LogEvent(logger, view.Consent.ConsentId, view.Consent.State);
         }

@@ -127,7 +127,7 @@ public static class CustodyApi
         }
         if (errors.Count > 0)
         {
-            return Unprocessable("Enrolment refused", errors);
+            return Unprocessable(ProblemTypes.AgreementRequired, "Enrolment refused", errors);
         }
         if (request.TermsVersion != terms.Version || request.TermsHash != terms.Hash)
         {
@@ -161,26 +161,22 @@ public static class CustodyApi
         }
         if (errors.Count > 0)
         {
-            return Unprocessable("Link refused", errors);
+            return Unprocessable(ProblemTypes.CategoriesNotLinkable, "Link refused", errors);
         }
-        var (link, created, failure, client) = await custody.LinkAsync(user.AccountId(), clientId, categories, cancellationToken);
-        switch (failure)
+        var linked = await custody.LinkAsync(user.AccountId(), clientId, categories, cancellationToken);
+        if (!linked.Succeeded)
         {
-            case LinkFailure.NotEnrolled:
-                return TypedResults.Problem(title: "Not enrolled", detail: "Enrol first (POST /api/v1/me/enrollment): nothing can be linked or deposited before you agree to the custody terms.", statusCode: StatusCodes.Status409Conflict);
-            case LinkFailure.UnknownSource:
-                return TypedResults.Problem(title: "Unknown data source", detail: $"No registered client has the id '{clientId}'.", statusCode: StatusCodes.Status404NotFound);
-            case LinkFailure.NotADataSource:
-                return TypedResults.Problem(title: "Not a data source", detail: $"The client '{clientId}' is not registered as a data source, so it cannot deposit data.", statusCode: StatusCodes.Status422UnprocessableEntity);
+            return linked.Refusal.ToResult();
         }
-        var view = ToView(link!, client?.DisplayName);
+        var (link, created, displayName) = linked.Value!;
+        var view = ToView(link, displayName);
         return created ? TypedResults.Created($"/api/v1/me/sources/{Uri.EscapeDataString(clientId)}", view) : TypedResults.Ok(view);
     }
 
     public static async Task<Results<NoContent, ProblemHttpResult>> UnlinkSource(string clientId, ClaimsPrincipal user, ResidentCustodyService custody, CancellationToken cancellationToken) =>
         await custody.UnlinkAsync(user.AccountId(), clientId, cancellationToken)
             ? TypedResults.NoContent()
-            : TypedResults.Problem(title: "Not linked", detail: $"You have not linked the data source '{clientId}'.", statusCode: StatusCodes.Status404NotFound);
+            : Refusal.Of(ProblemTypes.NotFound, $"You have not linked the data source '{Shorten(clientId)}'.").ToResult();
 
     public static async Task<Results<Ok<RecordsPage>, ProblemHttpResult>> ListRecords(
         ClaimsPrincipal user, RecordVault vault, DataInventory inventory, CancellationToken cancellationToken,
@@ -265,7 +261,7 @@ public static class CustodyApi
         var erasure = await custody.EraseAsync(residentId, cancellationToken);
         if (erasure is null)
         {
-            return TypedResults.Problem(title: "Not enrolled", detail: "There is nothing to erase: you are not enrolled (or already erased).", statusCode: StatusCodes.Status404NotFound);
+            return Refusal.Of(ProblemTypes.NotFound, "There is nothing to erase: you are not enrolled (or already erased).").ToResult();
         }
         try
         {
@@ -284,30 +280,11 @@ public static class CustodyApi
     }
 
     public static async Task<Results<Ok<DepositResponse>, ProblemHttpResult>> Deposit(
-        DepositRequest request, ClaimsPrincipal user, DepositService deposits, CancellationToken cancellationToken)
-    {
-        var outcome = await deposits.DepositAsync(user.ClientId(), request, cancellationToken);
-        return outcome switch
-        {
-            DepositOutcome.Accepted accepted => TypedResults.Ok(accepted.Response),
-            DepositOutcome.TooManyRecords tooMany => TypedResults.Problem(
-                title: "Too many records",
-                detail: $"The batch has {tooMany.Count} records; at most {tooMany.Max} are accepted per request. Nothing was stored.",
-                statusCode: StatusCodes.Status413PayloadTooLarge),
-            DepositOutcome.Refused refused => Unprocessable(
-                $"The batch was refused; nothing was stored ({refused.Errors.Count} problem(s))", refused.Errors, refused.OnlyRetention ? ProblemTypes.OutsideRetention : null),
-            _ => throw new InvalidOperationException("Unknown deposit outcome."),
-        };
-    }
+        DepositRequest request, ClaimsPrincipal user, DepositService deposits, CancellationToken cancellationToken) =>
+        (await deposits.DepositAsync(user.ClientId(), request, cancellationToken)).ToOk();
 
-    private static ProblemHttpResult Unprocessable(string title, IDictionary<string, string[]> errors, ProblemType? type = null) =>
-        TypedResults.Problem(new HttpValidationProblemDetails(errors)
-        {
-            Type = (type ?? ProblemTypes.Refused).Uri,
-            Status = StatusCodes.Status422UnprocessableEntity,
-            Title = title,
-            Detail = string.Join(" ", errors.Take(5).Select(e => $"{e.Key}: {e.Value[0]}")) + (errors.Count > 5 ? " …" : ""),
-        });
+    private static ProblemHttpResult Unprocessable(ProblemType type, string what, IDictionary<string, string[]> errors) =>
+        Refusal.Of(type, errors, $"{what}: " + string.Join(" ", errors.Take(5).Select(e => $"{e.Key}: {e.Value[0]}")) + (errors.Count > 5 ? " …" : "")).ToResult();
 
     // Echoed input is bounded, so a problem never repeats a large body back.
     private static string Shorten(string? value) => value is null ? "" : value.Length > 80 ? value[..80] + "…" : value;

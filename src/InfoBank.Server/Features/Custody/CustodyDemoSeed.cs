@@ -46,9 +46,9 @@ internal sealed class CustodyDemoSeed(
             }
             var links = await store.ListLinksAsync(residentId, cancellationToken);
             var stepsRef = links.FirstOrDefault(l => l.ClientId == StepsSource)?.ResidentRef
-                ?? (await custody.LinkAsync(residentId, StepsSource, ["steps.daily"], cancellationToken)).Link?.ResidentRef;
+                ?? (await custody.LinkAsync(residentId, StepsSource, ["steps.daily"], cancellationToken)).Value?.Link.ResidentRef;
             var scaleRef = links.FirstOrDefault(l => l.ClientId == ScaleSource)?.ResidentRef
-                ?? (await custody.LinkAsync(residentId, ScaleSource, ["body.composition"], cancellationToken)).Link?.ResidentRef;
+                ?? (await custody.LinkAsync(residentId, ScaleSource, ["body.composition"], cancellationToken)).Value?.Link.ResidentRef;
             if (stepsRef is null || scaleRef is null)
             {
                 continue; // the identity part did not register the demo sources

@@ -3,6 +3,7 @@ using System.Text.Json;
 using InfoBank.Core.Audit;
 using InfoBank.Core.Custody;
 using InfoBank.Server.Features.Audit;
+using InfoBank.Server.Infrastructure.Errors;
 using Microsoft.Extensions.Options;
 
 namespace InfoBank.Server.Features.Custody;
@@ -17,17 +18,6 @@ public sealed record DepositRequest(IReadOnlyList<DepositRecord>? Records);
 public sealed record DepositResult(int Index, string SourceRecordId, string Status, Guid? RecordId);
 
 public sealed record DepositResponse(int Stored, int Duplicates, IReadOnlyList<DepositResult> Results);
-
-/// <summary>The outcome of a deposit: stored, refused with per-field errors, or too many records.</summary>
-public abstract record DepositOutcome
-{
-    public sealed record Accepted(DepositResponse Response) : DepositOutcome;
-
-    /// <param name="OnlyRetention">Every problem is a record older than its category's retention.</param>
-    public sealed record Refused(IDictionary<string, string[]> Errors, bool OnlyRetention = false) : DepositOutcome;
-
-    public sealed record TooManyRecords(int Count, int Max) : DepositOutcome;
-}
 
 /// <summary>
 /// Validates a whole deposit batch (inventory, links, categories, duplicates, times) and only then
@@ -45,7 +35,7 @@ public sealed class DepositService(
 {
     public const int MaxSourceRecordIdLength = 128;
 
-    public async Task<DepositOutcome> DepositAsync(string clientId, DepositRequest request, CancellationToken cancellationToken)
+    public async Task<Outcome<DepositResponse>> DepositAsync(string clientId, DepositRequest request, CancellationToken cancellationToken)
     {
         var max = options.Value.MaxBatchRecords;
         var records = request.Records;
@@ -57,7 +47,8 @@ public sealed class DepositService(
         }
         if (records.Count > max)
         {
-            return new DepositOutcome.TooManyRecords(records.Count, max);
+            return Refusal.Of(ProblemTypes.TooManyRecords,
+                $"The batch has {records.Count} records; at most {max} are accepted per request. Nothing was stored.");
         }
 
         var now = time.GetUtcNow();
@@ -187,7 +178,7 @@ public sealed class DepositService(
                     }));
                 return new DepositResponse(storedCount, records.Count - storedCount, results);
             }, cancellationToken);
-            return new DepositOutcome.Accepted(response);
+            return response;
         }
         catch (ResidentKeyMissingException)
         {
@@ -196,6 +187,12 @@ public sealed class DepositService(
         }
     }
 
-    private static DepositOutcome.Refused Refuse(IEnumerable<FieldError> errors, bool onlyRetention = false) =>
-        new(errors.GroupBy(e => e.Path).ToDictionary(g => g.Key, g => g.Select(e => e.Message).ToArray()), onlyRetention);
+    // A batch refused only for records older than their retention has its own type: the source can drop those records and resend the rest.
+    private static Refusal Refuse(IEnumerable<FieldError> errors, bool onlyRetention = false)
+    {
+        var byPath = errors.GroupBy(e => e.Path).ToDictionary(g => g.Key, g => g.Select(e => e.Message).ToArray(), StringComparer.Ordinal);
+        return Refusal.Of(onlyRetention ? ProblemTypes.OutsideRetention : ProblemTypes.DepositRefused, byPath,
+            $"The batch was refused; nothing was stored ({byPath.Count} problem(s)): "
+            + string.Join(" ", byPath.Take(5).Select(e => $"{e.Key}: {e.Value[0]}")) + (byPath.Count > 5 ? " …" : ""));
+    }
 }

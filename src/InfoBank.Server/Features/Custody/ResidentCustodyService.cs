@@ -1,17 +1,13 @@
 using InfoBank.Core.Audit;
 using InfoBank.Server.Features.Audit;
 using InfoBank.Server.Features.Identity;
+using InfoBank.Server.Infrastructure.Errors;
 using Microsoft.Extensions.Options;
 
 namespace InfoBank.Server.Features.Custody;
 
-public enum LinkFailure
-{
-    None,
-    NotEnrolled,
-    UnknownSource,
-    NotADataSource,
-}
+/// <summary>A data source the resident linked: the link, whether this request created it, and the source's display name.</summary>
+public sealed record LinkedSource(SourceLink Link, bool Created, string? DisplayName);
 
 /// <summary>
 /// A resident's custody actions (enrol, link, unlink, erase). Each runs in the audit log's
@@ -43,23 +39,24 @@ public sealed partial class ResidentCustodyService(
         return result;
     }
 
-    public async Task<(SourceLink? Link, bool Created, LinkFailure Failure, RegisteredClient? Client)> LinkAsync(
+    public async Task<Outcome<LinkedSource>> LinkAsync(
         Guid residentId, string clientId, IReadOnlyList<string> categories, CancellationToken cancellationToken)
     {
         var client = await clients.FindAsync(clientId, cancellationToken);
-        return await audit.CommitAsync<(SourceLink?, bool, LinkFailure, RegisteredClient?)>(async (scope, _) =>
+        return await audit.CommitAsync<Outcome<LinkedSource>>(async (scope, _) =>
         {
             if (await CustodyStore.FindResidentAsync(scope.Db, residentId) is not { Status: ResidentStatus.Enrolled })
             {
-                return (null, false, LinkFailure.NotEnrolled, null);
+                return Refusal.Of(ProblemTypes.NotEnrolled,
+                    "Enrol first (POST /api/v1/me/enrollment): nothing can be linked or deposited before you agree to the custody terms.");
             }
             if (client is null)
             {
-                return (null, false, LinkFailure.UnknownSource, null);
+                return Refusal.Of(ProblemTypes.NotFound, $"No registered client has the id '{Shorten(clientId)}'.");
             }
             if (client.Kind != ClientKind.DataSource)
             {
-                return (null, false, LinkFailure.NotADataSource, client);
+                return Refusal.Of(ProblemTypes.NotADataSource, $"The client '{Shorten(clientId)}' is not registered as a data source, so it cannot deposit data.");
             }
             var (link, created) = await store.UpsertLinkAsync(scope.Db, residentId, clientId, categories, scope.Now);
             scope.Append(new AuditEntryDraft(
@@ -67,9 +64,12 @@ public sealed partial class ResidentCustodyService(
                 Actor(residentId),
                 SubjectRef: residentId.ToString(),
                 Payload: new { clientId, categories, created }));
-            return (link, created, LinkFailure.None, client);
+            return new LinkedSource(link, created, client.DisplayName);
         }, cancellationToken);
     }
+
+    // The client id comes from the path; echoed back bounded, so a problem never repeats a long value.
+    private static string Shorten(string value) => value.Length > 80 ? value[..80] + "…" : value;
 
     public Task<bool> UnlinkAsync(Guid residentId, string clientId, CancellationToken cancellationToken) =>
         audit.CommitAsync(async (scope, _) =>

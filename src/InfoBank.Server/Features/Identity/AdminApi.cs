@@ -1,5 +1,6 @@
 using InfoBank.Server.Infrastructure;
 using InfoBank.Server.Infrastructure.Auth;
+using InfoBank.Server.Infrastructure.Errors;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace InfoBank.Server.Features.Identity;
@@ -33,7 +34,7 @@ internal static class AdminApi
     private static async Task<Results<NoContent, ProblemHttpResult>> UnlockAsync(Guid id, AccountService accounts, CancellationToken cancellationToken) =>
         await accounts.UnlockAsync(id, cancellationToken)
             ? TypedResults.NoContent()
-            : TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Not found", detail: $"No account has the id {id}.");
+            : Refusal.Of(ProblemTypes.NotFound, $"No account has the id {id}.").ToResult();
 
     private static async Task<Ok<List<ClientSummary>>> ListClientsAsync(ClientRegistry clients, CancellationToken cancellationToken)
     {

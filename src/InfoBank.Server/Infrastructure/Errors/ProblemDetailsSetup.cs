@@ -31,6 +31,12 @@ public static class ProblemDetailsSetup
             }
             context.ProblemDetails.Extensions.TryAdd(
                 "traceId", Activity.Current?.Id ?? context.HttpContext.TraceIdentifier);
+            // A refusal that may succeed later carries its wait in the body (Refusal.RetryAfter); the
+            // header is what clients and proxies honour, so it is set here, with the body, for every one.
+            if (Refusal.RetryAfterHeader(context.ProblemDetails) is { } retryAfter && !context.HttpContext.Response.HasStarted)
+            {
+                context.HttpContext.Response.Headers.RetryAfter = retryAfter;
+            }
         });
         services.AddExceptionHandler<BadRequestExceptionHandler>();
         services.AddExceptionHandler<StorageExceptionHandler>();

@@ -12,24 +12,20 @@ public sealed record ProblemType(string Slug, int Status, string Title, string D
     /// <summary>The <c>type</c> member: a relative reference, resolved against the server that answered.</summary>
     public string Uri => "/problems/" + Slug;
 
-    /// <summary>A problem of this type for an endpoint's typed result.</summary>
+    /// <summary>A problem of this type for an endpoint's typed result (see <see cref="Refusal"/>, which this is short for).</summary>
     public ProblemHttpResult Result(string detail, IDictionary<string, object?>? extensions = null) =>
-        TypedResults.Problem(ToDetails(detail, extensions));
+        Refuse(detail, extensions).ToResult();
 
     /// <summary>The body, for code that writes it itself (middleware, exception handlers).</summary>
-    public ProblemDetails ToDetails(string detail, IDictionary<string, object?>? extensions = null)
-    {
-        var problem = new ProblemDetails { Type = Uri, Status = Status, Title = Title, Detail = detail };
-        foreach (var (key, value) in extensions ?? new Dictionary<string, object?>())
-        {
-            problem.Extensions[key] = value;
-        }
-        return problem;
-    }
+    public ProblemDetails ToDetails(string detail, IDictionary<string, object?>? extensions = null) =>
+        Refuse(detail, extensions).ToDetails();
 
     /// <summary>A validation problem (the <c>errors</c> member keyed by JSON path or parameter) of this type.</summary>
     public ProblemHttpResult Validation(IDictionary<string, string[]> errors, string detail) =>
-        TypedResults.Problem(new HttpValidationProblemDetails(errors) { Type = Uri, Status = Status, Title = Title, Detail = detail });
+        Refusal.Of(this, errors, detail).ToResult();
+
+    private Refusal Refuse(string detail, IDictionary<string, object?>? extensions) =>
+        new(this, detail) { Extensions = extensions is null ? null : new Dictionary<string, object?>(extensions, StringComparer.Ordinal) };
 }
 
 /// <summary>
@@ -88,6 +84,12 @@ public static partial class ProblemTypes
     public static readonly ProblemType TermsNotCurrent = new("terms-not-current", 409, "Not the current custody terms",
         "The enrolment named a version or content hash of the custody terms that is not the current one: read GET /api/v1/custody/terms (its `history` lists every version and what it changed) and agree to the current version.");
 
+    public static readonly ProblemType AgreementRequired = new("agreement-required", 422, "Agreement required",
+        "Enrolment needs the resident's explicit agreement (`agree`: true) to the custody terms they were shown, named by `termsVersion` and `termsHash`. `errors` names what is missing; nothing was recorded.");
+
+    public static readonly ProblemType CategoriesNotLinkable = new("categories-not-linkable", 422, "Categories cannot be linked",
+        "A link names the data categories the source may deposit: at least one, each in the data inventory (GET /api/v1/inventory), none twice. `errors` names each problem; nothing was changed.");
+
     // ---- data windows (applications, offers, consent) ----
     public static readonly ProblemType LookbackOutOfRange = new("lookback-out-of-range", 422, "Look-back out of range",
         "The application's `lookbackDays` (how many days before a resident's first consent the data provided may reach back) must be between 0 (from the day they consent) and 365. Nothing was stored.");
@@ -99,15 +101,75 @@ public static partial class ProblemTypes
     public static readonly ProblemType PolicyDenies = new("policy-denies", 409, "The committee policy denies this now",
         "Approving this version would break the committee policy as it stands with the recipient's grants in force now (for example POL-FORBID-005: the recipient already holds a grant over the same data where one of the two is an aggregate, so the two answers could be subtracted). `rules` lists the forbidding rule ids. Nothing was recorded: reject the application, or end the other grant first.");
 
+    // ---- consent (a client tells these apart by type alone) ----
+    public static readonly ProblemType OfferNotOpen = new("offer-not-open", 409, "Offer not open",
+        "The offer is suspended, revoked or expired, or it is outside the period its notice states: nobody can consent to it now. Nothing was recorded.");
+
+    public static readonly ProblemType NoticeNotCurrent = new("notice-not-current", 409, "Not the current notice",
+        "The consent named a notice version (or notice hash) that is not the offer's current one: read GET /api/v1/offers/{id} and consent to the version it shows. Nothing was recorded.");
+
+    public static readonly ProblemType AlreadyConsented = new("already-consented", 409, "Already consented",
+        "You already hold an active consent to this offer; the detail names it. Nothing was recorded.");
+
+    public static readonly ProblemType ConsentEnded = new("consent-ended", 409, "Consent already ended",
+        "The consent was already withdrawn, expired, revoked or invalidated, so it cannot be withdrawn again. Nothing was recorded.");
+
+    public static readonly ProblemType SpecialCareNotNamed = new("special-care-not-named", 422, "Special-care items not named",
+        "The offer involves special-care data: consent must name each of its special-care items (`specialCareItems`), and only those. Nothing was recorded.");
+
+    // ---- applications and grants (the committee workflow) ----
+    public static readonly ProblemType WrongState = new("wrong-state", 409, "Not allowed in the current state",
+        "The application or grant is not in a state that allows this step (editing a submitted version, voting outside review, reinstating an active grant), or it changed while the request was handled. Read it again.");
+
+    public static readonly ProblemType RoleNotAllowed = new("role-not-allowed", 403, "Not allowed for your committee role",
+        "The committee policy (`governance` in policies.yaml) does not let your committee role take this step.");
+
+    public static readonly ProblemType AlreadyDone = new("already-done", 409, "Already done",
+        "The step would repeat one already taken (a second vote by the same member on the same version). Nothing was recorded.");
+
+    public static readonly ProblemType NoQuorum = new("no-quorum", 409, "No quorum",
+        "The votes cast do not yet allow a decision under the committee policy (too few votes, or a tie the chair has not broken). Nothing was recorded.");
+
+    public static readonly ProblemType DraftNoLongerValid = new("draft-no-longer-valid", 422, "The saved draft no longer fits the rule files",
+        "The draft was valid when it was saved, but the rule files changed since (a category, field or purpose renamed or removed). `errors` names each problem: edit the draft with PUT and submit again. Nothing was submitted.");
+
+    // ---- brokered access (grants in use) ----
+    public static readonly ProblemType GrantInactive = new("grant-inactive", 403, "The grant cannot be used",
+        "The grant is suspended, revoked or expired (or not yet valid): it provides nothing now. The attempt is logged.");
+
+    public static readonly ProblemType AccessKindNotApproved = new("access-kind-not-approved", 403, "Not the access this grant approves",
+        "Record pages were asked of an aggregate-only grant, or aggregates of a record-level grant. Use the kind of access the grant was approved for.");
+
+    public static readonly ProblemType FetchesExhausted = new("fetches-exhausted", 403, "The grant's approved fetches are used up",
+        "A once-only grant has been fetched already; it provides nothing more.");
+
+    public static readonly ProblemType OverApprovedFrequency = new("over-approved-frequency", 429, "Over the approved fetch frequency or volume",
+        "The grant's approved fetch frequency or per-fetch volume is reached; retry after the number of seconds in Retry-After (also `retryAfterSeconds`).");
+
+    public static readonly ProblemType AggregateNotApproved = new("aggregate-not-approved", 422, "Aggregate not approved",
+        "The aggregate query is well-formed but asks for a category, field, dimension or filter the grant did not approve. `errors` names each one; nothing was counted or released.");
+
     // ---- data sources ----
     public static readonly ProblemType OutsideRetention = new("outside-retention", 422, "Outside retention",
         "Every refused record of the deposit was observed longer ago than its category keeps data (`retentionDays` in GET /api/v1/inventory): such a record would be deleted at once, so it is not stored. `errors` names each record's `observedAt`; nothing of the batch was stored.");
+
+    public static readonly ProblemType TooManyRecords = new("too-many-records", 413, "Too many records",
+        "The deposit batch has more records than one request accepts (`Custody:MaxBatchRecords`); split it. Nothing was stored.");
+
+    public static readonly ProblemType DepositRefused = new("deposit-refused", 422, "Deposit refused",
+        "Records of the batch cannot be stored (unknown or unlinked resident, category not authorised, terms to agree again, an invalid payload or time). `errors` names each by JSON path; nothing of the batch was stored.");
+
+    public static readonly ProblemType NotADataSource = new("not-a-data-source", 422, "Not a data source",
+        "The client named is registered, but not as a data source, so it cannot be linked to deposit data.");
 
     public static readonly ProblemType ConfirmationRequired = new("confirmation-required", 400, "Confirmation required",
         "An irreversible operation needs an explicit confirmation in the request body (for erasure: the account's username in `confirmAccount`).");
 
     public static readonly ProblemType ReauthenticationRequired = new("reauthentication-required", 401, "Sign in again",
         "The operation needs a recent sign-in. The WWW-Authenticate header carries an RFC 9470 challenge (`insufficient_user_authentication`, `max_age`): send the person through /connect/authorize with that max_age and retry with the new token.");
+
+    public static readonly ProblemType NotYetCheckpointed = new("not-yet-checkpointed", 409, "Not yet covered by a checkpoint",
+        "The audit entry exists but no signed checkpoint covers it yet, so there is nothing to prove it against. Checkpoints are signed every few seconds: retry shortly.");
 
     public static readonly ProblemType StorageUnavailable = new("storage-unavailable", 503, "Storage unavailable",
         "The database or the data folder could not take the change (busy, full or read-only). Nothing was changed; retry after the number of seconds in Retry-After.");

@@ -128,7 +128,10 @@ public sealed class RequestBodyGateMiddleware(RequestDelegate next, IOptions<Lim
             {
                 // The size is settled by now (declared within the limit, or buffered above), so a
                 // failure here is the form itself: a truncated multipart body, too many fields.
-                await RefuseAsync(context, ProblemTypes.MalformedRequest, $"The form body could not be read: {ex.Message}");
+                // Said in the API's terms: the reader's own message names framework limits and types.
+                await RefuseAsync(context, ProblemTypes.MalformedRequest, ex is InvalidDataException
+                    ? "The form body could not be read: it is not well-formed, or has more fields or longer values than this endpoint takes."
+                    : "The form body could not be read: it ended before it was complete.");
                 return false;
             }
             request.Body.Position = 0;
