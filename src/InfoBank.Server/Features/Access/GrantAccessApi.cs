@@ -1,6 +1,7 @@
 using InfoBank.Server.Infrastructure;
 using InfoBank.Server.Infrastructure.Auth;
 using InfoBank.Server.Infrastructure.Errors;
+using InfoBank.Server.Infrastructure.Web;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace InfoBank.Server.Features.Access;
@@ -21,10 +22,19 @@ internal sealed class GrantAccessApi : IApiModule
     }
 
     public static async Task<Results<Ok<RecordPage>, ValidationProblem, ProblemHttpResult>> ReadRecordsAsync(
-        Guid id, string? cursor, int? pageSize, HttpContext context, GrantAccessService access, CancellationToken cancellationToken)
+        Guid id, int? limit, string? cursor, HttpContext context, GrantAccessService access, CancellationToken cancellationToken)
     {
-        var result = await access.ReadRecordsAsync(context.User.ClientId(), id, cursor, pageSize, cancellationToken);
-        return result.Refusal is { } refusal ? Refuse<RecordPage>(context, refusal) : TypedResults.Ok(result.Value!);
+        // limit and cursor are checked by the service, after the grant: a refusal of either is an
+        // access attempt on the grant, logged and audited like any other.
+        var result = await access.ReadRecordsAsync(context.User.ClientId(), id, cursor, limit, cancellationToken);
+        if (result.Refusal is { } refusal)
+        {
+            return refusal is { Failure: AccessFailure.BadRequest, Errors: { } errors } && errors.Keys.All(k => k is "limit" or "cursor")
+                ? Paging.InvalidParameter(errors.Keys.First(), errors.Values.First()[0])
+                : Refuse<RecordPage>(context, refusal);
+        }
+        var page = result.Value!;
+        return TypedResults.Ok(page with { Next = Paging.NextFromCursor(context, page.Next) });
     }
 
     public static async Task<Results<Ok<AggregateResult>, ValidationProblem, ProblemHttpResult>> AggregateAsync(
