@@ -189,7 +189,7 @@ public sealed class BrokeredAccessHttpTests(BrokeredAccessHttpTests.Factory fact
         using var scope = factory.Services.CreateScope();
         await scope.ServiceProvider.GetRequiredService<InfoBank.Server.Features.Access.AccessAlertJob>().RunAsync();
         var alerts = (await committee.GetFromJsonAsync<JsonElement>($"/api/v1/committee/alerts?grantId={grantId}"))
-            .EnumerateArray().Select(a => a.GetProperty("kind").GetString()).Order().ToList();
+            .GetProperty("items").EnumerateArray().Select(a => a.GetProperty("kind").GetString()).Order().ToList();
         Assert.Equal(["InactiveGrantAttempt", "OverFrequency"], alerts);
     }
 }
