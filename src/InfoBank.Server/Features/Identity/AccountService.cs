@@ -1,8 +1,8 @@
-using InfoBank.Server.Infrastructure.Web;
 using System.Security.Cryptography;
 using System.Text.RegularExpressions;
 using InfoBank.Core.Audit;
 using InfoBank.Server.Features.Audit;
+using InfoBank.Server.Infrastructure.Web;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.Extensions.Options;
 
