@@ -134,14 +134,14 @@ public sealed class GrantRow
     public DateTimeOffset UpdatedAt { get; set; }
 }
 
+/// <summary>Where a page of an application list ends: created at (the owner's list) or updated at (the committee's), and the id.</summary>
+public sealed record ApplicationPosition(DateTimeOffset At, Guid Id);
+
 /// <summary>
 /// Applications, versions, events, votes, decisions and grants. Every status change is a guarded
 /// UPDATE (<c>WHERE status = @from</c>) inside the caller's transaction, so two racing steps cannot
 /// both succeed: the loser sees zero rows and reports a conflict.
 /// </summary>
-/// <summary>Where a page of an application list ends: created at (the owner's list) or updated at (the committee's), and the id.</summary>
-public sealed record ApplicationPosition(DateTimeOffset At, Guid Id);
-
 public sealed class ApplicationStore(DbConnectionFactory db)
 {
     private const string AppColumns =

@@ -58,11 +58,7 @@ public static class Paging
         return true;
     }
 
-    /// <summary>
-    /// Reads limit alone, for a list whose cursor is not a plain keyset position (a grant's record
-    /// pages carry a sealed cursor that the feature itself checks, and audits when it is refused).
-    /// </summary>
-    public static bool TryReadLimit(int? limit, out int size, out ProblemHttpResult? problem)
+    private static bool TryReadLimit(int? limit, out int size, out ProblemHttpResult? problem)
     {
         size = limit ?? DefaultLimit;
         problem = null;
@@ -74,7 +70,10 @@ public static class Paging
         return true;
     }
 
-    /// <summary>The 400 <c>/problems/invalid-parameter</c> every list answers for a bad limit or cursor.</summary>
+    /// <summary>
+    /// The 400 <c>/problems/invalid-parameter</c> every list answers for a bad limit or cursor, also
+    /// for a list that checks them itself (a grant's record pages: their sealed cursor is audited when refused).
+    /// </summary>
     public static ProblemHttpResult InvalidParameter(string parameter, string message) =>
         ProblemTypes.InvalidParameter.Validation(new Dictionary<string, string[]> { [parameter] = [message] }, message);
 
