@@ -19,7 +19,7 @@ namespace InfoBank.Bench;
 /// <summary>
 /// Records/s served by GET /api/v1/grants/{id}/records over HTTP with a real business token, paging
 /// through one whole fetch with the cursor: 10,000 consenting residents × 30 daily step records
-/// (2,000 with --quick), pages of 1,000. Each page decides consent for its residents, decrypts
+/// (2,000 with --quick), pages of 200 (the largest limit). Each page decides consent for its residents, decrypts
 /// their records, projects the approved fields and writes the audit entry, access log and passbook
 /// lines before answering. Set-up (enrolment, links, deposits, consents) goes through the stores;
 /// the approval through the applications service, as the committee's votes would.
@@ -27,7 +27,7 @@ namespace InfoBank.Bench;
 public sealed class AccessRecordsBenchmark : IBenchmark
 {
     private const int RecordsPerResident = 30;
-    private const int PageSize = 1_000;
+    private const int PageSize = 200; // the list convention's maximum (Paging.MaxLimit)
 
     public string Name => "access-records";
 
@@ -47,11 +47,11 @@ public sealed class AccessRecordsBenchmark : IBenchmark
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
         var latencies = new List<double>();
         long records = 0;
-        string? next = null;
+        string? next = $"/api/v1/grants/{grantId}/records?limit={PageSize}";
         var watch = Stopwatch.StartNew();
         do
         {
-            var url = $"/api/v1/grants/{grantId}/records?pageSize={PageSize}" + (next is null ? "" : $"&cursor={next}");
+            var url = next;
             var pageWatch = Stopwatch.StartNew();
             var response = await http.GetAsync(url);
             var body = await response.Content.ReadAsByteArrayAsync();
@@ -62,7 +62,7 @@ public sealed class AccessRecordsBenchmark : IBenchmark
             }
             latencies.Add(pageWatch.Elapsed.TotalMilliseconds);
             using var page = JsonDocument.Parse(body);
-            records += page.RootElement.GetProperty("records").GetArrayLength();
+            records += page.RootElement.GetProperty("items").GetArrayLength();
             next = page.RootElement.GetProperty("next").ValueKind == JsonValueKind.String ? page.RootElement.GetProperty("next").GetString() : null;
         }
         while (next is not null);

@@ -163,16 +163,15 @@ internal sealed class AccessScenario(InfoBankFactory factory)
         return InfoBank.Core.Audit.AuditVerifier.Verify(bundle, new InfoBank.Core.Audit.AuditVerifierOptions());
     }
 
-    /// <summary>Every record of a grant, following the cursor through all pages of one fetch.</summary>
-    public static async Task<List<JsonElement>> ReadAllAsync(HttpClient business, Guid grantId, int pageSize = 100)
+    /// <summary>Every record of a grant, following <c>next</c> through all pages of one fetch.</summary>
+    public static async Task<List<JsonElement>> ReadAllAsync(HttpClient business, Guid grantId, int limit = 100)
     {
         var records = new List<JsonElement>();
-        string? next = null;
+        string? next = $"/api/v1/grants/{grantId}/records?limit={limit}";
         do
         {
-            var url = $"/api/v1/grants/{grantId}/records?pageSize={pageSize}" + (next is null ? "" : $"&cursor={next}");
-            var page = await JsonOf(await business.GetAsync(url), HttpStatusCode.OK);
-            records.AddRange(page.GetProperty("records").EnumerateArray());
+            var page = await JsonOf(await business.GetAsync(next), HttpStatusCode.OK);
+            records.AddRange(page.GetProperty("items").EnumerateArray());
             next = page.GetProperty("next").ValueKind == JsonValueKind.String ? page.GetProperty("next").GetString() : null;
         }
         while (next is not null);

@@ -91,7 +91,7 @@ public abstract class AccessStoreTests<TFixture>(TFixture database) : StoreTestB
         next = (null, null);
         for (var page = 0; page < 10; page++)
         {
-            var rows = await Store.LogAsync(grant, null, null, next.At, next.Id, 1, CancellationToken.None);
+            var rows = await Store.LogAsync(grant, null, null, null, next.At is { } at ? new AccessLogPosition(at, next.Id!.Value) : null, 1, CancellationToken.None);
             if (rows.Count == 0)
             {
                 break;
@@ -251,9 +251,9 @@ public abstract class AccessStoreTests<TFixture>(TFixture database) : StoreTestB
         var alert = new AccessAlert(grant, AlertKind.Spike, Now, $"{grant:N}:Spike:2026-11-22", "spike");
         await Store.SaveAlertsAsync([alert], CancellationToken.None);
         await Store.SaveAlertsAsync([alert with { DetectedAt = Now.AddMinutes(5) }], CancellationToken.None);
-        var stored = Assert.Single(await Store.AlertsAsync(grant, null, 10, CancellationToken.None));
+        var stored = Assert.Single(await Store.AlertsAsync(grant, null, null, 10, CancellationToken.None));
         Assert.Equal(("Spike", Now), (stored.Kind, stored.DetectedAt));
-        Assert.Empty(await Store.AlertsAsync(grant, Now.AddHours(1), 10, CancellationToken.None));
+        Assert.Empty(await Store.AlertsAsync(grant, Now.AddHours(1), null, 10, CancellationToken.None));
     }
 }
 

@@ -34,7 +34,7 @@ public sealed class AccessViewsHttpTests(InfoBankFactory factory) : IClassFixtur
         using var asAlice = factory.CreateClientWithToken(aliceToken);
         var passbook = await asAlice.GetFromJsonAsync<JsonElement>("/api/v1/me/passbook");
         Assert.Equal(50, passbook.GetProperty("totalPoints").GetInt64());
-        var lines = passbook.GetProperty("lines").EnumerateArray().ToList();
+        var lines = passbook.GetProperty("items").EnumerateArray().ToList();
         Assert.Equal(2, lines.Count);
         Assert.Equal(second.Id, lines[0].GetProperty("accessId").GetGuid());
         Assert.Equal(business.ClientId, lines[1].GetProperty("business").GetProperty("clientId").GetString());
@@ -45,15 +45,14 @@ public sealed class AccessViewsHttpTests(InfoBankFactory factory) : IClassFixtur
         Assert.Equal(50, lines[1].GetProperty("points").GetInt32());
 
         var paged = await asAlice.GetFromJsonAsync<JsonElement>("/api/v1/me/passbook?limit=1");
-        Assert.Single(paged.GetProperty("lines").EnumerateArray());
-        var before = paged.GetProperty("nextBefore").GetDateTimeOffset();
-        var beforeId = paged.GetProperty("nextBeforeId").GetGuid();
-        var rest = await asAlice.GetFromJsonAsync<JsonElement>($"/api/v1/me/passbook?limit=1&before={Uri.EscapeDataString(before.ToString("O"))}&beforeId={beforeId}");
-        Assert.Equal(first.Id, rest.GetProperty("lines")[0].GetProperty("accessId").GetGuid());
+        Assert.Single(paged.GetProperty("items").EnumerateArray());
+        var rest = await asAlice.GetFromJsonAsync<JsonElement>(paged.GetProperty("next").GetString());
+        Assert.Equal(50, rest.GetProperty("totalPoints").GetInt64());
+        Assert.Equal(first.Id, rest.GetProperty("items")[0].GetProperty("accessId").GetGuid());
 
         using var asBob = factory.CreateClientWithToken(bobToken);
         var bobs = await asBob.GetFromJsonAsync<JsonElement>("/api/v1/me/passbook");
-        Assert.Empty(bobs.GetProperty("lines").EnumerateArray());
+        Assert.Empty(bobs.GetProperty("items").EnumerateArray());
         Assert.Equal(0, bobs.GetProperty("totalPoints").GetInt64());
     }
 
@@ -91,12 +90,12 @@ public sealed class AccessViewsHttpTests(InfoBankFactory factory) : IClassFixtur
         var (_, token) = await factory.SignInAsync(AccountKind.Committee, CommitteeRoles.Member);
         using var http = factory.CreateClientWithToken(token);
         var page = await http.GetFromJsonAsync<JsonElement>($"/api/v1/committee/access-log?grantId={grant}");
-        var entries = page.GetProperty("entries").EnumerateArray().ToList();
+        var entries = page.GetProperty("items").EnumerateArray().ToList();
         Assert.Equal([throttled.Id, served.Id], entries.Select(e => e.GetProperty("id").GetGuid()));
         Assert.Equal("throttled", entries[0].GetProperty("outcome").GetString());
         Assert.Equal(["consent ok"], entries[1].GetProperty("reasons").EnumerateArray().Select(r => r.GetString()));
         var byBusiness = await http.GetFromJsonAsync<JsonElement>($"/api/v1/committee/access-log?business={business.ClientId}");
-        Assert.Equal(3, byBusiness.GetProperty("entries").GetArrayLength());
+        Assert.Equal(3, byBusiness.GetProperty("items").GetArrayLength());
 
         foreach (var bad in new[] { "limit=0", "limit=501", "grantId=not-a-guid", $"from={Uri.EscapeDataString(now.ToString("O"))}&to={Uri.EscapeDataString(now.AddHours(-1).ToString("O"))}" })
         {

@@ -107,13 +107,13 @@ public sealed class AggregateHttpTests(AggregateHttpTests.Factory factory) : ICl
         // The committee sees the releases: provision records for the 12 in the open cell, none for the suppressed one.
         var (_, committeeToken) = await factory.SignInAsync(AccountKind.Committee, CommitteeRoles.Member);
         using var committee = factory.CreateClientWithToken(committeeToken);
-        var log = (await committee.GetFromJsonAsync<JsonElement>($"/api/v1/committee/access-log?grantId={popular}&limit=50")).GetProperty("entries").EnumerateArray().ToList();
+        var log = (await committee.GetFromJsonAsync<JsonElement>($"/api/v1/committee/access-log?grantId={popular}&limit=50")).GetProperty("items").EnumerateArray().ToList();
         Assert.Single(log, e => e.GetProperty("kind").GetString() == "aggregate-release" && e.GetProperty("residents").GetInt32() == 12);
         var refused = log.Where(e => e.GetProperty("outcome").GetString() == "refused").ToList();
         Assert.Equal(4, refused.Count);
         Assert.Contains(refused, e => e.GetProperty("reasons").EnumerateArray().Any(r => r.GetString()!.Contains("distanceMeters")));
         Assert.All(refused, e => Assert.True(e.GetProperty("auditSequence").GetInt64() >= 0));
-        var smallLog = (await committee.GetFromJsonAsync<JsonElement>($"/api/v1/committee/access-log?grantId={small}&limit=50")).GetProperty("entries").EnumerateArray().ToList();
+        var smallLog = (await committee.GetFromJsonAsync<JsonElement>($"/api/v1/committee/access-log?grantId={small}&limit=50")).GetProperty("items").EnumerateArray().ToList();
         var smallReleases = smallLog.Where(e => e.GetProperty("kind").GetString() == "aggregate-release").ToList();
         Assert.NotEmpty(smallReleases);
         Assert.All(smallReleases, e => Assert.Equal(0, e.GetProperty("residents").GetInt32()));
@@ -139,16 +139,16 @@ public sealed class AggregateHttpTests(AggregateHttpTests.Factory factory) : ICl
         await DepositStepsAsync(source, sourceId, resident, days: 2, at: factory.Time.GetUtcNow());
         await ConsentAsync(resident, offer);
 
-        var first = await JsonOf(await business.GetAsync($"/api/v1/grants/{grantId}/records?pageSize=1"), HttpStatusCode.OK);
+        var first = await JsonOf(await business.GetAsync($"/api/v1/grants/{grantId}/records?limit=1"), HttpStatusCode.OK);
         var next = first.GetProperty("next").GetString();
         factory.Time.Offset += TimeSpan.FromMinutes(20); // cursors live 15 minutes
         using var later = await scenario.FreshBusinessAsync(clientId);
-        var stale = await JsonOf(await later.GetAsync($"/api/v1/grants/{grantId}/records?pageSize=1&cursor={next}"), HttpStatusCode.BadRequest);
+        var stale = await JsonOf(await later.GetAsync(next), HttpStatusCode.BadRequest);
         Assert.Contains("expired", stale.GetProperty("errors").GetProperty("cursor")[0].GetString());
 
         var (_, committeeToken) = await factory.SignInAsync(AccountKind.Committee, CommitteeRoles.Member);
         using var committee = factory.CreateClientWithToken(committeeToken);
-        var log = (await committee.GetFromJsonAsync<JsonElement>($"/api/v1/committee/access-log?grantId={grantId}")).GetProperty("entries").EnumerateArray().ToList();
+        var log = (await committee.GetFromJsonAsync<JsonElement>($"/api/v1/committee/access-log?grantId={grantId}")).GetProperty("items").EnumerateArray().ToList();
         var refused = Assert.Single(log, e => e.GetProperty("outcome").GetString() == "refused");
         Assert.Contains("cursor Expired", refused.GetProperty("reasons")[0].GetString());
         Assert.True(refused.GetProperty("auditSequence").GetInt64() >= 0);

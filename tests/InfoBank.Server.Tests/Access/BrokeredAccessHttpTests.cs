@@ -54,16 +54,20 @@ public sealed class BrokeredAccessHttpTests(BrokeredAccessHttpTests.Factory fact
         }
         var outsider = residents[2];
 
-        var first = await JsonOf(await business.GetAsync($"/api/v1/grants/{grantId}/records?pageSize=2"), HttpStatusCode.OK);
-        var firstRecords = first.GetProperty("records").EnumerateArray().ToList();
+        var firstResponse = await business.GetAsync($"/api/v1/grants/{grantId}/records?limit=2");
+        var first = await JsonOf(firstResponse, HttpStatusCode.OK);
+        var firstRecords = first.GetProperty("items").EnumerateArray().ToList();
         Assert.Equal(2, firstRecords.Count);
         var subject = firstRecords[0].GetProperty("subject").GetString()!;
         Assert.All(firstRecords, r => Assert.Equal(subject, r.GetProperty("subject").GetString()));
         Assert.All(firstRecords, r => Assert.Equal(["steps"], r.GetProperty("data").EnumerateObject().Select(p => p.Name)));
         Assert.DoesNotContain(residents, r => first.GetRawText().Contains(r.Id.ToString(), StringComparison.OrdinalIgnoreCase));
         var next = first.GetProperty("next").GetString()!;
-        var tampered = next[..10] + (next[10] == 'A' ? 'B' : 'A') + next[11..];
-        var refused = await JsonOf(await business.GetAsync($"/api/v1/grants/{grantId}/records?pageSize=2&cursor={tampered}"), HttpStatusCode.BadRequest);
+        Assert.Equal($"<{next}>; rel=\"next\"", Assert.Single(firstResponse.Headers.GetValues("Link")));
+        var cursor = Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(new Uri("http://x" + next).Query)["cursor"].ToString();
+        var tampered = cursor[..10] + (cursor[10] == 'A' ? 'B' : 'A') + cursor[11..];
+        var refused = await JsonOf(await business.GetAsync($"/api/v1/grants/{grantId}/records?limit=2&cursor={tampered}"), HttpStatusCode.BadRequest);
+        Assert.Equal("/problems/invalid-parameter", refused.GetProperty("type").GetString());
         Assert.Contains("failed authentication", refused.GetProperty("errors").GetProperty("cursor")[0].GetString());
 
         // Which resident was on the first page? The one whose passbook now has a line.
@@ -71,7 +75,7 @@ public sealed class BrokeredAccessHttpTests(BrokeredAccessHttpTests.Factory fact
         foreach (var resident in residents)
         {
             var passbook = await resident.Http.GetFromJsonAsync<JsonElement>("/api/v1/me/passbook");
-            var lines = passbook.GetProperty("lines").EnumerateArray().ToList();
+            var lines = passbook.GetProperty("items").EnumerateArray().ToList();
             if (lines.Count > 0)
             {
                 Assert.Null(seen);
@@ -91,23 +95,23 @@ public sealed class BrokeredAccessHttpTests(BrokeredAccessHttpTests.Factory fact
 
         // The resident on the first page withdraws: the next page has nothing more of theirs.
         await JsonOf(await seen!.Http.DeleteAsync($"/api/v1/me/consents/{consents[seen.Id]}"), HttpStatusCode.OK);
-        var second = await JsonOf(await business.GetAsync($"/api/v1/grants/{grantId}/records?pageSize=2&cursor={next}"), HttpStatusCode.OK);
-        var secondRecords = second.GetProperty("records").EnumerateArray().ToList();
+        var second = await JsonOf(await business.GetAsync(next), HttpStatusCode.OK);
+        var secondRecords = second.GetProperty("items").EnumerateArray().ToList();
         Assert.Equal(2, secondRecords.Count);
         Assert.All(secondRecords, r => Assert.NotEqual(subject, r.GetProperty("subject").GetString()));
         var other = residents.Single(r => r != seen && r != outsider);
-        var otherLine = Assert.Single((await other.Http.GetFromJsonAsync<JsonElement>("/api/v1/me/passbook")).GetProperty("lines").EnumerateArray());
+        var otherLine = Assert.Single((await other.Http.GetFromJsonAsync<JsonElement>("/api/v1/me/passbook")).GetProperty("items").EnumerateArray());
         Assert.Equal(2, otherLine.GetProperty("records").GetInt32());
-        Assert.Empty((await outsider.Http.GetFromJsonAsync<JsonElement>("/api/v1/me/passbook")).GetProperty("lines").EnumerateArray());
-        Assert.Single((await seen.Http.GetFromJsonAsync<JsonElement>("/api/v1/me/passbook")).GetProperty("lines").EnumerateArray());
+        Assert.Empty((await outsider.Http.GetFromJsonAsync<JsonElement>("/api/v1/me/passbook")).GetProperty("items").EnumerateArray());
+        Assert.Single((await seen.Http.GetFromJsonAsync<JsonElement>("/api/v1/me/passbook")).GetProperty("items").EnumerateArray());
 
         // The same pseudonym for the same resident across pages of this recipient.
-        var third = await JsonOf(await business.GetAsync($"/api/v1/grants/{grantId}/records?pageSize=2&cursor={second.GetProperty("next").GetString()}"), HttpStatusCode.OK);
-        var thirdRecords = third.GetProperty("records").EnumerateArray().ToList();
+        var third = await JsonOf(await business.GetAsync(second.GetProperty("next").GetString()), HttpStatusCode.OK);
+        var thirdRecords = third.GetProperty("items").EnumerateArray().ToList();
         Assert.Equal(secondRecords[0].GetProperty("subject").GetString(), Assert.Single(thirdRecords).GetProperty("subject").GetString());
         Assert.Equal(JsonValueKind.Null, third.GetProperty("next").ValueKind);
         // Points accrue once per fetch, not per page.
-        var otherLines = (await other.Http.GetFromJsonAsync<JsonElement>("/api/v1/me/passbook")).GetProperty("lines").EnumerateArray().ToList();
+        var otherLines = (await other.Http.GetFromJsonAsync<JsonElement>("/api/v1/me/passbook")).GetProperty("items").EnumerateArray().ToList();
         Assert.Equal(2, otherLines.Count);
         Assert.Equal(500, (await other.Http.GetFromJsonAsync<JsonElement>("/api/v1/me/passbook")).GetProperty("totalPoints").GetInt64());
 
@@ -115,7 +119,7 @@ public sealed class BrokeredAccessHttpTests(BrokeredAccessHttpTests.Factory fact
         var (_, committeeToken) = await factory.SignInAsync(AccountKind.Committee, CommitteeRoles.Member);
         using var committee = factory.CreateClientWithToken(committeeToken);
         var log = await committee.GetFromJsonAsync<JsonElement>($"/api/v1/committee/access-log?grantId={grantId}");
-        var entries = log.GetProperty("entries").EnumerateArray().Where(e => e.GetProperty("outcome").GetString() == "served").ToList();
+        var entries = log.GetProperty("items").EnumerateArray().Where(e => e.GetProperty("outcome").GetString() == "served").ToList();
         Assert.Equal(3, entries.Count);
         Assert.All(entries, e => Assert.Equal(businessId, e.GetProperty("business").GetProperty("clientId").GetString()));
         Assert.All(entries, e => Assert.True(e.GetProperty("auditSequence").GetInt64() >= 0));
@@ -156,7 +160,7 @@ public sealed class BrokeredAccessHttpTests(BrokeredAccessHttpTests.Factory fact
         var forged = await JsonOf(await business.GetAsync($"/api/v1/grants/{grantId}/records?cursor=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"), HttpStatusCode.BadRequest);
         Assert.Contains("not a cursor this server issued", forged.GetProperty("errors").GetProperty("cursor")[0].GetString());
         await JsonOf(await business.GetAsync($"/api/v1/grants/{grantId}/records?cursor=not*base64"), HttpStatusCode.BadRequest);
-        await JsonOf(await business.GetAsync($"/api/v1/grants/{grantId}/records?pageSize=0"), HttpStatusCode.BadRequest);
+        await JsonOf(await business.GetAsync($"/api/v1/grants/{grantId}/records?limit=0"), HttpStatusCode.BadRequest);
 
         // The first fetch is allowed; the approved frequency (monthly) refuses a second with Retry-After.
         var first = await JsonOf(await business.GetAsync($"/api/v1/grants/{grantId}/records"), HttpStatusCode.OK);
@@ -178,14 +182,14 @@ public sealed class BrokeredAccessHttpTests(BrokeredAccessHttpTests.Factory fact
         var (_, committeeToken) = await factory.SignInAsync(AccountKind.Committee, CommitteeRoles.Member);
         using var committee = factory.CreateClientWithToken(committeeToken);
         var outcomes = (await committee.GetFromJsonAsync<JsonElement>($"/api/v1/committee/access-log?grantId={grantId}"))
-            .GetProperty("entries").EnumerateArray().Select(e => e.GetProperty("outcome").GetString()).ToList();
+            .GetProperty("items").EnumerateArray().Select(e => e.GetProperty("outcome").GetString()).ToList();
         Assert.Equal(["grant-inactive", "refused", "throttled", "served", "refused", "refused", "refused", "refused"], outcomes);
 
         // The alerts job flags the throttled attempt and the attempt on the suspended grant.
         using var scope = factory.Services.CreateScope();
         await scope.ServiceProvider.GetRequiredService<InfoBank.Server.Features.Access.AccessAlertJob>().RunAsync();
         var alerts = (await committee.GetFromJsonAsync<JsonElement>($"/api/v1/committee/alerts?grantId={grantId}"))
-            .EnumerateArray().Select(a => a.GetProperty("kind").GetString()).Order().ToList();
+            .GetProperty("items").EnumerateArray().Select(a => a.GetProperty("kind").GetString()).Order().ToList();
         Assert.Equal(["InactiveGrantAttempt", "OverFrequency"], alerts);
     }
 }

@@ -147,7 +147,7 @@ public sealed class ConsentStatesPropertyHttpTests(ConsentStatesPropertyHttpTest
         }
 
         // Small pages, so residents are cut across pages and batches, and filtered records fall between pages.
-        var records = await ReadAllAsync(business, grantId, pageSize: 2);
+        var records = await ReadAllAsync(business, grantId, limit: 2);
 
         var pseudonyms = factory.Services.GetRequiredService<RecipientPseudonyms>();
         var expected = residents.Where(r => r.Provided > 0).ToDictionary(r => pseudonyms.For(clientId, grantId, r.Person.Id), r => r.Provided);

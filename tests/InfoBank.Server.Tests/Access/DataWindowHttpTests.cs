@@ -94,7 +94,7 @@ public sealed class DataWindowHttpTests(DataWindowHttpTests.Factory factory) : I
 
         // One record a page, so the filtered-out records sit between pages: nothing skipped or repeated.
         var business = await scenario.FreshBusinessAsync(businessId);
-        var records = await ReadAllAsync(business, grantId, pageSize: 1);
+        var records = await ReadAllAsync(business, grantId, limit: 1);
         Assert.Equal([during, during.AddMinutes(1), again, again.AddMinutes(1)], records.Select(r => r.GetProperty("observedAt").GetDateTimeOffset()).ToList());
 
         // Each receipt states its window: the first from the moment it was given (no look-back), the
@@ -145,7 +145,7 @@ public sealed class DataWindowHttpTests(DataWindowHttpTests.Factory factory) : I
         await DepositAsync(source, resident, again);
 
         var business = await scenario.FreshBusinessAsync(businessId);
-        var records = await ReadAllAsync(business, grantId, pageSize: 2);
+        var records = await ReadAllAsync(business, grantId, limit: 2);
         Assert.Equal([lookedBack, during, again], records.Select(r => r.GetProperty("observedAt").GetDateTimeOffset()).ToList());
 
         var person = await PersonAsync(resident);
@@ -239,7 +239,7 @@ public sealed class DataWindowHttpTests(DataWindowHttpTests.Factory factory) : I
             Assert.Equal("/problems/lookback-out-of-range", refused.GetProperty("type").GetString());
             Assert.True(refused.GetProperty("errors").TryGetProperty("lookbackDays", out _));
         }
-        Assert.Equal(0, (await JsonOf(await business.GetAsync("/api/v1/applications"), HttpStatusCode.OK)).GetArrayLength());
+        Assert.Equal(0, (await JsonOf(await business.GetAsync("/api/v1/applications"), HttpStatusCode.OK)).GetProperty("items").GetArrayLength());
 
         // The longest look-back offered is accepted, and omitting it means 0.
         await JsonOf(await business.PostAsJsonAsync("/api/v1/applications", Research(NoticeDataWindow.MaxLookbackDays), Web), HttpStatusCode.Created);

@@ -52,7 +52,7 @@ public sealed class PseudonymHttpTests(PseudonymHttpTests.Factory factory) : ICl
         }
 
         // Pages of one fetch (page size 1): every record of a resident carries one pseudonym.
-        var first = await ReadAllAsync(business, research, pageSize: 1);
+        var first = await ReadAllAsync(business, research, limit: 1);
         Assert.Equal(6, first.Count);
         var researchSubjects = first.Select(r => r.GetProperty("subject").GetString()!).Distinct().ToList();
         Assert.Equal(3, researchSubjects.Count);

@@ -133,7 +133,7 @@ public abstract class ApplicationServiceTests<TFixture>(TFixture database) : Sto
         Assert.Equal(ProblemTypes.NotFound, (await service.GetForOwnerAsync(other, id, default)).Refusal?.Type);
         Assert.Equal(ProblemTypes.NotFound, (await service.UpdateDraftAsync(other, id, Example("fitness-club"), default)).Refusal?.Type);
         Assert.Equal(ProblemTypes.NotFound, (await service.SubmitAsync(other, id, default)).Refusal?.Type);
-        Assert.Empty(await service.ListForOwnerAsync(other, default));
+        Assert.Empty((await service.ListForOwnerAsync(other, null, 10, default)).Page);
     }
 
     [SkippableFact]

@@ -17,9 +17,9 @@ public sealed class ApplicationsDemoSeedTests(InfoBankFactory factory) : IClassF
 
         using var scope = factory.Services.CreateScope();
         var service = scope.ServiceProvider.GetRequiredService<ApplicationService>();
-        var fitness = Assert.Single(await service.ListForOwnerAsync("business-fitness-club", default));
-        var research = Assert.Single(await service.ListForOwnerAsync("business-health-research", default));
-        var mall = Assert.Single(await service.ListForOwnerAsync("business-shopping-mall", default));
+        var fitness = Assert.Single((await service.ListForOwnerAsync("business-fitness-club", null, 10, default)).Page);
+        var research = Assert.Single((await service.ListForOwnerAsync("business-health-research", null, 10, default)).Page);
+        var mall = Assert.Single((await service.ListForOwnerAsync("business-shopping-mall", null, 10, default)).Page);
         Assert.Equal(("approved", "in_review", "returned"), (fitness.Status, research.Status, mall.Status));
 
         var approved = (await service.GetForOwnerAsync("business-fitness-club", fitness.Id, default)).Value!;

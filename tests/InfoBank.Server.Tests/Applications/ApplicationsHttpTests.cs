@@ -64,7 +64,7 @@ public sealed class ApplicationsHttpTests(ApplicationsHttpTests.Factory factory)
         await ProblemOf(await other.GetAsync($"/api/v1/applications/{id}"), HttpStatusCode.NotFound);
         await ProblemOf(await other.PostAsync($"/api/v1/applications/{id}/submit", null), HttpStatusCode.NotFound);
         await ProblemOf(await other.PutAsJsonAsync($"/api/v1/applications/{id}", ApplicationServiceTests<SqliteFixture>.Example("fitness-club"), Web), HttpStatusCode.NotFound);
-        Assert.Equal(0, (await JsonOf(await other.GetAsync("/api/v1/applications"), HttpStatusCode.OK)).GetArrayLength());
+        Assert.Equal(0, (await JsonOf(await other.GetAsync("/api/v1/applications"), HttpStatusCode.OK)).GetProperty("items").GetArrayLength());
 
         var submitted = await JsonOf(await business.PostAsync($"/api/v1/applications/{id}/submit", null), HttpStatusCode.OK);
         Assert.Equal("in_review", submitted.GetProperty("status").GetString());
@@ -77,8 +77,8 @@ public sealed class ApplicationsHttpTests(ApplicationsHttpTests.Factory factory)
 
         // Only committee tokens vote; a business cannot.
         Assert.Equal(HttpStatusCode.Forbidden, (await Vote(business, id, "approve", "mine")).StatusCode);
-        var listed = await JsonOf(await member.GetAsync("/api/v1/committee/applications?status=in_review"), HttpStatusCode.OK);
-        Assert.Contains(id, listed.EnumerateArray().Select(a => a.GetProperty("id").GetGuid()));
+        var listed = await JsonOf(await member.GetAsync("/api/v1/committee/applications?status=in_review&limit=200"), HttpStatusCode.OK);
+        Assert.Contains(id, listed.GetProperty("items").EnumerateArray().Select(a => a.GetProperty("id").GetGuid()));
 
         await JsonOf(await Vote(member, id, "approve", "aggregate only, k = 10"), HttpStatusCode.OK);
         Assert.Contains("already voted", await ProblemOf(await Vote(member, id, "reject", "second thoughts"), HttpStatusCode.Conflict));
@@ -104,7 +104,7 @@ public sealed class ApplicationsHttpTests(ApplicationsHttpTests.Factory factory)
 
         // Approval published the offer residents opt into; a resident consents to it.
         using var anonymous = factory.CreateClient();
-        var offer = (await JsonOf(await anonymous.GetAsync("/api/v1/offers"), HttpStatusCode.OK)).EnumerateArray().Single(o => o.GetProperty("grantId").GetGuid() == grantId);
+        var offer = (await JsonOf(await anonymous.GetAsync("/api/v1/offers?limit=200"), HttpStatusCode.OK)).GetProperty("items").EnumerateArray().Single(o => o.GetProperty("grantId").GetGuid() == grantId);
         Assert.Equal("AggregateOnly", offer.GetProperty("granularity").GetString());
         Assert.Equal(["steps.daily"], offer.GetProperty("items").EnumerateArray().Select(i => i.GetString()));
         using var resident = factory.CreateClientWithToken((await factory.SignInAsync(AccountKind.Resident)).AccessToken);
@@ -130,7 +130,7 @@ public sealed class ApplicationsHttpTests(ApplicationsHttpTests.Factory factory)
         Assert.Equal("revoked", revoked.GetProperty("status").GetString());
         var consents = await JsonOf(await resident.GetAsync("/api/v1/me/consents"), HttpStatusCode.OK);
         Assert.Equal("ConsentRevoked", consents.GetProperty("items").EnumerateArray().Single().GetProperty("state").GetString());
-        Assert.DoesNotContain((await JsonOf(await anonymous.GetAsync("/api/v1/offers"), HttpStatusCode.OK)).EnumerateArray(), o => o.GetProperty("grantId").GetGuid() == grantId);
+        Assert.DoesNotContain((await JsonOf(await anonymous.GetAsync("/api/v1/offers?limit=200"), HttpStatusCode.OK)).GetProperty("items").EnumerateArray(), o => o.GetProperty("grantId").GetGuid() == grantId);
         await ProblemOf(await chair.PostAsJsonAsync($"/api/v1/committee/grants/{grantId}/suspend", new { reason = "again" }), HttpStatusCode.Conflict);
         await ProblemOf(await chair.PostAsJsonAsync($"/api/v1/committee/grants/{Guid.NewGuid()}/suspend", new { reason = "x" }), HttpStatusCode.NotFound);
 

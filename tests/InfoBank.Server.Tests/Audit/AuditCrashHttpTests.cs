@@ -74,7 +74,7 @@ public sealed partial class AuditCrashHttpTests(ITestOutputHelper output) : IDis
     private volatile bool _killing;
     private int _inFlight;
     private int _round;
-    private string? _cursor;
+    private string? _next;
     private volatile bool _fetchDone;
 
     /// <param name="Steady">Keeps the consent given at set-up through the drill, so one fetch has residents to read from start to end.</param>
@@ -220,8 +220,8 @@ public sealed partial class AuditCrashHttpTests(ITestOutputHelper output) : IDis
         {
             committee.Add(Client(await SignInAsync(member, passwords[member], AccountKind.Committee)));
         }
-        var inReview = await JsonOf(await committee[0].GetAsync("/api/v1/committee/applications?status=in_review"), HttpStatusCode.OK);
-        var applicationId = inReview.EnumerateArray().Single(a => a.GetProperty("ownerClientId").GetString() == Business).GetProperty("id").GetGuid();
+        var inReview = await JsonOf(await committee[0].GetAsync("/api/v1/committee/applications?status=in_review&limit=200"), HttpStatusCode.OK);
+        var applicationId = inReview.GetProperty("items").EnumerateArray().Single(a => a.GetProperty("ownerClientId").GetString() == Business).GetProperty("id").GetGuid();
         foreach (var member in committee)
         {
             await JsonOf(await member.PostAsJsonAsync($"/api/v1/committee/applications/{applicationId}/votes",
@@ -232,8 +232,8 @@ public sealed partial class AuditCrashHttpTests(ITestOutputHelper output) : IDis
         var grantId = decided.GetProperty("grant").GetProperty("id").GetGuid();
         committee.ForEach(c => c.Dispose());
         using var anonymous = Client(null);
-        var offers = await JsonOf(await anonymous.GetAsync("/api/v1/offers"), HttpStatusCode.OK);
-        var offer = offers.EnumerateArray().Single(o => o.GetProperty("grantId").GetGuid() == grantId).Clone();
+        var offers = await JsonOf(await anonymous.GetAsync("/api/v1/offers?limit=200"), HttpStatusCode.OK);
+        var offer = offers.GetProperty("items").EnumerateArray().Single(o => o.GetProperty("grantId").GetGuid() == grantId).Clone();
 
         var sourceTokens = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var source in new[] { StepsSource, ScaleSource })
@@ -516,7 +516,7 @@ public sealed partial class AuditCrashHttpTests(ITestOutputHelper output) : IDis
     {
         while (!stop.IsCancellationRequested && !_fetchDone)
         {
-            var url = $"/api/v1/grants/{setting.GrantId}/records?pageSize={PageSize}" + (_cursor is null ? "" : $"&cursor={Uri.EscapeDataString(_cursor)}");
+            var url = _next ?? $"/api/v1/grants/{setting.GrantId}/records?limit={PageSize}";
             var (status, body) = await SendAsync(http, new HttpRequestMessage(HttpMethod.Get, url));
             if (status != HttpStatusCode.OK)
             {
@@ -527,11 +527,11 @@ public sealed partial class AuditCrashHttpTests(ITestOutputHelper output) : IDis
                 return;
             }
             _pages.Enqueue(new AckedPage(_round, body.GetProperty("fetchId").GetGuid(), body.GetProperty("servedInFetch").GetInt32(),
-                body.GetProperty("records").GetArrayLength()));
+                body.GetProperty("items").GetArrayLength()));
             Interlocked.Increment(ref figures.Pages);
-            _cursor = body.GetProperty("next").ValueKind == JsonValueKind.String ? body.GetProperty("next").GetString() : null;
+            _next = body.GetProperty("next").ValueKind == JsonValueKind.String ? body.GetProperty("next").GetString() : null;
             // The grant allows one fetch a month: once this one is through, the business is done.
-            _fetchDone = _cursor is null;
+            _fetchDone = _next is null;
             await Task.Delay(PagePause, CancellationToken.None);
         }
     }

@@ -50,10 +50,10 @@ public sealed class ConsentApiTests(InfoBankFactory factory) : IClassFixture<Inf
     {
         var offer = await PublishResearchAsync();
         using var anonymous = factory.CreateClient();
-        var response = await anonymous.GetAsync("/api/v1/offers");
+        var response = await anonymous.GetAsync("/api/v1/offers?limit=200");
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         using var doc = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
-        var listed = doc.RootElement.EnumerateArray().Single(o => o.GetProperty("offerId").GetGuid() == offer.OfferId);
+        var listed = doc.RootElement.GetProperty("items").EnumerateArray().Single(o => o.GetProperty("offerId").GetGuid() == offer.OfferId);
         Assert.Equal(offer.NoticeHash, listed.GetProperty("noticeHash").GetString());
         Assert.Equal(1, listed.GetProperty("noticeVersion").GetInt32());
         Assert.Equal(Purposes.AcademicResearch, listed.GetProperty("purpose").GetProperty("code").GetString());

@@ -145,24 +145,24 @@ public sealed class CustodyApiTests(CustodyApiTests.Factory factory) : IClassFix
         Assert.Equal(3, await StoredCountAsync(resident.Id));
 
         var all = await RecordsAsync(resident);
-        var records = all.GetProperty("records").EnumerateArray().ToList();
+        var records = all.GetProperty("items").EnumerateArray().ToList();
         Assert.Equal(["d1", "d2", "b1"], records.Select(r => r.GetProperty("sourceRecordId").GetString()));
         Assert.Equal(8000, records[0].GetProperty("payload").GetProperty("steps").GetInt32());
         Assert.Equal(source.ClientId, records[0].GetProperty("source").GetString());
 
         var steps = await RecordsAsync(resident, "?category=steps.daily");
-        Assert.Equal(2, steps.GetProperty("records").GetArrayLength());
+        Assert.Equal(2, steps.GetProperty("items").GetArrayLength());
 
-        // Paging: one at a time, following the cursor.
+        // Paging: one at a time, following next.
         var seen = new List<string>();
-        string? cursor = null;
+        string? next = "/api/v1/me/records?limit=1";
         do
         {
-            var page = await RecordsAsync(resident, "?limit=1" + (cursor is null ? "" : $"&cursor={cursor}"));
-            seen.AddRange(page.GetProperty("records").EnumerateArray().Select(r => r.GetProperty("sourceRecordId").GetString()!));
-            cursor = page.GetProperty("next").ValueKind == JsonValueKind.String ? page.GetProperty("next").GetString() : null;
+            var page = await resident.Http.GetFromJsonAsync<JsonElement>(next);
+            seen.AddRange(page.GetProperty("items").EnumerateArray().Select(r => r.GetProperty("sourceRecordId").GetString()!));
+            next = page.GetProperty("next").ValueKind == JsonValueKind.String ? page.GetProperty("next").GetString() : null;
         }
-        while (cursor is not null);
+        while (next is not null);
         Assert.Equal(["d1", "d2", "b1"], seen);
 
         // The raw table holds no plaintext.
@@ -274,8 +274,8 @@ public sealed class CustodyApiTests(CustodyApiTests.Factory factory) : IClassFix
         var reference = await LinkAsync(alice, source, "steps.daily");
         await DepositAsync(source, StepsRecord(reference, "a1", 4321));
 
-        Assert.Single(((await RecordsAsync(alice)).GetProperty("records")).EnumerateArray());
-        Assert.Empty(((await RecordsAsync(bob)).GetProperty("records")).EnumerateArray());
+        Assert.Single(((await RecordsAsync(alice)).GetProperty("items")).EnumerateArray());
+        Assert.Empty(((await RecordsAsync(bob)).GetProperty("items")).EnumerateArray());
         var bobExport = await bob.Http.GetStringAsync("/api/v1/me/export");
         Assert.DoesNotContain("4321", bobExport);
 

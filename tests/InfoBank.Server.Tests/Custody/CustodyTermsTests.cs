@@ -126,7 +126,7 @@ public sealed class CustodyTermsHttpTests(CustodyTermsHttpTests.Factory factory)
         Assert.Equal(HttpStatusCode.UnprocessableEntity, refused.StatusCode);
         var problem = await refused.Content.ReadFromJsonAsync<JsonElement>();
         Assert.Contains("2099-01", problem.GetProperty("errors").GetProperty("records[0].resident")[0].GetString());
-        Assert.Empty((await resident.Http.GetFromJsonAsync<JsonElement>("/api/v1/me/records")).GetProperty("records").EnumerateArray());
+        Assert.Empty((await resident.Http.GetFromJsonAsync<JsonElement>("/api/v1/me/records")).GetProperty("items").EnumerateArray());
 
         // Agreeing to an outdated version is refused with its own type; agreeing to the current one lets deposits in again.
         var stale = await resident.Http.PostAsJsonAsync("/api/v1/me/enrollment",
@@ -138,6 +138,6 @@ public sealed class CustodyTermsHttpTests(CustodyTermsHttpTests.Factory factory)
         Assert.Equal(HttpStatusCode.OK, agreed.StatusCode);
         Assert.False((await agreed.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("agreeAgain").GetBoolean());
         Assert.Equal(HttpStatusCode.OK, (await source.PostAsJsonAsync("/api/v1/records", Batch("after"))).StatusCode);
-        Assert.Single((await resident.Http.GetFromJsonAsync<JsonElement>("/api/v1/me/records")).GetProperty("records").EnumerateArray());
+        Assert.Single((await resident.Http.GetFromJsonAsync<JsonElement>("/api/v1/me/records")).GetProperty("items").EnumerateArray());
     }
 }

@@ -85,12 +85,12 @@ public sealed class RetentionHttpTests(RetentionHttpTests.Factory factory) : ICl
             await JsonOf(await deposit.PostAsJsonAsync("/api/v1/records", new { records = new[] { Visit(residentRef, older, tag + "-old"), Visit(residentRef, newer, tag + "-new") } }), HttpStatusCode.OK);
         }
         var mine = await JsonOf(await (await SignInAsync(resident.Username)).GetAsync("/api/v1/me/records?category=location.visit"), HttpStatusCode.OK);
-        var records = mine.GetProperty("records").EnumerateArray().ToList();
+        var records = mine.GetProperty("items").EnumerateArray().ToList();
         Assert.Equal(2, records.Count);
         Assert.Equal(older + VisitRetention, records[0].GetProperty("expiresAt").GetDateTimeOffset());
         var business = await scenario.FreshBusinessAsync(businessId);
         var page = await JsonOf(await business.GetAsync($"/api/v1/grants/{grantId}/records"), HttpStatusCode.OK);
-        Assert.Equal(2, page.GetProperty("records").GetArrayLength());
+        Assert.Equal(2, page.GetProperty("items").GetArrayLength());
         var told = Assert.Single(page.GetProperty("retention").EnumerateArray());
         Assert.Equal("location.visit", told.GetProperty("category").GetString());
         Assert.Equal(180, told.GetProperty("retentionDays").GetInt32());
@@ -99,9 +99,9 @@ public sealed class RetentionHttpTests(RetentionHttpTests.Factory factory) : ICl
         // every read, though no job has run and its row is still stored.
         factory.Time.Offset = older + VisitRetention - TimeSpan.FromMinutes(1) - TimeProvider.System.GetUtcNow();
         var http = await SignInAsync(resident.Username);
-        Assert.Equal(2, (await JsonOf(await http.GetAsync("/api/v1/me/records"), HttpStatusCode.OK)).GetProperty("records").GetArrayLength());
+        Assert.Equal(2, (await JsonOf(await http.GetAsync("/api/v1/me/records"), HttpStatusCode.OK)).GetProperty("items").GetArrayLength());
         factory.Time.Offset += TimeSpan.FromMinutes(2);
-        var after = (await JsonOf(await http.GetAsync("/api/v1/me/records"), HttpStatusCode.OK)).GetProperty("records").EnumerateArray().ToList();
+        var after = (await JsonOf(await http.GetAsync("/api/v1/me/records"), HttpStatusCode.OK)).GetProperty("items").EnumerateArray().ToList();
         Assert.Equal(newer, Assert.Single(after).GetProperty("observedAt").GetDateTimeOffset());
         var export = await JsonOf(await http.GetAsync("/api/v1/me/export"), HttpStatusCode.OK);
         var exported = Assert.Single(export.GetProperty("records").EnumerateArray());
@@ -109,7 +109,7 @@ public sealed class RetentionHttpTests(RetentionHttpTests.Factory factory) : ICl
         Assert.Equal(180, export.GetProperty("retention").GetProperty("location.visit").GetProperty("retentionDays").GetInt32());
         business = await scenario.FreshBusinessAsync(businessId);
         var later = await JsonOf(await business.GetAsync($"/api/v1/grants/{grantId}/records"), HttpStatusCode.OK);
-        Assert.Equal(newer, Assert.Single(later.GetProperty("records").EnumerateArray()).GetProperty("observedAt").GetDateTimeOffset());
+        Assert.Equal(newer, Assert.Single(later.GetProperty("items").EnumerateArray()).GetProperty("observedAt").GetDateTimeOffset());
         Assert.Equal(2, await StoredAsync(tag));
 
         // The job: one audit entry naming the cut-off and the count, written before the rows go.

@@ -1,6 +1,7 @@
 using InfoBank.Server.Features.Identity;
-using InfoBank.Server.Infrastructure;
 using InfoBank.Server.Infrastructure.Auth;
+using InfoBank.Server.Infrastructure.Errors;
+using InfoBank.Server.Infrastructure.Web;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace InfoBank.Server.Features.Access;
@@ -11,8 +12,6 @@ namespace InfoBank.Server.Features.Access;
 /// </summary>
 internal static class AccessApi
 {
-    public const int MaxLimit = 500;
-
     public static void MapAccessApi(this IEndpointRouteBuilder routes)
     {
         routes.MapGroup("/api/v1/me/passbook").WithTags("Access").RequireAuthorization(AuthPolicies.Resident)
@@ -27,62 +26,61 @@ internal static class AccessApi
             .WithSummary("Grants fetching beyond their approved frequency or volume, sudden spikes, and attempts on suspended, revoked or expired grants.");
     }
 
-    public static async Task<Results<Ok<Passbook>, ValidationProblem>> GetPassbookAsync(
-        HttpContext context, AccessStore store, IClientDirectory clients, DateTimeOffset? before, Guid? beforeId, int? limit, CancellationToken cancellationToken)
+    public static async Task<Results<Ok<Passbook>, ProblemHttpResult>> GetPassbookAsync(
+        HttpContext context, AccessStore store, IClientDirectory clients, int? limit, string? cursor, CancellationToken cancellationToken)
     {
-        if (limit is < 1 or > MaxLimit)
+        if (!Paging.TryRead<PassbookPosition>(limit, cursor, out var size, out var after, out var problem))
         {
-            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["limit"] = [$"limit must be between 1 and {MaxLimit}"] });
+            return problem!;
         }
         var residentId = context.User.AccountId();
-        var take = limit ?? 50;
-        var rows = await store.PassbookAsync(residentId, before, beforeId, take, cancellationToken);
+        var (rows, more) = Paging.Split(await store.PassbookAsync(residentId, after?.At, after?.AccessId, size + 1, cancellationToken), size);
         var businesses = await AccessViewMapping.BusinessesAsync(clients, rows.Select(r => r.Recipient), cancellationToken);
         var lines = rows.Select(r => new PassbookLine(r.AccessId, r.At, businesses[r.Recipient], r.Kind, AccessViewMapping.Strings(r.DataItems),
             r.Purpose, r.GrantId, r.Approval, r.Records, r.Points)).ToList();
         var total = await store.PointsTotalAsync(residentId, cancellationToken);
-        var more = rows.Count == take;
-        return TypedResults.Ok(new Passbook(total, lines, more ? rows[^1].At : null, more ? rows[^1].AccessId : null));
+        var next = Paging.Next(context, more ? new PassbookPosition(rows[^1].At, rows[^1].AccessId) : null);
+        return TypedResults.Ok(new Passbook(lines, next, total));
     }
 
-    public static async Task<Results<Ok<AccessLogPage>, ValidationProblem>> GetAccessLogAsync(
-        AccessStore store, IClientDirectory clients, Guid? grantId, string? business, DateTimeOffset? from, DateTimeOffset? to, Guid? toId, int? limit, CancellationToken cancellationToken)
+    public static async Task<Results<Ok<Page<AccessLogView>>, ProblemHttpResult>> GetAccessLogAsync(
+        HttpContext context, AccessStore store, IClientDirectory clients, Guid? grantId, string? business, DateTimeOffset? from, DateTimeOffset? to,
+        int? limit, string? cursor, CancellationToken cancellationToken)
     {
         var errors = new Dictionary<string, string[]>();
-        if (limit is < 1 or > MaxLimit)
-        {
-            errors["limit"] = [$"limit must be between 1 and {MaxLimit}"];
-        }
         if (from is not null && to is not null && from >= to)
         {
-            errors["from"] = ["from must be before to"];
+            errors["from"] = ["from must be before to."];
         }
         if (business is { Length: 0 or > 200 })
         {
-            errors["business"] = ["business is a client id of 1 to 200 characters"];
+            errors["business"] = ["business is a client id of 1 to 200 characters."];
         }
         if (errors.Count > 0)
         {
-            return TypedResults.ValidationProblem(errors);
+            return ProblemTypes.InvalidParameter.Validation(errors, string.Join(" ", errors.Values.SelectMany(e => e)));
         }
-        var take = limit ?? 100;
-        var rows = await store.LogAsync(grantId, business, from, to, toId, take, cancellationToken);
+        if (!Paging.TryRead<AccessLogPosition>(limit, cursor, out var size, out var after, out var problem))
+        {
+            return problem!;
+        }
+        var (rows, more) = Paging.Split(await store.LogAsync(grantId, business, from, to, after, size + 1, cancellationToken), size);
         var businesses = await AccessViewMapping.BusinessesAsync(clients, rows.Select(r => r.Recipient), cancellationToken);
         var entries = rows.Select(r => new AccessLogView(r.Id, r.At, r.GrantId, businesses[r.Recipient], r.Kind, r.Outcome, r.FetchId, r.FetchStart,
             r.Items, r.Residents, AccessViewMapping.Strings(r.DataItems), r.Purpose, r.Approval, r.PolicyHash,
             AccessViewMapping.Strings(r.Reasons), r.AuditSequence)).ToList();
-        var more = rows.Count == take;
-        return TypedResults.Ok(new AccessLogPage(entries, more ? rows[^1].At : null, more ? rows[^1].Id : null));
+        return Paging.Result(context, entries, more ? new AccessLogPosition(rows[^1].At, rows[^1].Id) : null);
     }
 
-    public static async Task<Results<Ok<List<AlertView>>, ValidationProblem>> GetAlertsAsync(
-        AccessStore store, Guid? grantId, DateTimeOffset? from, int? limit, CancellationToken cancellationToken)
+    public static async Task<Results<Ok<Page<AlertView>>, ProblemHttpResult>> GetAlertsAsync(
+        HttpContext context, AccessStore store, Guid? grantId, DateTimeOffset? from, int? limit, string? cursor, CancellationToken cancellationToken)
     {
-        if (limit is < 1 or > MaxLimit)
+        if (!Paging.TryRead<AlertPosition>(limit, cursor, out var size, out var after, out var problem))
         {
-            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["limit"] = [$"limit must be between 1 and {MaxLimit}"] });
+            return problem!;
         }
-        var rows = await store.AlertsAsync(grantId, from, limit ?? 100, cancellationToken);
-        return TypedResults.Ok(rows.Select(a => new AlertView(a.AlertKey, a.GrantId, a.Kind, a.DetectedAt, a.Message)).ToList());
+        var (rows, more) = Paging.Split(await store.AlertsAsync(grantId, from, after, size + 1, cancellationToken), size);
+        return Paging.Result(context, rows.Select(a => new AlertView(a.AlertKey, a.GrantId, a.Kind, a.DetectedAt, a.Message)).ToList(),
+            more ? new AlertPosition(rows[^1].DetectedAt, rows[^1].AlertKey) : null);
     }
 }

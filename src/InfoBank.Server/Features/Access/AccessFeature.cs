@@ -1,6 +1,5 @@
 using InfoBank.Core.Access;
 using InfoBank.Server.Features.Custody;
-using InfoBank.Server.Infrastructure;
 using InfoBank.Server.Infrastructure.Jobs;
 using Microsoft.Extensions.Options;
 

@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using InfoBank.Server.Infrastructure.Web;
 
 namespace InfoBank.Server.Features.Access;
 
@@ -14,11 +15,13 @@ public sealed class AccessOptions
     [Required]
     public string SecretFile { get; set; } = Path.Combine("data", "keys", "access.key");
 
-    [Range(1, 10_000)]
-    public int DefaultPageSize { get; set; } = 100;
+    /// <summary>Records on a page when the request names no limit (the list convention's default).</summary>
+    [Range(1, Paging.MaxLimit)]
+    public int DefaultPageSize { get; set; } = Paging.DefaultLimit;
 
-    [Range(1, 10_000)]
-    public int MaxPageSize { get; set; } = 1_000;
+    /// <summary>Most records a page may ask for (<c>?limit=</c>); never above the list convention's maximum.</summary>
+    [Range(1, Paging.MaxLimit)]
+    public int MaxPageSize { get; set; } = Paging.MaxLimit;
 
     /// <summary>Rows one page may examine, as a multiple of its size, before it returns short with a cursor.</summary>
     [Range(1, 1_000)]

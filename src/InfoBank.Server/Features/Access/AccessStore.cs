@@ -118,7 +118,8 @@ public sealed class AccessStore(DbConnectionFactory db)
     private const string SelectAlerts = """
         SELECT alert_key AS AlertKey, grant_id AS GrantId, kind AS Kind, detected_at AS DetectedAt, message AS Message
         FROM access_alerts WHERE (@grantId IS NULL OR grant_id = @grantId) AND (@from IS NULL OR detected_at >= @from)
-        ORDER BY detected_at DESC, alert_key
+          AND (@afterAt IS NULL OR detected_at < @afterAt OR (detected_at = @afterAt AND alert_key < @afterKey))
+        ORDER BY detected_at DESC, alert_key DESC
         """;
 
     private static readonly string[] GateColumns = ["grant_id", "claims"];
@@ -306,18 +307,22 @@ public sealed class AccessStore(DbConnectionFactory db)
     }
 
     /// <summary>
-    /// The committee's view of the log, newest first, optionally by grant, recipient and time; pages
-    /// continue below (<paramref name="to"/>, <paramref name="toId"/>) in (time, id) order.
+    /// The committee's view of the log, newest first, optionally by grant, recipient and time
+    /// (<paramref name="from"/> inclusive, <paramref name="to"/> exclusive); pages continue below
+    /// <paramref name="after"/> in (time, id) order.
     /// </summary>
-    public async Task<IReadOnlyList<AccessLogEntry>> LogAsync(Guid? grantId, string? recipient, DateTimeOffset? from, DateTimeOffset? to, Guid? toId, int limit, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<AccessLogEntry>> LogAsync(
+        Guid? grantId, string? recipient, DateTimeOffset? from, DateTimeOffset? to, AccessLogPosition? after, int limit, CancellationToken cancellationToken)
     {
         var sql = SelectColumns + """
              WHERE (@grantId IS NULL OR grant_id = @grantId) AND (@recipient IS NULL OR recipient = @recipient)
-               AND (@from IS NULL OR at >= @from) AND (@to IS NULL OR at < @to OR (at = @to AND @toId IS NOT NULL AND id < @toId))
+               AND (@from IS NULL OR at >= @from) AND (@to IS NULL OR at < @to)
+               AND (@afterAt IS NULL OR at < @afterAt OR (at = @afterAt AND id < @afterId))
              ORDER BY at DESC, id DESC
             """ + db.Dialect.Limit("limit");
         await using var connection = await db.OpenAsync(cancellationToken);
-        var rows = await connection.QueryAsync<LogData>(new CommandDefinition(sql, new { grantId, recipient, from, to, toId, limit }, cancellationToken: cancellationToken));
+        var rows = await connection.QueryAsync<LogData>(new CommandDefinition(sql,
+            new { grantId, recipient, from, to, afterAt = after?.At, afterId = after?.Id, limit }, cancellationToken: cancellationToken));
         return [.. rows.Select(r => new AccessLogEntry(r.Id, r.At, r.GrantId, r.Recipient, r.Kind, r.Outcome, r.FetchId, r.FetchStart, r.Items, r.Residents,
             r.DataItems, r.Purpose, r.Approval, r.PolicyHash, r.Reasons, r.AuditSequence))];
     }
@@ -334,10 +339,12 @@ public sealed class AccessStore(DbConnectionFactory db)
             cancellationToken: cancellationToken));
     }
 
-    public async Task<IReadOnlyList<AlertRow>> AlertsAsync(Guid? grantId, DateTimeOffset? from, int limit, CancellationToken cancellationToken)
+    /// <summary>Alerts, newest first, optionally by grant and from a time; pages continue below <paramref name="after"/> in (time, key) order.</summary>
+    public async Task<IReadOnlyList<AlertRow>> AlertsAsync(Guid? grantId, DateTimeOffset? from, AlertPosition? after, int limit, CancellationToken cancellationToken)
     {
         await using var connection = await db.OpenAsync(cancellationToken);
-        var rows = await connection.QueryAsync<AlertData>(new CommandDefinition(SelectAlerts + db.Dialect.Limit("limit"), new { grantId, from, limit }, cancellationToken: cancellationToken));
+        var rows = await connection.QueryAsync<AlertData>(new CommandDefinition(SelectAlerts + db.Dialect.Limit("limit"),
+            new { grantId, from, afterAt = after?.DetectedAt, afterKey = after?.Key, limit }, cancellationToken: cancellationToken));
         return [.. rows.Select(r => new AlertRow(r.AlertKey, r.GrantId, r.Kind, r.DetectedAt, r.Message))];
     }
 

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using InfoBank.Server.Features.Identity;
+using InfoBank.Server.Infrastructure.Web;
 
 namespace InfoBank.Server.Features.Access;
 
@@ -18,8 +19,11 @@ public sealed record PassbookLine(
     int Records,
     int Points);
 
-/// <summary>A page of the passbook; the next page is <c>?before={NextBefore}&amp;beforeId={NextBeforeId}</c>.</summary>
-public sealed record Passbook(long TotalPoints, IReadOnlyList<PassbookLine> Lines, DateTimeOffset? NextBefore, Guid? NextBeforeId);
+/// <summary>A page of the passbook (the list convention's <c>items</c> and <c>next</c>), and the points the resident earned in all (every page, not just this one).</summary>
+public sealed record Passbook(IReadOnlyList<PassbookLine> Items, string? Next, long TotalPoints) : Page<PassbookLine>(Items, Next);
+
+/// <summary>Where a page of the passbook ends (newest first): the cursor of the passbook.</summary>
+public sealed record PassbookPosition(DateTimeOffset At, Guid AccessId);
 
 /// <summary>One access as the committee reviews it.</summary>
 public sealed record AccessLogView(
@@ -40,10 +44,13 @@ public sealed record AccessLogView(
     IReadOnlyList<string> Reasons,
     long? AuditSequence);
 
-/// <summary>A page of the access log; the next page is <c>?to={NextTo}&amp;toId={NextToId}</c> with the same filters.</summary>
-public sealed record AccessLogPage(IReadOnlyList<AccessLogView> Entries, DateTimeOffset? NextTo, Guid? NextToId);
+/// <summary>Where a page of the access log ends (newest first): the cursor of the access log.</summary>
+public sealed record AccessLogPosition(DateTimeOffset At, Guid Id);
 
 public sealed record AlertView(string Key, Guid GrantId, string Kind, DateTimeOffset DetectedAt, string Message);
+
+/// <summary>Where a page of the alerts ends (newest first): the cursor of the alert list.</summary>
+public sealed record AlertPosition(DateTimeOffset DetectedAt, string Key);
 
 internal static class AccessViewMapping
 {

@@ -1,6 +1,6 @@
-using InfoBank.Server.Infrastructure;
 using InfoBank.Server.Infrastructure.Auth;
 using InfoBank.Server.Infrastructure.Errors;
+using InfoBank.Server.Infrastructure.Web;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace InfoBank.Server.Features.Access;
@@ -21,8 +21,13 @@ internal static class GrantAccessApi
     }
 
     public static async Task<Results<Ok<RecordPage>, ProblemHttpResult>> ReadRecordsAsync(
-        Guid id, string? cursor, int? pageSize, HttpContext context, GrantAccessService access, CancellationToken cancellationToken) =>
-        (await access.ReadRecordsAsync(context.User.ClientId(), id, cursor, pageSize, cancellationToken)).ToOk();
+        Guid id, int? limit, string? cursor, HttpContext context, GrantAccessService access, CancellationToken cancellationToken)
+    {
+        // limit and cursor are checked by the service, after the grant: a refusal of either is an
+        // access attempt on the grant, logged and audited like any other.
+        var result = await access.ReadRecordsAsync(context.User.ClientId(), id, cursor, limit, cancellationToken);
+        return result.ToResult(page => TypedResults.Ok(page with { Next = Paging.NextFromCursor(context, page.Next) }));
+    }
 
     public static async Task<Results<Ok<AggregateResult>, ProblemHttpResult>> AggregateAsync(
         Guid id, AggregateRequest? request, HttpContext context, GrantAccessService access, CancellationToken cancellationToken) =>

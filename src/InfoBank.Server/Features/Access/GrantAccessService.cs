@@ -10,6 +10,7 @@ using InfoBank.Server.Features.Consent;
 using InfoBank.Server.Features.Custody;
 using InfoBank.Server.Infrastructure.Db;
 using InfoBank.Server.Infrastructure.Errors;
+using InfoBank.Server.Infrastructure.Web;
 using Microsoft.Extensions.Options;
 
 namespace InfoBank.Server.Features.Access;
@@ -23,16 +24,22 @@ public sealed record ProvidedRecord(string Subject, string Category, DateTimeOff
 /// </summary>
 public sealed record CategoryRetention(string Category, int RetentionDays, DateTimeOffset KeptFrom);
 
+/// <summary>
+/// A page of a grant's records: the list convention's <c>items</c> (the records) and <c>next</c>
+/// (the next page's URL, its cursor sealed by <see cref="PageCursors"/> since it carries the
+/// fetch it continues), and the fetch's own counters. <paramref name="DataItems"/> names the
+/// approved data items (<c>items</c> being the records).
+/// </summary>
 public sealed record RecordPage(
+    IReadOnlyList<ProvidedRecord> Items,
+    string? Next,
     Guid GrantId,
     Guid FetchId,
     string Purpose,
-    IReadOnlyList<string> Items,
-    IReadOnlyList<ProvidedRecord> Records,
+    IReadOnlyList<string> DataItems,
     int ServedInFetch,
     int? RemainingInFetch,
-    string? Next,
-    IReadOnlyList<CategoryRetention> Retention);
+    IReadOnlyList<CategoryRetention> Retention) : Page<ProvidedRecord>(Items, Next);
 
 public sealed record AggregateRequest(string? Category, IReadOnlyList<string>? GroupBy, IReadOnlyList<AggregateMeasure>? Measures, Dictionary<string, IReadOnlyList<string>>? Filters);
 
@@ -84,7 +91,7 @@ public sealed partial class GrantAccessService(
         if (size < 1 || size > _options.MaxPageSize)
         {
             return await RefuseAsync(grant!, recipient, AccessKinds.Records, now, Refusal.Of(ProblemTypes.InvalidParameter,
-                new Dictionary<string, string[]> { ["pageSize"] = [$"must be between 1 and {_options.MaxPageSize}"] }, $"pageSize must be between 1 and {_options.MaxPageSize}."), cancellationToken);
+                new Dictionary<string, string[]> { ["limit"] = [$"limit must be between 1 and {_options.MaxPageSize}."] }, $"limit must be between 1 and {_options.MaxPageSize}."), cancellationToken);
         }
         var queryHash = PageCursors.QueryHash("records", grant!.Id.ToString("N"), grant.PolicyHash, string.Join(",", grant.Items));
 
@@ -199,8 +206,9 @@ public sealed partial class GrantAccessService(
 
         var retention = categories.Select(c => inventory.Find(c)).OfType<InventoryCategory>()
             .Select(c => new CategoryRetention(c.Name, c.RetentionDays, c.KeptFrom(now))).ToList();
-        return new RecordPage(grant.Id, fetchId, grant.PurposeCode, grant.Items, records, servedNow,
-            grant.Fetch.MaxRecordsPerFetch is { } cap ? Math.Max(0, cap - servedNow) : null, next, retention);
+        // Next is the sealed cursor here; the endpoint turns it into the next page's URL and Link header.
+        return new RecordPage(records, next, grant.Id, fetchId, grant.PurposeCode, grant.Items, servedNow,
+            grant.Fetch.MaxRecordsPerFetch is { } cap ? Math.Max(0, cap - servedNow) : null, retention);
     }
 
     public async Task<Outcome<AggregateResult>> AggregateAsync(string recipient, Guid grantId, AggregateRequest? request, CancellationToken cancellationToken)

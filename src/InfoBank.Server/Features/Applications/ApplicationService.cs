@@ -8,6 +8,7 @@ using InfoBank.Core.Policy;
 using InfoBank.Server.Features.Audit;
 using InfoBank.Server.Infrastructure.Db;
 using InfoBank.Server.Infrastructure.Errors;
+using InfoBank.Server.Infrastructure.Web;
 
 namespace InfoBank.Server.Features.Applications;
 
@@ -185,15 +186,21 @@ public sealed class ApplicationService(ApplicationStore store, RuleCatalogProvid
         return row is null || row.OwnerClientId != owner ? NotFound() : Outcome<ApplicationView>.Of(await BusinessViewAsync(row, ct));
     }
 
-    public async Task<IReadOnlyList<ApplicationSummary>> ListForOwnerAsync(string owner, CancellationToken ct) =>
-        (await store.ListByOwnerAsync(owner, ct))
-            .Select(r => new ApplicationSummary(r.Id, r.Status, r.Version, JsonSerializer.Deserialize<ApplicationSpec>(r.SpecJson, Json)!.Purpose.Code, r.UpdatedAt))
-            .ToList();
+    /// <summary>One page of the owner's applications, newest first, and where the next page starts (null: none).</summary>
+    public async Task<(IReadOnlyList<ApplicationSummary> Page, ApplicationPosition? Next)> ListForOwnerAsync(string owner, ApplicationPosition? after, int limit, CancellationToken ct)
+    {
+        var (page, more) = Paging.Split(await store.ListByOwnerAsync(owner, after, limit + 1, ct), limit);
+        return (page.Select(r => new ApplicationSummary(r.Id, r.Status, r.Version, JsonSerializer.Deserialize<ApplicationSpec>(r.SpecJson, Json)!.Purpose.Code, r.UpdatedAt)).ToList(),
+            more ? new ApplicationPosition(page[^1].CreatedAt, page[^1].Id) : null);
+    }
 
-    public async Task<IReadOnlyList<CommitteeApplicationSummary>> ListForCommitteeAsync(string? status, CancellationToken ct)
+    /// <summary>One page of the applications (of one status, or all), least recently changed first, and where the next page starts.</summary>
+    public async Task<(IReadOnlyList<CommitteeApplicationSummary> Page, ApplicationPosition? Next)> ListForCommitteeAsync(
+        string? status, ApplicationPosition? after, int limit, CancellationToken ct)
     {
         var result = new List<CommitteeApplicationSummary>();
-        foreach (var r in await store.ListByStatusAsync(status, ct))
+        var (page, more) = Paging.Split(await store.ListByStatusAsync(status, after, limit + 1, ct), limit);
+        foreach (var r in page)
         {
             var version = r.Version > 0 ? await store.FindVersionAsync(r.Id, r.Version, ct) : null;
             var votes = r.Version > 0 ? (await store.VotesAsync(r.Id, r.Version, ct)).Count : 0;
@@ -203,7 +210,7 @@ public sealed class ApplicationService(ApplicationStore store, RuleCatalogProvid
                 version is null ? null : JsonSerializer.Deserialize<PolicyDecision>(version.PolicyJson, Json)!.Decision,
                 votes, r.UpdatedAt));
         }
-        return result;
+        return (result, more ? new ApplicationPosition(page[^1].UpdatedAt, page[^1].Id) : null);
     }
 
     public async Task<Outcome<CommitteeApplicationView>> GetForCommitteeAsync(Guid id, CancellationToken ct)

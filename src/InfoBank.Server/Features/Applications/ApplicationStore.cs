@@ -134,6 +134,9 @@ public sealed class GrantRow
     public DateTimeOffset UpdatedAt { get; set; }
 }
 
+/// <summary>Where a page of an application list ends: created at (the owner's list) or updated at (the committee's), and the id.</summary>
+public sealed record ApplicationPosition(DateTimeOffset At, Guid Id);
+
 /// <summary>
 /// Applications, versions, events, votes, decisions and grants. Every status change is a guarded
 /// UPDATE (<c>WHERE status = @from</c>) inside the caller's transaction, so two racing steps cannot
@@ -151,11 +154,24 @@ public sealed class ApplicationStore(DbConnectionFactory db)
 
     private const string SelectApplicationSql = $"SELECT {AppColumns} FROM applications WHERE id = @id";
 
-    private const string SelectByOwnerSql = $"SELECT {AppColumns} FROM applications WHERE owner_client_id = @owner ORDER BY created_at DESC, id";
+    // Keyset pages: newest first for the owner; for the committee, least recently changed first,
+    // with the id breaking ties. An application changed between two pages moves behind the cursor
+    // and may be listed again later, never skipped.
+    private const string SelectByOwnerSql = $"""
+        SELECT {AppColumns} FROM applications WHERE owner_client_id = @owner
+          AND (@afterAt IS NULL OR created_at < @afterAt OR (created_at = @afterAt AND id < @afterId))
+        ORDER BY created_at DESC, id DESC
+        """;
 
-    private const string SelectByStatusSql = $"SELECT {AppColumns} FROM applications WHERE status = @status ORDER BY updated_at, id";
+    private const string AfterUpdatedSql = """
+        (@afterAt IS NULL OR updated_at > @afterAt OR (updated_at = @afterAt AND id > @afterId))
+        ORDER BY updated_at, id
+        """;
 
-    private const string SelectAllSql = $"SELECT {AppColumns} FROM applications ORDER BY updated_at, id";
+    // Two texts rather than "@status IS NULL OR …", which would keep the planner off ix_applications_status.
+    private const string SelectByStatusSql = $"SELECT {AppColumns} FROM applications WHERE status = @status AND {AfterUpdatedSql}";
+
+    private const string SelectAllSql = $"SELECT {AppColumns} FROM applications WHERE {AfterUpdatedSql}";
 
     private const string UpdateDraftSql = """
         UPDATE applications SET spec_json = @spec, status = @to, updated_at = @now
@@ -247,17 +263,20 @@ public sealed class ApplicationStore(DbConnectionFactory db)
     public static Task<ApplicationRow?> FindAsync(DbSession s, Guid id, CancellationToken ct) =>
         s.Connection.QuerySingleOrDefaultAsync<ApplicationRow>(s.Command(SelectApplicationSql, new { id }, ct));
 
-    public async Task<IReadOnlyList<ApplicationRow>> ListByOwnerAsync(string owner, CancellationToken ct)
+    /// <summary>The owner's applications, newest first, after <paramref name="after"/>; <paramref name="limit"/> rows at most.</summary>
+    public async Task<IReadOnlyList<ApplicationRow>> ListByOwnerAsync(string owner, ApplicationPosition? after, int limit, CancellationToken ct)
     {
         await using var c = await db.OpenAsync(ct);
-        return (await c.QueryAsync<ApplicationRow>(new CommandDefinition(SelectByOwnerSql, new { owner }, cancellationToken: ct))).ToList();
+        return (await c.QueryAsync<ApplicationRow>(new CommandDefinition(SelectByOwnerSql + db.Dialect.Limit("limit"),
+            new { owner, afterAt = after?.At, afterId = after?.Id, limit }, cancellationToken: ct))).ToList();
     }
 
-    public async Task<IReadOnlyList<ApplicationRow>> ListByStatusAsync(string? status, CancellationToken ct)
+    /// <summary>Applications (of one status, or all), least recently changed first, after <paramref name="after"/>; <paramref name="limit"/> rows at most.</summary>
+    public async Task<IReadOnlyList<ApplicationRow>> ListByStatusAsync(string? status, ApplicationPosition? after, int limit, CancellationToken ct)
     {
         await using var c = await db.OpenAsync(ct);
-        var sql = status is null ? SelectAllSql : SelectByStatusSql;
-        return (await c.QueryAsync<ApplicationRow>(new CommandDefinition(sql, new { status }, cancellationToken: ct))).ToList();
+        return (await c.QueryAsync<ApplicationRow>(new CommandDefinition((status is null ? SelectAllSql : SelectByStatusSql) + db.Dialect.Limit("limit"),
+            new { status, afterAt = after?.At, afterId = after?.Id, limit }, cancellationToken: ct))).ToList();
     }
 
     public static async Task<bool> UpdateDraftAsync(DbSession s, Guid id, string from, string to, string spec, DateTimeOffset now, CancellationToken ct) =>

@@ -1,8 +1,8 @@
 using System.Security.Claims;
 using InfoBank.Core.Applications;
-using InfoBank.Server.Infrastructure;
 using InfoBank.Server.Infrastructure.Auth;
 using InfoBank.Server.Infrastructure.Errors;
+using InfoBank.Server.Infrastructure.Web;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace InfoBank.Server.Features.Applications;
@@ -42,8 +42,16 @@ public static class ApplicationsApi
         ApplicationSpec spec, ClaimsPrincipal user, ApplicationService service, CancellationToken ct) =>
         (await service.CreateAsync(user.ClientId(), spec, ct)).ToResult(view => TypedResults.Created($"/api/v1/applications/{view.Id}", view));
 
-    public static async Task<Ok<IReadOnlyList<ApplicationSummary>>> ListAsync(ClaimsPrincipal user, ApplicationService service, CancellationToken ct) =>
-        TypedResults.Ok(await service.ListForOwnerAsync(user.ClientId(), ct));
+    public static async Task<Results<Ok<Page<ApplicationSummary>>, ProblemHttpResult>> ListAsync(
+        int? limit, string? cursor, HttpContext context, ClaimsPrincipal user, ApplicationService service, CancellationToken ct)
+    {
+        if (!Paging.TryRead<ApplicationPosition>(limit, cursor, out var size, out var after, out var problem))
+        {
+            return problem!;
+        }
+        var (page, next) = await service.ListForOwnerAsync(user.ClientId(), after, size, ct);
+        return Paging.Result(context, page, next);
+    }
 
     public static async Task<Results<Ok<ApplicationView>, ProblemHttpResult>> GetAsync(Guid id, ClaimsPrincipal user, ApplicationService service, CancellationToken ct) =>
         (await service.GetForOwnerAsync(user.ClientId(), id, ct)).ToOk();
@@ -56,15 +64,20 @@ public static class ApplicationsApi
         Guid id, ClaimsPrincipal user, ApplicationService service, CancellationToken ct) =>
         (await service.SubmitAsync(user.ClientId(), id, ct)).ToOk();
 
-    public static async Task<Results<Ok<IReadOnlyList<CommitteeApplicationSummary>>, ValidationProblem>> CommitteeListAsync(
-        string? status, ApplicationService service, CancellationToken ct)
+    public static async Task<Results<Ok<Page<CommitteeApplicationSummary>>, ProblemHttpResult>> CommitteeListAsync(
+        string? status, int? limit, string? cursor, HttpContext context, ApplicationService service, CancellationToken ct)
     {
         var known = Enum.GetValues<ApplicationStatus>().Select(ApplicationWorkflow.Name).ToList();
         if (status is not null && !known.Contains(status))
         {
-            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["status"] = [$"status must be one of {string.Join(", ", known)}"] });
+            return Paging.InvalidParameter("status", $"status must be one of {string.Join(", ", known)}.");
         }
-        return TypedResults.Ok(await service.ListForCommitteeAsync(status, ct));
+        if (!Paging.TryRead<ApplicationPosition>(limit, cursor, out var size, out var after, out var problem))
+        {
+            return problem!;
+        }
+        var (page, next) = await service.ListForCommitteeAsync(status, after, size, ct);
+        return Paging.Result(context, page, next);
     }
 
     public static async Task<Results<Ok<CommitteeApplicationView>, ProblemHttpResult>> CommitteeGetAsync(Guid id, ApplicationService service, CancellationToken ct) =>

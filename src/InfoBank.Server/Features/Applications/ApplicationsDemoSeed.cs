@@ -58,7 +58,7 @@ internal sealed class ApplicationsDemoSeed(IServiceScopeFactory scopes) : IDemoS
 
     private static async Task<Guid?> SubmitAsync(ApplicationService service, string owner, string path, DemoSeedContext context, CancellationToken cancellationToken)
     {
-        if ((await service.ListForOwnerAsync(owner, cancellationToken)).Count > 0)
+        if ((await service.ListForOwnerAsync(owner, null, 1, cancellationToken)).Page.Count > 0)
         {
             return null;
         }

@@ -1,5 +1,4 @@
 using Hangfire;
-using InfoBank.Server.Infrastructure;
 using InfoBank.Server.Infrastructure.Demo;
 using InfoBank.Server.Infrastructure.Jobs;
 

@@ -1,6 +1,5 @@
 using System.Security.Claims;
 using InfoBank.Core.Audit;
-using InfoBank.Server.Infrastructure;
 using InfoBank.Server.Infrastructure.Auth;
 using InfoBank.Server.Infrastructure.Errors;
 using InfoBank.Server.Infrastructure.Web;

@@ -1,4 +1,3 @@
-using InfoBank.Server.Infrastructure;
 using InfoBank.Server.Infrastructure.Jobs;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 

@@ -2,7 +2,6 @@ using System.Security.Claims;
 using System.Text.Json.Serialization;
 using InfoBank.Core;
 using InfoBank.Core.Consent;
-using InfoBank.Server.Infrastructure;
 using InfoBank.Server.Infrastructure.Auth;
 using InfoBank.Server.Infrastructure.Db;
 using InfoBank.Server.Infrastructure.Errors;
@@ -122,10 +121,15 @@ public static class ConsentApi
             .WithSummary("The consent receipt (ISO/IEC TS 27560 fields) as JSON and as a compact JWS signed with Ed25519.");
     }
 
-    public static async Task<Ok<IReadOnlyList<OfferResponse>>> ListOffers(ConsentStore store, TimeProvider time, CancellationToken cancellationToken)
+    public static async Task<Results<Ok<Page<OfferResponse>>, ProblemHttpResult>> ListOffers(
+        int? limit, string? cursor, HttpContext context, ConsentStore store, TimeProvider time, CancellationToken cancellationToken)
     {
-        var offers = await store.Db.ReadAsync(s => store.ListOpenOffersAsync(s, time.GetUtcNow()), cancellationToken);
-        return TypedResults.Ok<IReadOnlyList<OfferResponse>>(offers.Select(o => OfferResponse.From(o, o.Notice, o.NoticeVersion, o.NoticeHash)).ToList());
+        if (!Paging.TryRead<OfferPosition>(limit, cursor, out var size, out var after, out var problem))
+        {
+            return problem!;
+        }
+        var (offers, next) = await store.Db.ReadAsync(s => store.ListOpenOffersAsync(s, time.GetUtcNow(), after, size), cancellationToken);
+        return Paging.Result(context, offers.Select(o => OfferResponse.From(o, o.Notice, o.NoticeVersion, o.NoticeHash)).ToList(), next);
     }
 
     public static async Task<Results<Ok<OfferResponse>, ProblemHttpResult>> GetOffer(

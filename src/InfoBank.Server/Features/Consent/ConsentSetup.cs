@@ -1,5 +1,4 @@
 using InfoBank.Server.Features.Custody;
-using InfoBank.Server.Infrastructure;
 using InfoBank.Server.Infrastructure.Demo;
 using InfoBank.Server.Infrastructure.Jobs;
 

@@ -3,6 +3,7 @@ using System.Text.Json;
 using Dapper;
 using InfoBank.Core.Consent;
 using InfoBank.Server.Infrastructure.Db;
+using InfoBank.Server.Infrastructure.Web;
 
 namespace InfoBank.Server.Features.Consent;
 
@@ -102,6 +103,24 @@ public sealed class ConsentStore(DbConnectionFactory db)
         var rows = await s.QueryAsync<OfferRow>(
             $"{SelectOffer} WHERE o.status = 'Active' AND o.valid_until > @now ORDER BY o.created_at, o.offer_id", new { now });
         return rows.Select(r => ToTerms(r)!).ToList();
+    }
+
+    /// <summary>
+    /// One page of the open offers, oldest first in (created at, offer id) order, after
+    /// <paramref name="after"/>; <paramref name="limit"/> rows at most, and where the next page starts.
+    /// </summary>
+    public async Task<(IReadOnlyList<OfferTerms> Page, OfferPosition? Next)> ListOpenOffersAsync(DbSession s, DateTimeOffset now, OfferPosition? after, int limit)
+    {
+        var rows = (await s.QueryAsync<OfferRow>(
+            $"""
+            SELECT {OfferColumns}, o.created_at AS CreatedAt
+            FROM offers o JOIN offer_notices n ON n.offer_id = o.offer_id AND n.notice_version = o.notice_version
+            WHERE o.status = 'Active' AND o.valid_until > @now
+              AND (@afterAt IS NULL OR o.created_at > @afterAt OR (o.created_at = @afterAt AND o.offer_id > @afterId))
+            ORDER BY o.created_at, o.offer_id{s.Dialect.Limit("take")}
+            """, new { now, afterAt = after?.CreatedAt, afterId = after?.OfferId, take = limit + 1 })).ToList();
+        var (page, more) = Paging.Split(rows, limit);
+        return (page.Select(r => ToTerms(r)!).ToList(), more ? new OfferPosition(page[^1].CreatedAt, page[^1].OfferId) : null);
     }
 
     public async Task<Notice?> FindNoticeAsync(DbSession s, Guid offerId, int version)
@@ -445,6 +464,7 @@ public sealed class ConsentStore(DbConnectionFactory db)
         public int NoticeVersion { get; set; }
         public string NoticeHash { get; set; } = "";
         public string NoticeJson { get; set; } = "";
+        public DateTimeOffset CreatedAt { get; set; }
     }
 
     private class ConsentRow
@@ -494,6 +514,9 @@ public sealed class ConsentStore(DbConnectionFactory db)
 
 /// <summary>One consent of a resident's history with an offer, and the look-back its notice version stated.</summary>
 public sealed record ConsentHistoryEntry(ConsentRecord Consent, int LookbackDays);
+
+/// <summary>Where a page of the open offers ends: the cursor of the offer list.</summary>
+public sealed record OfferPosition(DateTimeOffset CreatedAt, Guid OfferId);
 
 /// <summary>Where a page of a resident's consents ends: the cursor of the consent list.</summary>
 public sealed record ConsentPosition(DateTimeOffset GivenAt, Guid ConsentId);

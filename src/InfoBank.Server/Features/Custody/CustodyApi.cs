@@ -5,9 +5,9 @@ using Hangfire;
 using InfoBank.Core.Crypto;
 using InfoBank.Core.Custody;
 using InfoBank.Server.Features.Identity;
-using InfoBank.Server.Infrastructure;
 using InfoBank.Server.Infrastructure.Auth;
 using InfoBank.Server.Infrastructure.Errors;
+using InfoBank.Server.Infrastructure.Web;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
@@ -39,7 +39,8 @@ public sealed record LinkRequest(IReadOnlyList<string>? Categories);
 /// <summary>A stored record; <c>expiresAt</c> is when its category's retention ends and it leaves custody.</summary>
 public sealed record RecordView(Guid Id, string Category, DateTimeOffset ObservedAt, DateTimeOffset StoredAt, string Source, string SourceRecordId, JsonElement Payload, DateTimeOffset ExpiresAt);
 
-public sealed record RecordsPage(IReadOnlyList<RecordView> Records, string? Next);
+/// <summary>Where a page of the resident's records ends, in (observed at, id) order: the cursor of the record list.</summary>
+public sealed record RecordPosition(DateTimeOffset ObservedAt, Guid Id);
 
 public sealed record ErasureResponse(Guid ErasureId, DateTimeOffset ErasedAt, string Status, string Detail);
 
@@ -51,8 +52,6 @@ public sealed record InventoryResponse(int Version, string ContentHash, IReadOnl
 /// <summary>Custody's HTTP surface: enrolment, linked sources, deposits, reading, export and erasure.</summary>
 public static class CustodyApi
 {
-    public const int MaxPageSize = 1_000;
-
     public static void MapCustodyApi(this IEndpointRouteBuilder routes)
     {
         var open = routes.MapGroup("/api/v1").WithTags("Custody");
@@ -178,8 +177,8 @@ public static class CustodyApi
             ? TypedResults.NoContent()
             : Refusal.Of(ProblemTypes.NotFound, $"You have not linked the data source '{Shorten(clientId)}'.").ToResult();
 
-    public static async Task<Results<Ok<RecordsPage>, ProblemHttpResult>> ListRecords(
-        ClaimsPrincipal user, RecordVault vault, DataInventory inventory, CancellationToken cancellationToken,
+    public static async Task<Results<Ok<Page<RecordView>>, ProblemHttpResult>> ListRecords(
+        ClaimsPrincipal user, HttpContext context, RecordVault vault, DataInventory inventory, CancellationToken cancellationToken,
         string? category = null, DateTimeOffset? from = null, DateTimeOffset? to = null, int? limit = null, string? cursor = null)
     {
         var errors = new Dictionary<string, string[]>();
@@ -187,31 +186,21 @@ public static class CustodyApi
         {
             errors["category"] = [$"Unknown category '{category}'; known: {string.Join(", ", inventory.Categories.Keys)}."];
         }
-        if (limit is < 1 or > MaxPageSize)
-        {
-            errors["limit"] = [$"The page size must be between 1 and {MaxPageSize}."];
-        }
         if (from is not null && to is not null && from > to)
         {
             errors["from"] = ["'from' is after 'to'."];
-        }
-        (DateTimeOffset ObservedAt, Guid Id)? after = null;
-        if (cursor is not null)
-        {
-            after = ParseCursor(cursor);
-            if (after is null)
-            {
-                errors["cursor"] = ["The cursor is not one this API returned."];
-            }
         }
         if (errors.Count > 0)
         {
             return TypedResults.Problem(new HttpValidationProblemDetails(errors) { Status = StatusCodes.Status400BadRequest, Title = "Invalid query" });
         }
-        var size = limit ?? 100;
-        var page = await vault.ListAsync(user.AccountId(), new RecordQuery(category, from?.ToUniversalTime(), to?.ToUniversalTime(), after?.ObservedAt, after?.Id, size), cancellationToken);
-        var next = page.Count == size ? Cursor(page[^1]) : null;
-        return TypedResults.Ok(new RecordsPage(page.Select(ToView).ToList(), next));
+        if (!Paging.TryRead<RecordPosition>(limit, cursor, out var size, out var after, out var problem))
+        {
+            return problem!;
+        }
+        var rows = await vault.ListAsync(user.AccountId(), new RecordQuery(category, from?.ToUniversalTime(), to?.ToUniversalTime(), after?.ObservedAt, after?.Id, size + 1), cancellationToken);
+        var (page, more) = Paging.Split(rows, size);
+        return Paging.Result(context, page.Select(ToView).ToList(), more ? new RecordPosition(page[^1].ObservedAt, page[^1].Id) : null);
     }
 
     public static async Task<PushStreamHttpResult> Export(
@@ -304,23 +293,6 @@ public static class CustodyApi
     {
         using var payload = JsonDocument.Parse(record.Payload);
         return new RecordView(record.Id, record.Category, record.ObservedAt, record.StoredAt, record.Source, record.SourceRecordId, payload.RootElement.Clone(), record.ExpiresAt);
-    }
-
-    private static string Cursor(OpenedRecord last) =>
-        Base64Url.Encode(Encoding.UTF8.GetBytes($"{last.ObservedAt.UtcTicks}|{last.Id:N}"));
-
-    private static (DateTimeOffset, Guid)? ParseCursor(string cursor)
-    {
-        var bytes = Base64Url.TryDecode(cursor);
-        if (bytes is null)
-        {
-            return null;
-        }
-        var parts = Encoding.UTF8.GetString(bytes).Split('|');
-        return parts.Length == 2 && long.TryParse(parts[0], out var ticks) && ticks >= DateTimeOffset.MinValue.UtcTicks && ticks <= DateTimeOffset.MaxValue.UtcTicks
-            && Guid.TryParseExact(parts[1], "N", out var id)
-            ? (new DateTimeOffset(ticks, TimeSpan.Zero), id)
-            : null;
     }
 }
 

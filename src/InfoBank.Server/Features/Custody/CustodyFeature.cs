@@ -1,5 +1,4 @@
 using InfoBank.Core.Custody;
-using InfoBank.Server.Infrastructure;
 using InfoBank.Server.Infrastructure.Crypto;
 using InfoBank.Server.Infrastructure.Demo;
 using InfoBank.Server.Infrastructure.Jobs;

@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text.RegularExpressions;
 using InfoBank.Core.Audit;
 using InfoBank.Server.Features.Audit;
+using InfoBank.Server.Infrastructure.Web;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.Extensions.Options;
 
@@ -139,6 +140,13 @@ public sealed partial class AccountService(
     }
 
     public Task<IReadOnlyList<Account>> ListAsync(CancellationToken cancellationToken = default) => store.ListAsync(cancellationToken);
+
+    /// <summary>One page of the accounts in (kind, username) order, and where the next page starts (null: none).</summary>
+    public async Task<(IReadOnlyList<Account> Page, AccountPosition? Next)> ListAsync(AccountPosition? after, int limit, CancellationToken cancellationToken)
+    {
+        var (page, more) = Paging.Split(await store.ListAsync(after, limit + 1, cancellationToken), limit);
+        return (page, more ? AccountPosition.Of(page[^1]) : null);
+    }
 
     public Task<bool> UnlockAsync(Guid id, CancellationToken cancellationToken = default) => store.UnlockAsync(id, cancellationToken);
 

@@ -5,6 +5,12 @@ using InfoBank.Server.Infrastructure.Db;
 
 namespace InfoBank.Server.Features.Identity;
 
+/// <summary>Where a page of the account list ends: the account's kind and normalized username.</summary>
+public sealed record AccountPosition(string Kind, string Username)
+{
+    public static AccountPosition Of(Account account) => new(account.Kind.ToText(), AccountStore.Normalize(account.Username));
+}
+
 /// <summary>The <c>accounts</c> table. Usernames are matched on their upper-invariant form.</summary>
 public sealed class AccountStore(DbConnectionFactory db)
 {
@@ -19,6 +25,13 @@ public sealed class AccountStore(DbConnectionFactory db)
     private const string ByNameSql = $"SELECT {Columns} FROM accounts WHERE username_normalized = @username_normalized";
     private const string ByIdSql = $"SELECT {Columns} FROM accounts WHERE id = @id";
     private const string ListSql = $"SELECT {Columns} FROM accounts ORDER BY kind, username_normalized";
+
+    // username_normalized is unique, so (kind, username_normalized) is a total order by itself.
+    private const string PageSql = $"""
+        SELECT {Columns} FROM accounts
+        WHERE @afterKind IS NULL OR kind > @afterKind OR (kind = @afterKind AND username_normalized > @afterUsername)
+        ORDER BY kind, username_normalized
+        """;
 
     // Every SET expression reads the row's old values, so one statement both counts the failure
     // and, on the last allowed one, starts the lockout and resets the counter, without a race.
@@ -133,6 +146,15 @@ public sealed class AccountStore(DbConnectionFactory db)
     {
         await using var connection = await db.OpenAsync(cancellationToken);
         var rows = await connection.QueryAsync<AccountRow>(new CommandDefinition(ListSql, cancellationToken: cancellationToken));
+        return rows.Select(r => r.ToAccount()).ToList();
+    }
+
+    /// <summary>One page of the accounts in (kind, username) order after <paramref name="after"/>; <paramref name="limit"/> rows at most.</summary>
+    public async Task<IReadOnlyList<Account>> ListAsync(AccountPosition? after, int limit, CancellationToken cancellationToken)
+    {
+        await using var connection = await db.OpenAsync(cancellationToken);
+        var rows = await connection.QueryAsync<AccountRow>(new CommandDefinition(PageSql + db.Dialect.Limit("limit"),
+            new { afterKind = after?.Kind, afterUsername = after?.Username, limit }, cancellationToken: cancellationToken));
         return rows.Select(r => r.ToAccount()).ToList();
     }
 

@@ -1,7 +1,6 @@
 using System.Security.Claims;
 using InfoBank.Core.Audit;
 using InfoBank.Server.Features.Audit;
-using InfoBank.Server.Infrastructure;
 using InfoBank.Server.Infrastructure.Auth;
 using Microsoft.AspNetCore;
 using Microsoft.AspNetCore.Antiforgery;

@@ -1,4 +1,3 @@
-using InfoBank.Server.Infrastructure;
 using InfoBank.Server.Infrastructure.Auth;
 using InfoBank.Server.Infrastructure.Db;
 using InfoBank.Server.Infrastructure.Demo;
