@@ -271,7 +271,7 @@ public sealed class ConsentApiTests(InfoBankFactory factory) : IClassFixture<Inf
         Assert.Equal(2, events.Count(e => e.Type == ConsentState.ConsentWithdrawn));
         Assert.Single(events.Select(e => e.SubjectId).Distinct());
         Assert.Equal(2, await Dapper.SqlMapper.ExecuteScalarAsync<long>(connection,
-            "SELECT COUNT(*) FROM consents WHERE consent_id IN @ids AND state = 'ConsentWithdrawn' AND subject_id = @subject",
+            $"SELECT COUNT(*) FROM consents WHERE {factory.Connections.Dialect.InList("consent_id", "ids")} AND state = 'ConsentWithdrawn' AND subject_id = @subject",
             new { ids = new[] { givenId, keptId }, subject = events[0].SubjectId }));
         // ...and the erasure's withdrawal was recorded before the keys were destroyed.
         var audited = (await Dapper.SqlMapper.QueryAsync<(long Seq, string Kind)>(connection,

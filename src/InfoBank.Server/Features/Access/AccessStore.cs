@@ -67,15 +67,15 @@ public sealed class AccessStore(DbConnectionFactory db)
         """;
 
     private const string SelectColumns = """
-        SELECT id AS Id, at AS At, grant_id AS GrantId, recipient AS Recipient, kind AS Kind, outcome AS Outcome,
-               fetch_id AS FetchId, fetch_start AS FetchStart, items AS Items, residents AS Residents,
-               data_items AS DataItems, purpose AS Purpose, approval AS Approval, policy_hash AS PolicyHash,
-               reasons AS Reasons, audit_sequence AS AuditSequence
+        SELECT id, at, grant_id, recipient, kind, outcome,
+               fetch_id, fetch_start, items, residents,
+               data_items, purpose, approval, policy_hash,
+               reasons, audit_sequence
         FROM access_log
         """;
 
     private const string SelectEvents = """
-        SELECT at AS At, outcome AS Outcome, fetch_start AS FetchStart, items AS Items
+        SELECT at, outcome, fetch_start, items
         FROM access_log WHERE grant_id = @grantId AND at > @since AND outcome <> 'refused'
         """;
 
@@ -93,8 +93,8 @@ public sealed class AccessStore(DbConnectionFactory db)
         """;
 
     private const string SelectPassbook = """
-        SELECT p.access_id AS AccessId, p.at AS At, l.grant_id AS GrantId, l.recipient AS Recipient, l.kind AS Kind,
-               l.data_items AS DataItems, l.purpose AS Purpose, l.approval AS Approval, p.records AS Records, p.points AS Points
+        SELECT p.access_id, p.at, l.grant_id, l.recipient, l.kind,
+               l.data_items, l.purpose, l.approval, p.records, p.points
         FROM access_provisions p JOIN access_log l ON l.id = p.access_id
         WHERE p.resident_id = @residentId
           AND (@before IS NULL OR p.at < @before OR (p.at = @before AND @beforeId IS NOT NULL AND p.access_id < @beforeId))
@@ -111,12 +111,12 @@ public sealed class AccessStore(DbConnectionFactory db)
         """;
 
     private const string SelectCells = """
-        SELECT bucket AS Bucket, cell_key AS CellKey, suppressed AS Suppressed, residents AS Residents, records AS Records, summaries AS Summaries
+        SELECT bucket, cell_key, suppressed, residents, records, summaries
         FROM access_aggregate_cells WHERE grant_id = @grantId AND category = @category
         """;
 
     private const string SelectAlerts = """
-        SELECT alert_key AS AlertKey, grant_id AS GrantId, kind AS Kind, detected_at AS DetectedAt, message AS Message
+        SELECT alert_key, grant_id, kind, detected_at, message
         FROM access_alerts WHERE (@grantId IS NULL OR grant_id = @grantId) AND (@from IS NULL OR detected_at >= @from)
           AND (@afterAt IS NULL OR detected_at < @afterAt OR (detected_at = @afterAt AND alert_key < @afterKey))
         ORDER BY detected_at DESC, alert_key DESC
@@ -393,7 +393,7 @@ public sealed class AccessStore(DbConnectionFactory db)
         db.InTransactionAsync(async s =>
         {
             var rows = await s.QueryAsync<RawCellRow>(
-                "SELECT grant_id AS GrantId, bucket AS Bucket, category AS Category, cell_key AS CellKey, summaries AS Summaries FROM access_aggregate_cells WHERE summaries IS NOT NULL");
+                "SELECT grant_id, bucket, category, cell_key, summaries FROM access_aggregate_cells WHERE summaries IS NOT NULL");
             var raw = rows.Where(r => IsRawFormat(r.Summaries)).ToList();
             foreach (var row in raw)
             {

@@ -145,7 +145,7 @@ public sealed record ApplicationPosition(DateTimeOffset At, Guid Id);
 public sealed class ApplicationStore(DbConnectionFactory db)
 {
     private const string AppColumns =
-        "id AS Id, owner_client_id AS OwnerClientId, status AS Status, version AS Version, spec_json AS SpecJson, created_at AS CreatedAt, updated_at AS UpdatedAt";
+        "id, owner_client_id, status, version, spec_json, created_at, updated_at";
 
     private const string InsertApplicationSql = """
         INSERT INTO applications (id, owner_client_id, status, version, spec_json, created_at, updated_at)
@@ -189,8 +189,8 @@ public sealed class ApplicationStore(DbConnectionFactory db)
         """;
 
     private const string SelectVersionSql = """
-        SELECT application_id AS ApplicationId, version AS Version, spec_json AS SpecJson, spec_hash AS SpecHash,
-               submitted_at AS SubmittedAt, pia_json AS PiaJson, policy_json AS PolicyJson, rule_hash AS RuleHash
+        SELECT application_id, version, spec_json, spec_hash,
+               submitted_at, pia_json, policy_json, rule_hash
         FROM application_versions WHERE application_id = @id AND version = @version
         """;
 
@@ -200,12 +200,12 @@ public sealed class ApplicationStore(DbConnectionFactory db)
         """;
 
     private const string SelectEventsSql = """
-        SELECT application_id AS ApplicationId, version AS Version, kind AS Kind, actor AS Actor, occurred_at AS OccurredAt, payload_json AS PayloadJson
+        SELECT application_id, version, kind, actor, occurred_at, payload_json
         FROM application_events WHERE application_id = @id ORDER BY id
         """;
 
     private const string VoteColumns =
-        "application_id AS ApplicationId, version AS Version, member_id AS MemberId, role AS Role, choice AS Choice, reason AS Reason, conditions_json AS ConditionsJson, cast_at AS CastAt";
+        "application_id, version, member_id, role, choice, reason, conditions_json, cast_at";
 
     private const string SelectVotesSql = $"SELECT {VoteColumns} FROM committee_votes WHERE application_id = @id AND version = @version ORDER BY cast_at, member_id";
 
@@ -215,17 +215,17 @@ public sealed class ApplicationStore(DbConnectionFactory db)
         """;
 
     private const string SelectDecisionSql = """
-        SELECT application_id AS ApplicationId, version AS Version, outcome AS Outcome, decision_json AS DecisionJson,
-               decided_by AS DecidedBy, decided_at AS DecidedAt, rule_hash AS RuleHash
+        SELECT application_id, version, outcome, decision_json,
+               decided_by, decided_at, rule_hash
         FROM committee_decisions WHERE application_id = @id AND version = @version
         """;
 
     private const string GrantColumns = """
-        id AS Id, application_id AS ApplicationId, version AS Version, recipient_client_id AS RecipientClientId, status AS Status,
-        valid_from AS ValidFrom, valid_until AS ValidUntil, purpose_code AS PurposeCode, data_json AS DataJson, output_kind AS OutputKind,
-        min_group_size AS MinGroupSize, fetch_frequency AS FetchFrequency, max_records_per_fetch AS MaxRecordsPerFetch,
-        retention_days AS RetentionDays, benefit_points AS BenefitPoints, conditions_json AS ConditionsJson, policy_hash AS PolicyHash,
-        status_reason AS StatusReason, created_at AS CreatedAt, updated_at AS UpdatedAt
+        id, application_id, version, recipient_client_id, status,
+        valid_from, valid_until, purpose_code, data_json, output_kind,
+        min_group_size, fetch_frequency, max_records_per_fetch,
+        retention_days, benefit_points, conditions_json, policy_hash,
+        status_reason, created_at, updated_at
         """;
 
     private const string InsertGrantSql = """

@@ -20,8 +20,8 @@ public sealed class ConsentStore(DbConnectionFactory db)
     };
 
     private const string OfferColumns = """
-        o.offer_id AS OfferId, o.grant_id AS GrantId, o.status AS Status, o.notice_version AS NoticeVersion,
-        o.notice_hash AS NoticeHash, n.notice_json AS NoticeJson
+        o.offer_id, o.grant_id, o.status, o.notice_version,
+        o.notice_hash, n.notice_json
         """;
 
     private const string SelectOffer = $"""
@@ -30,15 +30,15 @@ public sealed class ConsentStore(DbConnectionFactory db)
         """;
 
     private const string ConsentColumns = """
-        c.consent_id AS ConsentId, c.subject_id AS SubjectId, c.offer_id AS OfferId, c.notice_version AS NoticeVersion,
-        c.state AS State, c.items AS Items, c.explicit_items AS ExplicitItems, c.given_at AS GivenAt,
-        c.expires_at AS ExpiresAt, c.ended_at AS EndedAt, c.last_sequence AS LastSequence
+        c.consent_id, c.subject_id, c.offer_id, c.notice_version,
+        c.state, c.items, c.explicit_items, c.given_at,
+        c.expires_at, c.ended_at, c.last_sequence
         """;
 
     private const string EventColumns = """
-        sequence AS Sequence, consent_id AS ConsentId, subject_id AS SubjectId, offer_id AS OfferId, event_type AS EventType,
-        notice_version AS NoticeVersion, occurred_at AS OccurredAt, actor AS Actor, items AS Items,
-        explicit_items AS ExplicitItems, expires_at AS ExpiresAt
+        sequence, consent_id, subject_id, offer_id, event_type,
+        notice_version, occurred_at, actor, items,
+        explicit_items, expires_at
         """;
 
     private const string InsertOfferSql = """
@@ -113,7 +113,7 @@ public sealed class ConsentStore(DbConnectionFactory db)
     {
         var rows = (await s.QueryAsync<OfferRow>(
             $"""
-            SELECT {OfferColumns}, o.created_at AS CreatedAt
+            SELECT {OfferColumns}, o.created_at
             FROM offers o JOIN offer_notices n ON n.offer_id = o.offer_id AND n.notice_version = o.notice_version
             WHERE o.status = 'Active' AND o.valid_until > @now
               AND (@afterAt IS NULL OR o.created_at > @afterAt OR (o.created_at = @afterAt AND o.offer_id > @afterId))
@@ -132,7 +132,7 @@ public sealed class ConsentStore(DbConnectionFactory db)
 
     public async Task<IReadOnlyList<NoticeVersionRow>> ListNoticeVersionsAsync(DbSession s, Guid offerId) =>
         (await s.QueryAsync<NoticeVersionRow>(
-            "SELECT notice_version AS Version, notice_hash AS Hash, published_at AS PublishedAt FROM offer_notices WHERE offer_id = @offerId ORDER BY notice_version",
+            "SELECT notice_version AS Version, notice_hash AS Hash, published_at FROM offer_notices WHERE offer_id = @offerId ORDER BY notice_version",
             new { offerId })).ToList();
 
     public async Task InsertOfferAsync(DbSession s, OfferTerms offer, DateTimeOffset now)
@@ -300,7 +300,7 @@ public sealed class ConsentStore(DbConnectionFactory db)
     {
         var rows = await s.QueryAsync<HistoryRow>(
             $"""
-            SELECT {ConsentColumns}, n.notice_json AS NoticeJson
+            SELECT {ConsentColumns}, n.notice_json
             FROM consents c
             JOIN offers o ON o.offer_id = c.offer_id
             JOIN offer_notices n ON n.offer_id = c.offer_id AND n.notice_version = c.notice_version
