@@ -260,3 +260,5 @@ public abstract class AccessStoreTests<TFixture>(TFixture database) : StoreTestB
 public sealed class SqliteAccessStoreTests(SqliteFixture database) : AccessStoreTests<SqliteFixture>(database);
 
 public sealed class PostgresAccessStoreTests(PostgresFixture database) : AccessStoreTests<PostgresFixture>(database);
+
+public sealed class SqlServerAccessStoreTests(SqlServerFixture database) : AccessStoreTests<SqlServerFixture>(database);

@@ -242,3 +242,5 @@ public abstract class CheckpointSignerHttpTests<TFixture> : IDisposable
 public sealed class SqliteCheckpointSignerHttpTests : CheckpointSignerHttpTests<SqliteFixture>;
 
 public sealed class PostgresCheckpointSignerHttpTests : CheckpointSignerHttpTests<PostgresFixture>;
+
+public sealed class SqlServerCheckpointSignerHttpTests : CheckpointSignerHttpTests<SqlServerFixture>;

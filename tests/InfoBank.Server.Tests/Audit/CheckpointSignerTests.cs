@@ -493,3 +493,5 @@ public abstract class CheckpointSignerTests<TFixture> : IDisposable
 public sealed class SqliteCheckpointSignerTests : CheckpointSignerTests<SqliteFixture>;
 
 public sealed class PostgresCheckpointSignerTests : CheckpointSignerTests<PostgresFixture>;
+
+public sealed class SqlServerCheckpointSignerTests : CheckpointSignerTests<SqlServerFixture>;

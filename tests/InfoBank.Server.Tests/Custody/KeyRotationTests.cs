@@ -13,6 +13,8 @@ public sealed class SqliteKeyRotationTests(SqliteFixture database) : KeyRotation
 
 public sealed class PostgresKeyRotationTests(PostgresFixture database) : KeyRotationTests<PostgresFixture>(database);
 
+public sealed class SqlServerKeyRotationTests(SqlServerFixture database) : KeyRotationTests<SqlServerFixture>(database);
+
 /// <summary>Key-encryption-key and data-key rotation against a real DataProtection key ring in the database.</summary>
 public abstract class KeyRotationTests<TFixture> : StoreTestBase<TFixture>, IDisposable
     where TFixture : DatabaseFixture
