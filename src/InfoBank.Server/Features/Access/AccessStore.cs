@@ -392,8 +392,14 @@ public sealed class AccessStore(DbConnectionFactory db)
     public Task<int> ReencodeRawCellsAsync(CancellationToken cancellationToken) =>
         db.InTransactionAsync(async s =>
         {
+            // Only cells whose first four bytes are not the binned-format marker come back, so a start
+            // after the rewrite reads nothing however many cells there are (SUBSTRING on bytes is the
+            // same in all three databases).
+            var marker = new byte[4];
+            BinaryPrimitives.WriteInt32LittleEndian(marker, BinnedFormat);
             var rows = await s.QueryAsync<RawCellRow>(
-                "SELECT grant_id, bucket, category, cell_key, summaries FROM access_aggregate_cells WHERE summaries IS NOT NULL");
+                "SELECT grant_id, bucket, category, cell_key, summaries FROM access_aggregate_cells WHERE summaries IS NOT NULL AND SUBSTRING(summaries, 1, 4) <> @marker",
+                new { marker });
             var raw = rows.Where(r => IsRawFormat(r.Summaries)).ToList();
             foreach (var row in raw)
             {
