@@ -309,6 +309,43 @@ public sealed class CustodyApiTests(CustodyApiTests.Factory factory) : IClassFix
     }
 
     [Fact]
+    public async Task A_record_that_fails_its_integrity_check_is_withheld_and_shown_as_such_not_a_server_error()
+    {
+        var resident = await ResidentAsync();
+        var source = await SourceAsync();
+        var reference = await LinkAsync(resident, source, "steps.daily");
+        Assert.Equal(HttpStatusCode.OK, (await DepositAsync(source, StepsRecord(reference, "i1", 1001, 3), StepsRecord(reference, "i2", 1002, 2), StepsRecord(reference, "i3", 1003, 1))).StatusCode);
+
+        // Flip one byte of the middle record's ciphertext, as bit rot or a hand in the database would.
+        Guid tampered;
+        await using (var connection = await factory.Connections.OpenAsync())
+        {
+            var row = await connection.QuerySingleAsync<(Guid Id, byte[] Ciphertext)>(
+                "SELECT id, ciphertext FROM custody_records WHERE resident_id = @residentId AND source_record_id = 'i2'", new { residentId = resident.Id });
+            row.Ciphertext[^1] ^= 0x01;
+            await connection.ExecuteAsync("UPDATE custody_records SET ciphertext = @ciphertext WHERE id = @id", new { ciphertext = row.Ciphertext, id = row.Id });
+            tampered = row.Id;
+        }
+
+        var items = (await RecordsAsync(resident)).GetProperty("items").EnumerateArray().ToList();
+        Assert.Equal(3, items.Count);
+        var withheld = Assert.Single(items, i => i.GetProperty("integrity").GetString() == "failed");
+        Assert.Equal(tampered, withheld.GetProperty("id").GetGuid());
+        Assert.Equal(JsonValueKind.Null, withheld.GetProperty("payload").ValueKind);
+        Assert.Equal([1001, 1003], items.Where(i => i.GetProperty("integrity").GetString() == "intact")
+            .Select(i => i.GetProperty("payload").GetProperty("steps").GetInt32()).Order().ToArray());
+
+        // The export is whole (it ends with complete: true) and lists the record without a value.
+        var export = await resident.Http.GetAsync("/api/v1/me/export");
+        Assert.Equal(HttpStatusCode.OK, export.StatusCode);
+        using var document = JsonDocument.Parse(await export.Content.ReadAsStringAsync());
+        Assert.True(document.RootElement.GetProperty("complete").GetBoolean());
+        var exported = document.RootElement.GetProperty("records").EnumerateArray().Single(r => r.GetProperty("id").GetGuid() == tampered);
+        Assert.Equal("failed", exported.GetProperty("integrity").GetString());
+        Assert.Equal(JsonValueKind.Null, exported.GetProperty("payload").ValueKind);
+    }
+
+    [Fact]
     public async Task Erasure_needs_the_account_named_in_the_body_and_a_recent_sign_in()
     {
         var resident = await ResidentAsync();

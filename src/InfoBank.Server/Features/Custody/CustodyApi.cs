@@ -37,7 +37,13 @@ public sealed record ProfileResponse(Guid AccountId, EnrollmentView Enrollment, 
 public sealed record LinkRequest(IReadOnlyList<string>? Categories);
 
 /// <summary>A stored record; <c>expiresAt</c> is when its category's retention ends and it leaves custody.</summary>
-public sealed record RecordView(Guid Id, string Category, DateTimeOffset ObservedAt, DateTimeOffset StoredAt, string Source, string SourceRecordId, JsonElement Payload, DateTimeOffset ExpiresAt);
+/// <summary>
+/// One of your records. <c>integrity</c> is <c>intact</c>, or <c>failed</c> when the stored bytes no
+/// longer authenticate (corruption or tampering): then <c>payload</c> is null, the record is withheld
+/// from every recipient, and the operator has been alerted.
+/// </summary>
+public sealed record RecordView(Guid Id, string Category, DateTimeOffset ObservedAt, DateTimeOffset StoredAt, string Source, string SourceRecordId, JsonElement? Payload, DateTimeOffset ExpiresAt,
+    string Integrity);
 
 /// <summary>Where a page of the resident's records ends, in (observed at, id) order: the cursor of the record list.</summary>
 public sealed record RecordPosition(DateTimeOffset ObservedAt, Guid Id);
@@ -192,7 +198,7 @@ public static class CustodyApi
         }
         if (errors.Count > 0)
         {
-            return TypedResults.Problem(new HttpValidationProblemDetails(errors) { Status = StatusCodes.Status400BadRequest, Title = "Invalid query" });
+            return ProblemTypes.InvalidParameter.Validation(errors, string.Join(" ", errors.Values.SelectMany(e => e)));
         }
         if (!Paging.TryRead<RecordPosition>(limit, cursor, out var size, out var after, out var problem))
         {
@@ -291,8 +297,12 @@ public static class CustodyApi
 
     private static RecordView ToView(OpenedRecord record)
     {
+        if (record.Integrity == RecordIntegrity.Failed)
+        {
+            return new RecordView(record.Id, record.Category, record.ObservedAt, record.StoredAt, record.Source, record.SourceRecordId, null, record.ExpiresAt, "failed");
+        }
         using var payload = JsonDocument.Parse(record.Payload);
-        return new RecordView(record.Id, record.Category, record.ObservedAt, record.StoredAt, record.Source, record.SourceRecordId, payload.RootElement.Clone(), record.ExpiresAt);
+        return new RecordView(record.Id, record.Category, record.ObservedAt, record.StoredAt, record.Source, record.SourceRecordId, payload.RootElement.Clone(), record.ExpiresAt, "intact");
     }
 }
 

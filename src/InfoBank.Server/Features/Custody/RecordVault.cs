@@ -21,7 +21,19 @@ public sealed record SealedBatch(
     string SourceClientId, IReadOnlyList<NewRecord> Records, Guid[] Ids, byte[][] Ciphertexts, IReadOnlyDictionary<Guid, int> KeyVersions, DateTimeOffset StoredAt);
 
 /// <summary>A record as a resident reads it back, decrypted, with the moment its category's retention ends for it.</summary>
-public sealed record OpenedRecord(Guid Id, string Category, DateTimeOffset ObservedAt, DateTimeOffset StoredAt, string Source, string SourceRecordId, byte[] Payload, DateTimeOffset ExpiresAt);
+public sealed record OpenedRecord(Guid Id, string Category, DateTimeOffset ObservedAt, DateTimeOffset StoredAt, string Source, string SourceRecordId, byte[] Payload, DateTimeOffset ExpiresAt,
+    RecordIntegrity Integrity = RecordIntegrity.Intact);
+
+/// <summary>
+/// Whether a stored record opened. <see cref="Failed"/>: its ciphertext, its associated data or the
+/// resident's wrapped key did not authenticate (corruption or tampering); its payload is empty and it
+/// is never served as data, only shown to its resident as withheld.
+/// </summary>
+public enum RecordIntegrity
+{
+    Intact,
+    Failed,
+}
 
 /// <summary>Filters and keyset position for reading a resident's records in (observedAt, id) order.</summary>
 public sealed record RecordQuery(string? Category, DateTimeOffset? From, DateTimeOffset? To, DateTimeOffset? AfterObservedAt, Guid? AfterId, int Limit);
@@ -33,7 +45,7 @@ public sealed record RecordQuery(string? Category, DateTimeOffset? From, DateTim
 /// even before the sweep removes them, and keeps only records inside their category's retention, so
 /// an expired record is gone from every read the moment it expires, not when the retention job runs.
 /// </summary>
-public sealed class RecordVault(DbConnectionFactory db, ResidentKeyRing keys, DataInventory inventory, TimeProvider time)
+public sealed partial class RecordVault(DbConnectionFactory db, ResidentKeyRing keys, DataInventory inventory, TimeProvider time, ILogger<RecordVault> logger)
 {
     private const string SelectRecords = """
         SELECT r.id, r.resident_id, r.category, r.observed_at,
@@ -327,9 +339,22 @@ public sealed class RecordVault(DbConnectionFactory db, ResidentKeyRing keys, Da
             rows = (await connection.QueryAsync<RecordRow>(new CommandDefinition(sql.ToString(), parameters, cancellationToken: cancellationToken))).ToList();
         }
         var opened = new List<OpenedRecord>(rows.Count);
+        // All rows are one resident's: once their key will not unwrap (which takes a few seconds of
+        // waiting for a reloaded key ring), the rest of the page is withheld without trying again.
+        var keyUnusable = false;
         foreach (var row in rows)
         {
-            if (await OpenAsync(row, cancellationToken) is { } record)
+            OpenedRecord? record;
+            if (keyUnusable)
+            {
+                LogIntegrityFailure(logger, row.Id, row.Category);
+                record = Withheld(row);
+            }
+            else
+            {
+                (record, keyUnusable) = await OpenAsync(row, cancellationToken);
+            }
+            if (record is not null)
             {
                 opened.Add(record);
             }
@@ -446,9 +471,48 @@ public sealed class RecordVault(DbConnectionFactory db, ResidentKeyRing keys, Da
 
     // A key version can be retired between our SELECT and the key lookup (rotation finishing while we
     // read); the row has then been re-sealed, so read it again once under its new version.
-    private async Task<OpenedRecord?> OpenAsync(RecordRow row, CancellationToken cancellationToken)
+    private async Task<(OpenedRecord? Record, bool KeyUnusable)> OpenAsync(RecordRow row, CancellationToken cancellationToken)
     {
-        var key = await keys.GetAsync(row.ResidentId, row.KeyVersion, cancellationToken);
+        try
+        {
+            return (await TryOpenAsync(row, cancellationToken), false);
+        }
+        catch (CryptographicException e)
+        {
+            // AES-GCM (or the key's unwrapping) refused: the stored bytes are not what was sealed. The
+            // record is kept, so the operator can investigate, but it never leaves as data; its resident
+            // sees it as withheld. The record id is a random key, not personal data.
+            LogIntegrityFailure(logger, row.Id, row.Category);
+            return (Withheld(row), e is UnusableKeyException);
+        }
+    }
+
+    private OpenedRecord Withheld(RecordRow row) =>
+        new(row.Id, row.Category, row.ObservedAt, row.StoredAt, row.Source, row.SourceRecordId, [],
+            inventory.Find(row.Category)?.ExpiresAt(row.ObservedAt) ?? row.ObservedAt, RecordIntegrity.Failed);
+
+    /// <summary>The resident's data key could not be unwrapped (as opposed to one record not opening).</summary>
+    private sealed class UnusableKeyException(CryptographicException inner) : CryptographicException(inner.Message, inner);
+
+    private async Task<byte[]?> KeyAsync(Guid residentId, int version, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await keys.GetAsync(residentId, version, cancellationToken);
+        }
+        catch (CryptographicException e)
+        {
+            throw new UnusableKeyException(e);
+        }
+    }
+
+    [LoggerMessage(EventId = 4101, Level = LogLevel.Error,
+        Message = "Custody record {RecordId} ({Category}) failed its integrity check: its ciphertext or its resident's wrapped key does not authenticate; it is withheld")]
+    private static partial void LogIntegrityFailure(ILogger logger, Guid recordId, string category);
+
+    private async Task<OpenedRecord?> TryOpenAsync(RecordRow row, CancellationToken cancellationToken)
+    {
+        var key = await KeyAsync(row.ResidentId, row.KeyVersion, cancellationToken);
         if (key is null)
         {
             keys.Forget(row.ResidentId);
@@ -459,7 +523,7 @@ public sealed class RecordVault(DbConnectionFactory db, ResidentKeyRing keys, Da
             {
                 return null;
             }
-            key = await keys.GetAsync(fresh.ResidentId, fresh.KeyVersion, cancellationToken);
+            key = await KeyAsync(fresh.ResidentId, fresh.KeyVersion, cancellationToken);
             if (key is null)
             {
                 return null;

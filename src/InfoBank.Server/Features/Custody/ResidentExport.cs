@@ -121,8 +121,18 @@ public sealed class ResidentExporter(
         writer.WriteString("source", record.Source);
         writer.WriteString("sourceRecordId", record.SourceRecordId);
         writer.WriteString("expiresAt", record.ExpiresAt);
-        writer.WritePropertyName("payload");
-        writer.WriteRawValue(record.Payload, skipInputValidation: true);
+        // A record that fails its integrity check is listed, so the export is whole, but without a value.
+        if (record.Integrity == RecordIntegrity.Failed)
+        {
+            writer.WriteString("integrity", "failed");
+            writer.WriteNull("payload");
+        }
+        else
+        {
+            writer.WriteString("integrity", "intact");
+            writer.WritePropertyName("payload");
+            writer.WriteRawValue(record.Payload, skipInputValidation: true);
+        }
         writer.WriteEndObject();
     }
 }
