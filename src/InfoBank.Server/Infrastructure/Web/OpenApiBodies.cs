@@ -107,7 +107,7 @@ internal static class OpenApiBodies
             """,
     };
 
-    /// <summary>The key under which a type's own description stands (a member that is a reference, like <c>payload</c>, keeps none of its own).</summary>
+    /// <summary>The key under which a type's own description stands.</summary>
     public const string SchemaItself = "$";
 
     /// <summary>What a member means, by request type and JSON name, where its name and type do not say it.</summary>
@@ -141,10 +141,11 @@ internal static class OpenApiBodies
         },
         [typeof(DepositRecord)] = new Dictionary<string, string>
         {
-            [SchemaItself] = "One record for one resident. Its `payload` is the category's fields as the inventory defines them (names, types, ranges; GET /api/v1/inventory); unknown fields are refused.",
+            [SchemaItself] = "One record for one resident, of one category.",
             ["resident"] = "The pseudonymous reference (`rr_…`) the resident's link to this data source returned (PUT /api/v1/me/sources/{clientId}).",
             ["category"] = "A category of the data inventory (GET /api/v1/inventory) the resident authorised this source to deposit.",
             ["observedAt"] = "When the data was observed (RFC 3339, with offset); not in the future, and within the category's retention.",
+            ["payload"] = "The category's fields as the inventory defines them (names, types, ranges; GET /api/v1/inventory); unknown fields are refused.",
             ["sourceRecordId"] = "The source's own id for the record (at most 128 characters): a record sent again with the same id is reported `duplicate`, not stored twice.",
         },
         [typeof(AggregateRequest)] = new Dictionary<string, string>
@@ -169,6 +170,17 @@ internal static class OpenApiBodies
             ["validityDays"] = "How long the grant would last; capped by the committee policy.",
             ["consentMode"] = "`explicit` (opt-in; required for special-care data) or `opt_out`.",
             ["lookbackDays"] = "The offer's data window: how many days before a resident's first consent the data may reach back (0 to 365; 0, the default, from the day they consent).",
+        },
+        [typeof(OutputSpec)] = new Dictionary<string, string>
+        {
+            ["kind"] = "`record` (records of consenting residents) or `aggregate` (counts and figures only).",
+            ["k"] = "For `aggregate`: the minimum number of residents in a group; smaller groups are suppressed.",
+            ["subjectId"] = "For `record`: how residents are identified (`pseudonymous_per_recipient`, `resident_id` or `none`).",
+        },
+        [typeof(FetchSpec)] = new Dictionary<string, string>
+        {
+            ["frequency"] = "How often the business may fetch: `once`, `daily`, `weekly` or `monthly`.",
+            ["maxRecordsPerFetch"] = "For `record` output: at most how many records one fetch provides.",
         },
         [typeof(VoteRequest)] = new Dictionary<string, string>
         {

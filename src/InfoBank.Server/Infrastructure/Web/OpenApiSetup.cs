@@ -90,11 +90,12 @@ public static class OpenApiSetup
             options.AddDocumentTransformer((document, _, _) =>
             {
                 Describe(document);
+                DescribeMembers(document);
                 return Task.CompletedTask;
             });
             options.AddSchemaTransformer((schema, context, _) =>
             {
-                DescribeMembers(schema, context.JsonTypeInfo.Type);
+                StringEnum(schema, context.JsonTypeInfo.Type);
                 return Task.CompletedTask;
             });
             options.AddOperationTransformer((operation, context, _) =>
@@ -287,17 +288,33 @@ public static class OpenApiSetup
         media.Example = example;
     }
 
-    private static void DescribeMembers(OpenApiSchema schema, Type type)
+    // The API writes enums as their names (JsonOptions); the schema says they are strings, as they are.
+    private static void StringEnum(OpenApiSchema schema, Type type)
     {
-        // The API writes enums as their names (JsonOptions); the schema says they are strings, as they are.
         if (type.IsEnum && schema.Enum is { Count: > 0 })
         {
             schema.Type = JsonSchemaType.String;
         }
-        if (!OpenApiBodies.Descriptions.TryGetValue(type, out var members))
+    }
+
+    /// <summary>
+    /// On the finished components, so a member whose type is a schema of its own (a <c>$ref</c>)
+    /// keeps its description beside the reference; schemas are named after their types.
+    /// </summary>
+    private static void DescribeMembers(OpenApiDocument document)
+    {
+        foreach (var (type, members) in OpenApiBodies.Descriptions)
         {
-            return;
+            if (document.Components?.Schemas?.TryGetValue(type.Name, out var found) != true || found is not OpenApiSchema schema)
+            {
+                throw new InvalidOperationException($"The OpenAPI document has no schema {type.Name} to describe.");
+            }
+            DescribeMembers(schema, type, members);
         }
+    }
+
+    private static void DescribeMembers(OpenApiSchema schema, Type type, IReadOnlyDictionary<string, string> members)
+    {
         foreach (var (name, description) in members)
         {
             if (name == OpenApiBodies.SchemaItself)
