@@ -50,7 +50,7 @@ public static class OpenApiSetup
         ## Getting a token
 
         Discovery: `GET /.well-known/openid-configuration` (OpenID Connect Discovery) lists every endpoint below; the signing keys are at `GET /api/v1/keys`.
-        Every `/connect` endpoint takes an `application/x-www-form-urlencoded` POST and answers JSON; its errors are RFC 6749 `{"error", "error_description"}` objects, not problem details.
+        The token, revocation and introspection endpoints take an `application/x-www-form-urlencoded` POST and answer JSON; their errors are RFC 6749 `{"error", "error_description"}` objects, not problem details.
 
         **Businesses and data sources** (confidential clients an operator registered with `infobank admin add-client`, which prints the secret once):
         `POST /connect/token` with `grant_type=client_credentials` and `scope=business` (a business) or `scope=deposit` (a data source),
@@ -61,7 +61,7 @@ public static class OpenApiSetup
         1. Send the browser to `GET /connect/authorize?response_type=code&client_id=…&redirect_uri=…&scope=openid offline_access resident&state=…&code_challenge=…&code_challenge_method=S256`
            (`resident`, `committee`, `audit` or `operator`: the account's kind decides which it gets). The person signs in at `/signin`; the browser comes back to `redirect_uri` with `code` and `state`.
         2. `POST /connect/token` with `grant_type=authorization_code`, `code`, `redirect_uri`, `client_id` and `code_verifier`.
-           The answer adds an `id_token` and, with `offline_access`, a `refresh_token`. Access tokens last 15 minutes by default.
+           The answer adds, with `openid`, an `id_token` and, with `offline_access`, a `refresh_token`. Access tokens last 15 minutes by default.
         3. Refresh with `POST /connect/token`, `grant_type=refresh_token`, `refresh_token`, `client_id`. Refresh tokens roll: each works once, and replaying a used one revokes the chain.
         An operation that needs a recent sign-in (erasure) answers `401` with `reauthentication-required` and a `max_age`: repeat step 1 with `max_age=…`.
 
