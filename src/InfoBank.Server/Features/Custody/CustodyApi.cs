@@ -67,7 +67,7 @@ public static class CustodyApi
         me.MapPut("/sources/{clientId}", LinkSource).WithName("LinkSource").ProducesProblems(ProblemTypes.CategoriesNotLinkable, ProblemTypes.NotEnrolled, ProblemTypes.NotFound, ProblemTypes.NotADataSource)
             .WithSummary("Allow a data source to deposit the categories you name; returns the pseudonymous reference to hand it.");
         me.MapDelete("/sources/{clientId}", UnlinkSource).WithName("UnlinkSource").ProducesProblems(ProblemTypes.NotFound).WithSummary("Stop a data source from depositing, at once.");
-        me.MapGet("/records", ListRecords).WithName("ListMyRecords").ProducesProblems(ProblemTypes.MalformedRequest).WithSummary("Your deposited records, decrypted, a page at a time.");
+        me.MapGet("/records", ListRecords).WithName("ListMyRecords").ProducesProblems().WithSummary("Your deposited records, decrypted, a page at a time.");
         me.MapGet("/export", Export).WithName("ExportMyData").ProducesProblems().WithSummary("Everything held about you as one JSON document, streamed; it ends with \"complete\": true.");
         me.MapDelete("/", Erase).WithName("EraseMe").ProducesProblems(ProblemTypes.ReauthenticationRequired, ProblemTypes.ConfirmationRequired, ProblemTypes.NotFound)
             .WithSummary("Erase your account: withdraws every consent and destroys your keys. Needs confirmAccount and a recent sign-in.").WithRequestBodyLimit(4 * 1024);
