@@ -15,14 +15,14 @@ internal static class AccessApi
     public static void MapAccessApi(this IEndpointRouteBuilder routes)
     {
         routes.MapGroup("/api/v1/me/passbook").WithTags("Access").RequireAuthorization(AuthPolicies.Resident)
-            .MapGet("", GetPassbookAsync).WithName("GetMyPassbook")
+            .MapGet("", GetPassbookAsync).WithName("GetMyPassbook").ProducesProblems()
             .WithSummary("Provision history: when, which business, which items, for which purpose, under which committee approval, and the points earned.");
 
         routes.MapGroup("/api/v1/committee/access-log").WithTags("Access").RequireAuthorization(AuthPolicies.Committee)
-            .MapGet("", GetAccessLogAsync).WithName("GetAccessLog")
+            .MapGet("", GetAccessLogAsync).WithName("GetAccessLog").ProducesProblems()
             .WithSummary("Every access attempt on grants, served or refused, newest first; filter by grant, business and time.");
         routes.MapGroup("/api/v1/committee/alerts").WithTags("Access").RequireAuthorization(AuthPolicies.Committee)
-            .MapGet("", GetAlertsAsync).WithName("GetAccessAlerts")
+            .MapGet("", GetAlertsAsync).WithName("GetAccessAlerts").ProducesProblems()
             .WithSummary("Grants fetching beyond their approved frequency or volume, sudden spikes, and attempts on suspended, revoked or expired grants.");
     }
 

@@ -13,9 +13,9 @@ internal static class GrantAccessApi
     public static void MapGrantAccessApi(this IEndpointRouteBuilder routes)
     {
         var grants = routes.MapGroup("/api/v1/grants").WithTags("Access").RequireAuthorization(AuthPolicies.Business);
-        grants.MapGet("/{id:guid}/records", ReadRecordsAsync).WithName("ReadGrantRecords")
+        grants.MapGet("/{id:guid}/records", ReadRecordsAsync).WithName("ReadGrantRecords").ProducesProblems(ProblemTypes.NotFound, ProblemTypes.GrantInactive, ProblemTypes.AccessKindNotApproved, ProblemTypes.FetchesExhausted, ProblemTypes.OverApprovedFrequency)
             .WithSummary("A page of the records of residents whose consent for this grant is active now: approved categories and fields in the approved window, residents under a per-recipient pseudonym; follow 'next' for the following page.");
-        grants.MapPost("/{id:guid}/aggregates", AggregateAsync).WithName("QueryGrantAggregates")
+        grants.MapPost("/{id:guid}/aggregates", AggregateAsync).WithName("QueryGrantAggregates").ProducesProblems(ProblemTypes.MalformedRequest, ProblemTypes.NotFound, ProblemTypes.GrantInactive, ProblemTypes.AccessKindNotApproved, ProblemTypes.AggregateNotApproved, ProblemTypes.FetchesExhausted, ProblemTypes.OverApprovedFrequency)
             .WithRequestBodyLimit(MaxAggregateBody)
             .WithSummary("Counts, sums, means and medians of approved fields, grouped by approved dimensions and weeks; groups with fewer than k residents are suppressed.");
     }

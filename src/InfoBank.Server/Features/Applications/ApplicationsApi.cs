@@ -19,23 +19,23 @@ public static class ApplicationsApi
     public static void MapApplicationsApi(this IEndpointRouteBuilder routes)
     {
         var business = routes.MapGroup("/api/v1/applications").WithTags("Applications").RequireAuthorization(AuthPolicies.Business);
-        business.MapPost("/", CreateAsync).WithName("CreateApplication").WithRequestBodyLimit(MaxBody).WithSummary("Create a draft application (purpose, data, output, retention, recipient, security, benefit, validity).");
-        business.MapGet("/", ListAsync).WithName("ListMyApplications").WithSummary("The calling business's applications.");
-        business.MapGet("/{id:guid}", GetAsync).WithName("GetMyApplication").WithSummary("Status, the PIA report and the committee's decision with reasons and conditions.");
-        business.MapPut("/{id:guid}", UpdateAsync).WithName("UpdateApplication").WithRequestBodyLimit(MaxBody).WithSummary("Edit a draft (or a returned application, which becomes a draft again).");
-        business.MapPost("/{id:guid}/submit", SubmitAsync).WithName("SubmitApplication").WithSummary("Freeze the draft as a version and run the PIA and the committee policies on it.");
+        business.MapPost("/", CreateAsync).WithName("CreateApplication").ProducesProblems(ProblemTypes.LookbackOutOfRange).WithRequestBodyLimit(MaxBody).WithSummary("Create a draft application (purpose, data, output, retention, recipient, security, benefit, validity).");
+        business.MapGet("/", ListAsync).WithName("ListMyApplications").ProducesProblems().WithSummary("The calling business's applications.");
+        business.MapGet("/{id:guid}", GetAsync).WithName("GetMyApplication").ProducesProblems(ProblemTypes.NotFound).WithSummary("Status, the PIA report and the committee's decision with reasons and conditions.");
+        business.MapPut("/{id:guid}", UpdateAsync).WithName("UpdateApplication").ProducesProblems(ProblemTypes.NotFound, ProblemTypes.WrongState, ProblemTypes.LookbackOutOfRange).WithRequestBodyLimit(MaxBody).WithSummary("Edit a draft (or a returned application, which becomes a draft again).");
+        business.MapPost("/{id:guid}/submit", SubmitAsync).WithName("SubmitApplication").ProducesProblems(ProblemTypes.NotFound, ProblemTypes.WrongState, ProblemTypes.DraftNoLongerValid).WithSummary("Freeze the draft as a version and run the PIA and the committee policies on it.");
 
         var review = routes.MapGroup("/api/v1/committee/applications").WithTags("Committee").RequireAuthorization(AuthPolicies.Committee);
-        review.MapGet("", CommitteeListAsync).WithName("ListApplicationsForCommittee").WithSummary("Applications, optionally filtered by status (e.g. in_review).");
-        review.MapGet("/{id:guid}", CommitteeGetAsync).WithName("GetApplicationForCommittee").WithSummary("An application with its PIA report, policy decision, votes and history.");
-        review.MapPost("/{id:guid}/votes", VoteAsync).WithName("VoteOnApplication").WithRequestBodyLimit(MaxBody).WithSummary("Vote approve, approve_with_conditions or reject, with a reason.");
-        review.MapPost("/{id:guid}/decision", DecideAsync).WithName("DecideApplication").WithRequestBodyLimit(MaxBody).WithSummary("Close the vote under the policy's quorum; approval creates the grant.");
+        review.MapGet("", CommitteeListAsync).WithName("ListApplicationsForCommittee").ProducesProblems().WithSummary("Applications, optionally filtered by status (e.g. in_review).");
+        review.MapGet("/{id:guid}", CommitteeGetAsync).WithName("GetApplicationForCommittee").ProducesProblems(ProblemTypes.NotFound).WithSummary("An application with its PIA report, policy decision, votes and history.");
+        review.MapPost("/{id:guid}/votes", VoteAsync).WithName("VoteOnApplication").ProducesProblems(ProblemTypes.NotFound, ProblemTypes.WrongState, ProblemTypes.RoleNotAllowed, ProblemTypes.AlreadyDone).WithRequestBodyLimit(MaxBody).WithSummary("Vote approve, approve_with_conditions or reject, with a reason.");
+        review.MapPost("/{id:guid}/decision", DecideAsync).WithName("DecideApplication").ProducesProblems(ProblemTypes.NotFound, ProblemTypes.WrongState, ProblemTypes.RoleNotAllowed, ProblemTypes.NoQuorum, ProblemTypes.PolicyDenies).WithRequestBodyLimit(MaxBody).WithSummary("Close the vote under the policy's quorum; approval creates the grant.");
 
         var grants = routes.MapGroup("/api/v1/committee/grants").WithTags("Committee").RequireAuthorization(AuthPolicies.Committee);
-        grants.MapGet("/{id:guid}", GetGrantAsync).WithName("GetGrant").WithSummary("A grant and its status.");
-        grants.MapPost("/{id:guid}/suspend", SuspendAsync).WithName("SuspendGrant").WithRequestBodyLimit(MaxBody).WithSummary("Suspend a grant, with a reason.");
-        grants.MapPost("/{id:guid}/reinstate", ReinstateAsync).WithName("ReinstateGrant").WithRequestBodyLimit(MaxBody).WithSummary("Reinstate a suspended grant, with a reason.");
-        grants.MapPost("/{id:guid}/revoke", RevokeAsync).WithName("RevokeGrant").WithRequestBodyLimit(MaxBody).WithSummary("Revoke a grant for good, with a reason.");
+        grants.MapGet("/{id:guid}", GetGrantAsync).WithName("GetGrant").ProducesProblems(ProblemTypes.NotFound).WithSummary("A grant and its status.");
+        grants.MapPost("/{id:guid}/suspend", SuspendAsync).WithName("SuspendGrant").ProducesProblems(ProblemTypes.NotFound, ProblemTypes.WrongState, ProblemTypes.RoleNotAllowed).WithRequestBodyLimit(MaxBody).WithSummary("Suspend a grant, with a reason.");
+        grants.MapPost("/{id:guid}/reinstate", ReinstateAsync).WithName("ReinstateGrant").ProducesProblems(ProblemTypes.NotFound, ProblemTypes.WrongState, ProblemTypes.RoleNotAllowed).WithRequestBodyLimit(MaxBody).WithSummary("Reinstate a suspended grant, with a reason.");
+        grants.MapPost("/{id:guid}/revoke", RevokeAsync).WithName("RevokeGrant").ProducesProblems(ProblemTypes.NotFound, ProblemTypes.WrongState, ProblemTypes.RoleNotAllowed).WithRequestBodyLimit(MaxBody).WithSummary("Revoke a grant for good, with a reason.");
     }
 
     public static async Task<Results<Created<ApplicationView>, ProblemHttpResult>> CreateAsync(

@@ -13,28 +13,28 @@ public static class AuditApi
     public static void MapAuditApi(this IEndpointRouteBuilder routes)
     {
         // Public so anyone holding a checkpoint can check its signature; the same keys are in the JWKS at /api/v1/keys.
-        routes.MapGet("/api/v1/audit/keys", GetKeys).WithTags("Audit").AllowAnonymous().WithName("GetAuditKeys")
+        routes.MapGet("/api/v1/audit/keys", GetKeys).WithTags("Audit").AllowAnonymous().WithName("GetAuditKeys").ProducesProblems()
             .WithSummary("The checkpoint signing keys, current and retired, as C2SP vkeys with their JWKS key ids: what a verifier pins.");
 
         // A resident checks that an entry about them (e.g. the one their consent receipt names) is in the signed log.
         routes.MapGroup("/api/v1/me/audit").WithTags("Audit").RequireAuthorization(AuthPolicies.Resident)
-            .MapGet("/proofs/{sequence:long}", GetMyInclusionProof).WithName("GetMyAuditProof")
+            .MapGet("/proofs/{sequence:long}", GetMyInclusionProof).WithName("GetMyAuditProof").ProducesProblems(ProblemTypes.NotFound, ProblemTypes.NotYetCheckpointed)
             .WithSummary("Proof that an audit entry about you is in the signed log (against the latest checkpoint), and the pseudonym the log names you by.");
 
         var api = routes.MapGroup("/api/v1/audit").WithTags("Audit").RequireAuthorization(AuthPolicies.Auditor);
-        api.MapGet("/entries", GetEntries).WithName("ListAuditEntries")
+        api.MapGet("/entries", GetEntries).WithName("ListAuditEntries").ProducesProblems()
             .WithSummary("Audit entries in sequence order from ?from= (to ?to=, exclusive), filtered by kind and subject pseudonym, a page at a time (limit, cursor; next and the Link header).");
-        api.MapGet("/entries/{sequence:long}", GetEntry).WithName("GetAuditEntry").WithSummary("One audit entry with its leaf hash.");
-        api.MapGet("/checkpoints", GetCheckpoints).WithName("ListAuditCheckpoints").WithSummary("Signed checkpoints (C2SP tlog-checkpoint notes) from tree size ?from=, oldest first, a page at a time (limit, cursor).");
-        api.MapGet("/checkpoints/latest", GetLatestCheckpoint).WithName("GetLatestAuditCheckpoint").WithSummary("The newest signed checkpoint.");
-        api.MapGet("/proofs/inclusion", GetInclusionProof).WithName("GetAuditInclusionProof")
+        api.MapGet("/entries/{sequence:long}", GetEntry).WithName("GetAuditEntry").ProducesProblems(ProblemTypes.NotFound).WithSummary("One audit entry with its leaf hash.");
+        api.MapGet("/checkpoints", GetCheckpoints).WithName("ListAuditCheckpoints").ProducesProblems().WithSummary("Signed checkpoints (C2SP tlog-checkpoint notes) from tree size ?from=, oldest first, a page at a time (limit, cursor).");
+        api.MapGet("/checkpoints/latest", GetLatestCheckpoint).WithName("GetLatestAuditCheckpoint").ProducesProblems(ProblemTypes.NotFound).WithSummary("The newest signed checkpoint.");
+        api.MapGet("/proofs/inclusion", GetInclusionProof).WithName("GetAuditInclusionProof").ProducesProblems(ProblemTypes.NotFound, ProblemTypes.NotYetCheckpointed)
             .WithSummary("RFC 9162 inclusion proof of an entry in a signed tree (409 until a checkpoint covers it).");
-        api.MapGet("/proofs/consistency", GetConsistencyProof).WithName("GetAuditConsistencyProof")
+        api.MapGet("/proofs/consistency", GetConsistencyProof).WithName("GetAuditConsistencyProof").ProducesProblems(ProblemTypes.NotFound)
             .WithSummary("RFC 9162 consistency proof that the tree of size to extends the tree of size from.");
-        api.MapGet("/export", Export).WithName("ExportAuditLog")
+        api.MapGet("/export", Export).WithName("ExportAuditLog").ProducesProblems()
             .WithSummary("The whole log up to a signed checkpoint as an NDJSON bundle that infobank audit verify checks offline.")
             .Produces(StatusCodes.Status200OK, contentType: "application/x-ndjson");
-        api.MapGet("/signer", GetSigner).WithName("GetAuditSigner")
+        api.MapGet("/signer", GetSigner).WithName("GetAuditSigner").ProducesProblems()
             .WithSummary("The checkpoint signer's own record: the last checkpoint it signed, how it started, and whether it is halted and why.");
     }
 

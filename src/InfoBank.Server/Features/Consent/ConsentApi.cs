@@ -102,22 +102,22 @@ public static class ConsentApi
     public static void MapConsentApi(this IEndpointRouteBuilder routes)
     {
         var offers = routes.MapGroup("/api/v1/offers").WithTags("Offers").AllowAnonymous();
-        offers.MapGet("/", ListOffers).WithName("ListOffers")
+        offers.MapGet("/", ListOffers).WithName("ListOffers").ProducesProblems()
             .WithSummary("Approved uses of data residents can opt into, each with its notice in Japanese and English.");
-        offers.MapGet("/{offerId:guid}", GetOffer).WithName("GetOffer")
+        offers.MapGet("/{offerId:guid}", GetOffer).WithName("GetOffer").ProducesProblems(ProblemTypes.NotFound)
             .WithSummary("One offer with its notice history; ?noticeVersion=n shows an earlier version of the notice.");
 
         var me = routes.MapGroup("/api/v1/me/consents").WithTags("Consent").RequireAuthorization(AuthPolicies.Resident);
-        me.MapGet("/", ListConsents).WithName("ListMyConsents")
+        me.MapGet("/", ListConsents).WithName("ListMyConsents").ProducesProblems()
             .WithSummary("Your consents, current and past, newest first, a page at a time (limit, cursor; the next page's URL in next and the Link header), with their DPV state and what changed in offers you must consent to again.");
-        me.MapPost("/", GiveConsent).WithName("GiveConsent")
+        me.MapPost("/", GiveConsent).WithName("GiveConsent").ProducesProblems(ProblemTypes.NotFound, ProblemTypes.NotEnrolled, ProblemTypes.OfferNotOpen, ProblemTypes.NoticeNotCurrent, ProblemTypes.AlreadyConsented, ProblemTypes.Conflict, ProblemTypes.SpecialCareNotNamed, ProblemTypes.ConsentWindowNotOffered)
             .WithSummary("Consent to one offer at its current notice version; special-care items must be named.")
             .WithRequestBodyLimit(8 * 1024);
-        me.MapGet("/{consentId:guid}", GetConsent).WithName("GetMyConsent")
+        me.MapGet("/{consentId:guid}", GetConsent).WithName("GetMyConsent").ProducesProblems(ProblemTypes.NotFound)
             .WithSummary("One of your consents: its state, the notice version it was given under, the recipient, purpose and items, and when it ends.");
-        me.MapDelete("/{consentId:guid}", WithdrawConsent).WithName("WithdrawConsent")
+        me.MapDelete("/{consentId:guid}", WithdrawConsent).WithName("WithdrawConsent").ProducesProblems(ProblemTypes.NotFound, ProblemTypes.ConsentEnded, ProblemTypes.Conflict)
             .WithSummary("Withdraw a consent; no provision happens after this returns. Returns the withdrawal's receipt.");
-        me.MapGet("/{consentId:guid}/receipt", GetReceipt).WithName("GetConsentReceipt")
+        me.MapGet("/{consentId:guid}/receipt", GetReceipt).WithName("GetConsentReceipt").ProducesProblems(ProblemTypes.NotFound)
             .WithSummary("The consent receipt (ISO/IEC TS 27560 fields) as JSON and as a compact JWS signed with Ed25519.");
     }
 

@@ -61,25 +61,25 @@ public static class CustodyApi
     public static void MapCustodyApi(this IEndpointRouteBuilder routes)
     {
         var open = routes.MapGroup("/api/v1").WithTags("Custody");
-        open.MapGet("/custody/terms", GetTerms).AllowAnonymous().WithName("GetCustodyTerms")
+        open.MapGet("/custody/terms", GetTerms).AllowAnonymous().WithName("GetCustodyTerms").ProducesProblems(ProblemTypes.NotFound)
             .WithSummary("The custody terms residents agree to when enrolling (?version= for an earlier one), with the history of every version.");
-        open.MapGet("/inventory", GetInventory).AllowAnonymous().WithName("GetDataInventory")
+        open.MapGet("/inventory", GetInventory).AllowAnonymous().WithName("GetDataInventory").ProducesProblems()
             .WithSummary("The data inventory: every category with its fields, whether it needs special care, and its retention in days.");
 
         var me = routes.MapGroup("/api/v1/me").WithTags("Custody").RequireAuthorization(AuthPolicies.Resident);
-        me.MapGet("/", GetProfile).WithName("GetMyProfile").WithSummary("Your enrolment (terms agreed, whether to agree again) and linked data sources.");
-        me.MapPost("/enrollment", Enrol).WithName("Enrol")
+        me.MapGet("/", GetProfile).WithName("GetMyProfile").ProducesProblems().WithSummary("Your enrolment (terms agreed, whether to agree again) and linked data sources.");
+        me.MapPost("/enrollment", Enrol).WithName("Enrol").ProducesProblems(ProblemTypes.AgreementRequired, ProblemTypes.TermsNotCurrent)
             .WithSummary("Enrol by agreeing to the current custody terms (name their version and hash); again after a material change.");
-        me.MapPut("/sources/{clientId}", LinkSource).WithName("LinkSource")
+        me.MapPut("/sources/{clientId}", LinkSource).WithName("LinkSource").ProducesProblems(ProblemTypes.CategoriesNotLinkable, ProblemTypes.NotEnrolled, ProblemTypes.NotFound, ProblemTypes.NotADataSource)
             .WithSummary("Allow a data source to deposit the categories you name; returns the pseudonymous reference to hand it.");
-        me.MapDelete("/sources/{clientId}", UnlinkSource).WithName("UnlinkSource").WithSummary("Stop a data source from depositing, at once.");
-        me.MapGet("/records", ListRecords).WithName("ListMyRecords").WithSummary("Your deposited records, decrypted, a page at a time.");
-        me.MapGet("/export", Export).WithName("ExportMyData").WithSummary("Everything held about you as one JSON document, streamed; it ends with \"complete\": true.");
-        me.MapDelete("/", Erase).WithName("EraseMe")
+        me.MapDelete("/sources/{clientId}", UnlinkSource).WithName("UnlinkSource").ProducesProblems(ProblemTypes.NotFound).WithSummary("Stop a data source from depositing, at once.");
+        me.MapGet("/records", ListRecords).WithName("ListMyRecords").ProducesProblems().WithSummary("Your deposited records, decrypted, a page at a time.");
+        me.MapGet("/export", Export).WithName("ExportMyData").ProducesProblems().WithSummary("Everything held about you as one JSON document, streamed; it ends with \"complete\": true.");
+        me.MapDelete("/", Erase).WithName("EraseMe").ProducesProblems(ProblemTypes.ReauthenticationRequired, ProblemTypes.ConfirmationRequired, ProblemTypes.NotFound)
             .WithSummary("Erase your account: withdraws every consent and destroys your keys. Needs confirmAccount and a recent sign-in.").WithRequestBodyLimit(4 * 1024);
 
         routes.MapGroup("/api/v1/records").WithTags("Custody").RequireAuthorization(AuthPolicies.DataSource)
-            .MapPost("/", Deposit).WithName("DepositRecords")
+            .MapPost("/", Deposit).WithName("DepositRecords").ProducesProblems(ProblemTypes.TooManyRecords, ProblemTypes.DepositRefused, ProblemTypes.OutsideRetention)
             .WithSummary("A data source deposits a batch of records for residents who linked it: all stored (or reported duplicate) or none.")
             .WithRequestBodyLimit(routes.ServiceProvider.GetRequiredService<IOptions<CustodyOptions>>().Value.MaxBatchBytes);
     }

@@ -18,11 +18,11 @@ internal static class AdminApi
     public static void MapAdminApi(this IEndpointRouteBuilder routes)
     {
         var group = routes.MapGroup("/api/v1/admin").WithTags("Admin").RequireAuthorization(AuthPolicies.Operator);
-        group.MapGet("/accounts", ListAccountsAsync).WithName("ListAccounts")
+        group.MapGet("/accounts", ListAccountsAsync).WithName("ListAccounts").ProducesProblems()
             .WithSummary("Every account (residents, committee members, auditors, operators) with its username, kind, committee role and whether it is locked; no password hashes.");
-        group.MapPost("/accounts/{id:guid}/unlock", UnlockAsync).WithName("UnlockAccount")
+        group.MapPost("/accounts/{id:guid}/unlock", UnlockAsync).WithName("UnlockAccount").ProducesProblems(ProblemTypes.NotFound)
             .WithSummary("Clear an account's lockout and failed sign-in count.");
-        group.MapGet("/clients", ListClientsAsync).WithName("ListClients")
+        group.MapGet("/clients", ListClientsAsync).WithName("ListClients").ProducesProblems()
             .WithSummary("Every registered OAuth client (businesses, data sources, apps) with its name and kind; no secrets.");
     }
 

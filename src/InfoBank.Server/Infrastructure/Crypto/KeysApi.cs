@@ -1,5 +1,6 @@
 using System.Text.Json.Serialization;
 using InfoBank.Core.Crypto;
+using InfoBank.Server.Infrastructure.Errors;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace InfoBank.Server.Infrastructure.Crypto;
@@ -34,7 +35,7 @@ public static class KeysApi
     {
         routes.MapGet("/api/v1/keys", GetKeys)
             .WithTags("Keys")
-            .WithName("GetSigningKeys")
+            .WithName("GetSigningKeys").ProducesProblems()
             .WithSummary("Public keys (JWKS, OKP/Ed25519) for consent receipts and audit checkpoints, including retired keys.")
             .AllowAnonymous();
     }

@@ -54,6 +54,9 @@ public static class ProblemDetailsSetup
             // A number is a JSON number: "5" where an integer is expected is a wrong type, as it
             // would be for any other member.
             options.SerializerOptions.NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.Strict;
+            // An enum is its name, as the rule files write it ("integer", not 2): a number would change
+            // meaning when a member is added, and the OpenAPI schema then lists the names a client may see.
+            options.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter(System.Text.Json.JsonNamingPolicy.CamelCase, allowIntegerValues: false));
         });
         return services;
     }

@@ -222,8 +222,8 @@ public static class ProblemTypesApi
     public static void MapProblemTypesApi(this IEndpointRouteBuilder routes)
     {
         var group = routes.MapGroup("/problems").WithTags("Problems").AllowAnonymous();
-        group.MapGet("/", List).WithName("ListProblemTypes").WithSummary("Every problem type the API answers with.");
-        group.MapGet("/{slug}", Get).WithName("GetProblemType").WithSummary("What one problem type means.");
+        group.MapGet("/", List).WithName("ListProblemTypes").ProducesProblems().WithSummary("Every problem type the API answers with.");
+        group.MapGet("/{slug}", Get).WithName("GetProblemType").ProducesProblems(ProblemTypes.NotFound).WithSummary("What one problem type means.");
     }
 
     public static Ok<IReadOnlyList<ProblemTypeResponse>> List() =>
