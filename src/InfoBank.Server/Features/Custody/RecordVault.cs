@@ -169,7 +169,7 @@ public sealed class RecordVault(DbConnectionFactory db, ResidentKeyRing keys, Da
         }
 
         var inserted = new HashSet<Guid>(records.Count);
-        var perStatement = s.Provider == DatabaseProvider.Sqlite
+        var perStatement = s.Dialect.InsertsRowByRow
             ? 1
             : Math.Min(RowsPerStatement, (s.Dialect.MaxParameters - (InsertColumns.Length - PerRowColumns)) / PerRowColumns);
         DbCommand? fullChunk = null;
