@@ -374,16 +374,16 @@ public sealed class ApplicationService(ApplicationStore store, RuleCatalogProvid
     }
 
     public Task<Outcome<GrantView>> SuspendGrantAsync(Actor member, Guid grantId, GrantActionRequest? request, CancellationToken ct) =>
-        ChangeGrantAsync(member, grantId, request, new SuspendGrant(member.Role!, rules.Catalog.Policies.Governance), AuditKinds.GrantSuspended, ct,
-            (scope, id) => offers.SuspendAsync(scope, id));
+        ChangeGrantAsync(member, grantId, request, new SuspendGrant(member.Role!, rules.Catalog.Policies.Governance), AuditKinds.GrantSuspended,
+            (scope, id) => offers.SuspendAsync(scope, id), ct);
 
     public Task<Outcome<GrantView>> ReinstateGrantAsync(Actor member, Guid grantId, GrantActionRequest? request, CancellationToken ct) =>
-        ChangeGrantAsync(member, grantId, request, new ReinstateGrant(member.Role!, rules.Catalog.Policies.Governance), AuditKinds.GrantReinstated, ct,
-            (scope, id) => offers.ResumeAsync(scope, id));
+        ChangeGrantAsync(member, grantId, request, new ReinstateGrant(member.Role!, rules.Catalog.Policies.Governance), AuditKinds.GrantReinstated,
+            (scope, id) => offers.ResumeAsync(scope, id), ct);
 
     public Task<Outcome<GrantView>> RevokeGrantAsync(Actor member, Guid grantId, GrantActionRequest? request, CancellationToken ct) =>
-        ChangeGrantAsync(member, grantId, request, new RevokeGrant(member.Role!, rules.Catalog.Policies.Governance), AuditKinds.GrantRevoked, ct,
-            (scope, id) => offers.RevokeAsync(scope, id, member.Ref));
+        ChangeGrantAsync(member, grantId, request, new RevokeGrant(member.Role!, rules.Catalog.Policies.Governance), AuditKinds.GrantRevoked,
+            (scope, id) => offers.RevokeAsync(scope, id, member.Ref), ct);
 
     /// <summary>Expires grants whose validity has ended (run by the recurring job; idempotent).</summary>
     public async Task<int> ExpireDueGrantsAsync(CancellationToken ct)
@@ -393,14 +393,14 @@ public sealed class ApplicationService(ApplicationStore store, RuleCatalogProvid
         foreach (var grant in await store.GrantsDueToExpireAsync(now, ct))
         {
             // The offer's own window ends at the same time; consent's expiry job expires its consents.
-            var result = await ChangeGrantAsync(Actor.System, grant.Id, new GrantActionRequest("validity period ended"), new ExpireGrant(), null, ct, null);
+            var result = await ChangeGrantAsync(Actor.System, grant.Id, new GrantActionRequest("validity period ended"), new ExpireGrant(), null, null, ct);
             expired += result.Succeeded ? 1 : 0;
         }
         return expired;
     }
 
     private async Task<Outcome<GrantView>> ChangeGrantAsync(
-        Actor actor, Guid grantId, GrantActionRequest? request, GrantCommand command, string? auditKind, CancellationToken ct, Func<AuditScope, Guid, Task>? offerStep)
+        Actor actor, Guid grantId, GrantActionRequest? request, GrantCommand command, string? auditKind, Func<AuditScope, Guid, Task>? offerStep, CancellationToken ct)
     {
         var reason = request?.Reason?.Trim();
         if (string.IsNullOrEmpty(reason) || reason.Length > 2000)
