@@ -62,132 +62,179 @@ public static class ApplicationSpecValidation
     /// </summary>
     public static Dictionary<string, string[]> Validate(ApplicationSpec? spec, PiaInventory inventory, PurposeCatalog purposes)
     {
-        var errors = new Dictionary<string, List<string>>(StringComparer.Ordinal);
-        void Add(string key, string message)
-        {
-            if (!errors.TryGetValue(key, out var list))
-            {
-                errors[key] = list = [];
-            }
-            list.Add(message);
-        }
+        var errors = new Errors();
         if (spec is null)
         {
-            Add("$", "the application is empty");
-            return Done();
+            errors.Add("$", "the application is empty");
+            return errors.ToDictionary();
         }
-        if (spec.Purpose is null)
+        CheckPurpose(spec.Purpose, purposes, errors);
+        CheckData(spec.Data, inventory, errors);
+        CheckOutput(spec.Output, errors);
+        CheckFetch(spec.Fetch, errors);
+        CheckRecipient(spec, errors);
+        CheckSecurity(spec.Security, errors);
+        CheckBenefit(spec.Benefit, errors);
+        CheckTerms(spec, errors);
+        return errors.ToDictionary();
+    }
+
+    private static void CheckPurpose(PurposeSpec? purpose, PurposeCatalog purposes, Errors errors)
+    {
+        if (purpose is null)
         {
-            Add("purpose", "purpose is required (code and text in ja/en)");
+            errors.Add("purpose", "purpose is required (code and text in ja/en)");
+            return;
         }
-        else
+        if (string.IsNullOrWhiteSpace(purpose.Code) || purposes.Find(purpose.Code) is null)
         {
-            if (string.IsNullOrWhiteSpace(spec.Purpose.Code) || purposes.Find(spec.Purpose.Code) is null)
-            {
-                Add("purpose.code", $"'{spec.Purpose.Code}' is not a purpose in the vocabulary ({string.Join(", ", purposes.Purposes.Select(p => p.Code))})");
-            }
-            CheckText("purpose.text", spec.Purpose.Text, 2000);
+            errors.Add("purpose.code", $"'{purpose.Code}' is not a purpose in the vocabulary ({string.Join(", ", purposes.Purposes.Select(p => p.Code))})");
         }
-        if (spec.Data is null || spec.Data.Count == 0)
+        errors.CheckText("purpose.text", purpose.Text, 2000);
+    }
+
+    private static void CheckData(IReadOnlyList<DataRequest>? data, PiaInventory inventory, Errors errors)
+    {
+        if (data is null || data.Count == 0)
         {
-            Add("data", "at least one data category with fields is required");
+            errors.Add("data", "at least one data category with fields is required");
+            return;
         }
-        else
+        for (var i = 0; i < data.Count; i++)
         {
-            for (var i = 0; i < spec.Data.Count; i++)
-            {
-                var request = spec.Data[i];
-                var category = request?.Category is null ? null : inventory.Find(request.Category);
-                if (request is null || category is null)
-                {
-                    Add($"data[{i}].category", $"'{request?.Category}' is not a category in the data inventory ({string.Join(", ", inventory.Categories.Select(c => c.Code))})");
-                    continue;
-                }
-                if (spec.Data.Take(i).Any(d => d?.Category == request.Category))
-                {
-                    Add($"data[{i}].category", $"'{request.Category}' is listed twice");
-                }
-                if (request.Fields is null || request.Fields.Count == 0)
-                {
-                    Add($"data[{i}].fields", "at least one field is required");
-                    continue;
-                }
-                foreach (var field in request.Fields.Where(f => category.Field(f) is null))
-                {
-                    Add($"data[{i}].fields", $"'{field}' is not a field of '{category.Code}' ({string.Join(", ", category.Fields.Select(f => f.Name))})");
-                }
-                if (request.Fields.Distinct(StringComparer.Ordinal).Count() != request.Fields.Count)
-                {
-                    Add($"data[{i}].fields", "a field is listed twice");
-                }
-            }
+            CheckDataRequest(data, i, inventory, errors);
         }
-        if (spec.Output is null || spec.Output.Kind is not (OutputKinds.Record or OutputKinds.Aggregate))
+    }
+
+    // One category request: the category must exist and appear once, its fields belong to it, once each.
+    private static void CheckDataRequest(IReadOnlyList<DataRequest> data, int i, PiaInventory inventory, Errors errors)
+    {
+        DataRequest? request = data[i];
+        var category = request?.Category is null ? null : inventory.Find(request.Category);
+        if (request is null || category is null)
         {
-            Add("output.kind", "output.kind must be 'record' or 'aggregate'");
+            errors.Add($"data[{i}].category", $"'{request?.Category}' is not a category in the data inventory ({string.Join(", ", inventory.Categories.Select(c => c.Code))})");
+            return;
         }
-        else
+        if (data.Take(i).Any(d => d?.Category == request.Category))
         {
-            if (spec.Output.Kind == OutputKinds.Aggregate && spec.Output.K is null)
-            {
-                Add("output.k", "aggregate output needs the minimum group size k");
-            }
-            if (spec.Output.K is < 1 or > 1_000_000)
-            {
-                Add("output.k", "k must be between 1 and 1000000");
-            }
-            if (spec.Output.SubjectId is not null && !SubjectIds.Contains(spec.Output.SubjectId))
-            {
-                Add("output.subjectId", $"subject id must be one of {string.Join(", ", SubjectIds)}");
-            }
+            errors.Add($"data[{i}].category", $"'{request.Category}' is listed twice");
         }
-        if (spec.Fetch is null || !Frequencies.Contains(spec.Fetch.Frequency))
+        if (request.Fields is null || request.Fields.Count == 0)
         {
-            Add("fetch.frequency", $"fetch frequency must be one of {string.Join(", ", Frequencies)}");
+            errors.Add($"data[{i}].fields", "at least one field is required");
+            return;
         }
-        else if (spec.Fetch.MaxRecordsPerFetch is < 1)
+        foreach (var field in request.Fields.Where(f => category.Field(f) is null))
         {
-            Add("fetch.maxRecordsPerFetch", "must be at least 1");
+            errors.Add($"data[{i}].fields", $"'{field}' is not a field of '{category.Code}' ({string.Join(", ", category.Fields.Select(f => f.Name))})");
         }
+        if (request.Fields.Distinct(StringComparer.Ordinal).Count() != request.Fields.Count)
+        {
+            errors.Add($"data[{i}].fields", "a field is listed twice");
+        }
+    }
+
+    private static void CheckOutput(OutputSpec? output, Errors errors)
+    {
+        if (output is null || output.Kind is not (OutputKinds.Record or OutputKinds.Aggregate))
+        {
+            errors.Add("output.kind", "output.kind must be 'record' or 'aggregate'");
+            return;
+        }
+        if (output.Kind == OutputKinds.Aggregate && output.K is null)
+        {
+            errors.Add("output.k", "aggregate output needs the minimum group size k");
+        }
+        if (output.K is < 1 or > 1_000_000)
+        {
+            errors.Add("output.k", "k must be between 1 and 1000000");
+        }
+        if (output.SubjectId is not null && !SubjectIds.Contains(output.SubjectId))
+        {
+            errors.Add("output.subjectId", $"subject id must be one of {string.Join(", ", SubjectIds)}");
+        }
+    }
+
+    private static void CheckFetch(FetchSpec? fetch, Errors errors)
+    {
+        if (fetch is null || !Frequencies.Contains(fetch.Frequency))
+        {
+            errors.Add("fetch.frequency", $"fetch frequency must be one of {string.Join(", ", Frequencies)}");
+        }
+        else if (fetch.MaxRecordsPerFetch is < 1)
+        {
+            errors.Add("fetch.maxRecordsPerFetch", "must be at least 1");
+        }
+    }
+
+    // Where the data goes and for how long: retention there, the recipient's country, onward recipients.
+    private static void CheckRecipient(ApplicationSpec spec, Errors errors)
+    {
         if (spec.RetentionDays is < 1 or > 36_500)
         {
-            Add("retentionDays", "retention at the recipient must be between 1 and 36500 days");
+            errors.Add("retentionDays", "retention at the recipient must be between 1 and 36500 days");
         }
         if (spec.Recipient is null || spec.Recipient.Country is null || spec.Recipient.Country.Length != 2 || !spec.Recipient.Country.All(char.IsAsciiLetterUpper))
         {
-            Add("recipient.country", "the recipient's country is required as an ISO 3166-1 alpha-2 code, e.g. JP");
+            errors.Add("recipient.country", "the recipient's country is required as an ISO 3166-1 alpha-2 code, e.g. JP");
         }
         if (spec.OnwardProvision is { Recipients: { Count: > 50 } })
         {
-            Add("onwardProvision.recipients", "at most 50 onward recipients");
+            errors.Add("onwardProvision.recipients", "at most 50 onward recipients");
         }
-        if (spec.Security is null)
+    }
+
+    private static void CheckSecurity(SecuritySpec? security, Errors errors)
+    {
+        if (security is null)
         {
-            Add("security", "security attestations are required (isms, privacyMark, encryptionAtRest, encryptionInTransit, accessLogging)");
+            errors.Add("security", "security attestations are required (isms, privacyMark, encryptionAtRest, encryptionInTransit, accessLogging)");
         }
-        if (spec.Benefit is null)
+    }
+
+    private static void CheckBenefit(BenefitSpec? benefit, Errors errors)
+    {
+        if (benefit is null)
         {
-            Add("benefit", "the benefit offered to residents is required");
+            errors.Add("benefit", "the benefit offered to residents is required");
+            return;
         }
-        else
+        if (benefit.Points is < 0 or > 100_000)
         {
-            if (spec.Benefit.Points is < 0 or > 100_000)
-            {
-                Add("benefit.points", "points must be between 0 and 100000");
-            }
-            CheckText("benefit.description", spec.Benefit.Description, 1000);
+            errors.Add("benefit.points", "points must be between 0 and 100000");
         }
+        errors.CheckText("benefit.description", benefit.Description, 1000);
+    }
+
+    // The consent itself: how long it is valid and how residents give it.
+    private static void CheckTerms(ApplicationSpec spec, Errors errors)
+    {
         if (spec.ValidityDays is < 1 or > 3650)
         {
-            Add("validityDays", "the validity period must be between 1 and 3650 days");
+            errors.Add("validityDays", "the validity period must be between 1 and 3650 days");
         }
         if (spec.ConsentMode is not null && !ConsentModes.Contains(spec.ConsentMode))
         {
-            Add("consentMode", $"consent mode must be one of {string.Join(", ", ConsentModes)}");
+            errors.Add("consentMode", $"consent mode must be one of {string.Join(", ", ConsentModes)}");
         }
-        return Done();
+    }
 
-        void CheckText(string key, LocalizedText? text, int max)
+    /// <summary>Messages per JSON path, in the order they were found.</summary>
+    private sealed class Errors
+    {
+        private readonly Dictionary<string, List<string>> byKey = new(StringComparer.Ordinal);
+
+        public void Add(string key, string message)
+        {
+            if (!byKey.TryGetValue(key, out var list))
+            {
+                byKey[key] = list = [];
+            }
+            list.Add(message);
+        }
+
+        public void CheckText(string key, LocalizedText? text, int max)
         {
             if (text is null || string.IsNullOrWhiteSpace(text.Ja) || string.IsNullOrWhiteSpace(text.En))
             {
@@ -199,6 +246,6 @@ public static class ApplicationSpecValidation
             }
         }
 
-        Dictionary<string, string[]> Done() => errors.ToDictionary(e => e.Key, e => e.Value.ToArray(), StringComparer.Ordinal);
+        public Dictionary<string, string[]> ToDictionary() => byKey.ToDictionary(e => e.Key, e => e.Value.ToArray(), StringComparer.Ordinal);
     }
 }

@@ -324,22 +324,7 @@ internal sealed class ExpressionParser(string text)
         }
         if (c == '[')
         {
-            _pos++;
-            var items = new List<Expr>();
-            SkipSpace();
-            if (Peek(']'))
-            {
-                _pos++;
-                return new ListExpr(items);
-            }
-            do
-            {
-                items.Add(ParseOr());
-                SkipSpace();
-            }
-            while (TryChar(','));
-            Expect(']');
-            return new ListExpr(items);
+            return ParseList();
         }
         if (c is '\'' or '"')
         {
@@ -347,72 +332,112 @@ internal sealed class ExpressionParser(string text)
         }
         if (char.IsAsciiDigit(c) || (c == '-' && _pos + 1 < text.Length && char.IsAsciiDigit(text[_pos + 1])))
         {
-            var start = _pos++;
-            while (_pos < text.Length && (char.IsAsciiDigit(text[_pos]) || text[_pos] == '.'))
-            {
-                _pos++;
-            }
-            if (!decimal.TryParse(text[start.._pos], NumberStyles.AllowLeadingSign | NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var number))
-            {
-                throw Error($"'{text[start.._pos]}' is not a number", start);
-            }
-            return new LiteralExpr(Value.Of(number));
+            return ParseNumber();
         }
         if (IsIdentStart(c))
         {
-            var start = _pos;
-            var name = ReadIdent();
-            switch (name)
-            {
-                case "true": return new LiteralExpr(Value.True);
-                case "false": return new LiteralExpr(Value.False);
-                case "null": return new LiteralExpr(Value.Null);
-                case "all" or "any" when PeekAfterSpace('('):
-                    return ParseQuantifier(name == "all");
-            }
-            if (Keywords.Contains(name))
-            {
-                throw Error($"'{name}' cannot start a value", start);
-            }
-            if (PeekAfterSpace('('))
-            {
-                if (!CallExpr.Arity.TryGetValue(name, out var arity))
-                {
-                    throw Error($"unknown function '{name}' (functions: count, diff, intersect, all, any)", start);
-                }
-                SkipSpace();
-                _pos++;
-                var args = new List<Expr>();
-                SkipSpace();
-                if (!Peek(')'))
-                {
-                    do
-                    {
-                        args.Add(ParseOr());
-                        SkipSpace();
-                    }
-                    while (TryChar(','));
-                }
-                Expect(')');
-                if (args.Count != arity)
-                {
-                    throw Error($"'{name}' takes {arity} argument(s), got {args.Count}", start);
-                }
-                return new CallExpr(name, args);
-            }
-            var segments = new List<string> { name };
-            while (_pos < text.Length && text[_pos] == '.')
-            {
-                _pos++;
-                if (_pos >= text.Length || !IsIdentStart(text[_pos]))
-                {
-                    throw Error("a name must follow '.'");
-                }
-                segments.Add(ReadIdent());
-            }
-            return new PathExpr(segments);
+            return ParseNamed();
         }
         throw Error($"unexpected '{c}'");
+    }
+
+    // [a, b, …] or [].
+    private ListExpr ParseList()
+    {
+        _pos++;
+        var items = new List<Expr>();
+        SkipSpace();
+        if (Peek(']'))
+        {
+            _pos++;
+            return new ListExpr(items);
+        }
+        do
+        {
+            items.Add(ParseOr());
+            SkipSpace();
+        }
+        while (TryChar(','));
+        Expect(']');
+        return new ListExpr(items);
+    }
+
+    private LiteralExpr ParseNumber()
+    {
+        var start = _pos++;
+        while (_pos < text.Length && (char.IsAsciiDigit(text[_pos]) || text[_pos] == '.'))
+        {
+            _pos++;
+        }
+        if (!decimal.TryParse(text[start.._pos], NumberStyles.AllowLeadingSign | NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var number))
+        {
+            throw Error($"'{text[start.._pos]}' is not a number", start);
+        }
+        return new LiteralExpr(Value.Of(number));
+    }
+
+    // What starts with a name: a constant, a quantifier, a function call or a dotted path.
+    private Expr ParseNamed()
+    {
+        var start = _pos;
+        var name = ReadIdent();
+        switch (name)
+        {
+            case "true": return new LiteralExpr(Value.True);
+            case "false": return new LiteralExpr(Value.False);
+            case "null": return new LiteralExpr(Value.Null);
+            case "all" or "any" when PeekAfterSpace('('):
+                return ParseQuantifier(name == "all");
+        }
+        if (Keywords.Contains(name))
+        {
+            throw Error($"'{name}' cannot start a value", start);
+        }
+        return PeekAfterSpace('(') ? ParseCall(name, start) : ParsePath(name);
+    }
+
+    // name(arg, …), with the argument count the function takes.
+    private CallExpr ParseCall(string name, int start)
+    {
+        if (!CallExpr.Arity.TryGetValue(name, out var arity))
+        {
+            throw Error($"unknown function '{name}' (functions: count, diff, intersect, all, any)", start);
+        }
+        SkipSpace();
+        _pos++;
+        var args = new List<Expr>();
+        SkipSpace();
+        if (!Peek(')'))
+        {
+            do
+            {
+                args.Add(ParseOr());
+                SkipSpace();
+            }
+            while (TryChar(','));
+        }
+        Expect(')');
+        if (args.Count != arity)
+        {
+            throw Error($"'{name}' takes {arity} argument(s), got {args.Count}", start);
+        }
+        return new CallExpr(name, args);
+    }
+
+    // name.segment.segment…, its first name already read.
+    private PathExpr ParsePath(string name)
+    {
+        var segments = new List<string> { name };
+        while (_pos < text.Length && text[_pos] == '.')
+        {
+            _pos++;
+            if (_pos >= text.Length || !IsIdentStart(text[_pos]))
+            {
+                throw Error("a name must follow '.'");
+            }
+            segments.Add(ReadIdent());
+        }
+        return new PathExpr(segments);
     }
 
     private QuantifierExpr ParseQuantifier(bool isAll)

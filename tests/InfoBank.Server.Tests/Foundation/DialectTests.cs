@@ -29,6 +29,22 @@ public sealed class DialectTests
     public void In_list(DatabaseProvider provider, string expected) =>
         Assert.Equal(expected, SqlDialect.For(provider).InList("c", "xs"));
 
+    // Bulk writers (the record vault, the audit log) pick their insert path from this alone.
+    [Theory]
+    [InlineData(DatabaseProvider.Sqlite, true)]
+    [InlineData(DatabaseProvider.Postgres, false)]
+    [InlineData(DatabaseProvider.SqlServer, false)]
+    public void Only_sqlite_inserts_row_by_row(DatabaseProvider provider, bool expected) =>
+        Assert.Equal(expected, SqlDialect.For(provider).InsertsRowByRow);
+
+    // T-SQL has SAVE TRANSACTION and ROLLBACK TRANSACTION name but no RELEASE SAVEPOINT.
+    [Theory]
+    [InlineData(DatabaseProvider.Sqlite, true)]
+    [InlineData(DatabaseProvider.Postgres, true)]
+    [InlineData(DatabaseProvider.SqlServer, false)]
+    public void Sql_server_does_not_release_savepoints(DatabaseProvider provider, bool expected) =>
+        Assert.Equal(expected, SqlDialect.For(provider).ReleasesSavepoints);
+
     [Fact]
     public void Multi_row_insert_names_each_rows_parameters_by_column_and_row() =>
         Assert.Equal("INSERT INTO t (a, a_1) VALUES (@a_0, @a_1_0), (@a_1, @a_1_1), (@a_2, @a_1_2)",

@@ -94,20 +94,71 @@ public sealed partial class GrantAccessService(
                 new Dictionary<string, string[]> { ["limit"] = [$"limit must be between 1 and {_options.MaxPageSize}."] }, $"limit must be between 1 and {_options.MaxPageSize}."), cancellationToken);
         }
         var queryHash = PageCursors.QueryHash("records", grant!.Id.ToString("N"), grant.PolicyHash, string.Join(",", grant.Items));
-
-        CursorState? state = null;
-        PagePosition? position = null;
-        if (cursor is not null)
+        var (state, position, cursorRefusal) = await ReadCursorAsync(grant, recipient, cursor, queryHash, now, cancellationToken);
+        if (cursorRefusal is not null)
         {
-            var read = cursors.Read(cursor, grant.Id, recipient, queryHash, now);
-            if (!read.IsValid || PagePosition.Decode(read.State!.Position) is not { } decoded)
-            {
-                return await RefuseAsync(grant, recipient, AccessKinds.Records, now, Refusal.Of(ProblemTypes.InvalidParameter,
-                    new Dictionary<string, string[]> { ["cursor"] = [read.Message] }, read.Message), cancellationToken, reason: $"cursor {read.Rejection}");
-            }
-            (state, position) = (read.State, decoded);
+            return cursorRefusal;
+        }
+        var (fetch, fetchRefusal) = await ReserveFetchAsync(grant, recipient, state, position, size, now, cancellationToken);
+        if (fetchRefusal is not null)
+        {
+            return fetchRefusal;
         }
 
+        var (page, decisions) = await AssemblePageAsync(grant, recipient, fetch!, now, cancellationToken);
+        var records = Provided(grant, recipient, page);
+        var perResident = page.Rows.GroupBy(r => r.Resident).ToDictionary(g => g.Key, g => g.Count());
+        var rewarded = state is null ? new HashSet<Guid>() : await store.RewardedInFetchAsync(fetch!.FetchId, perResident.Keys, cancellationToken);
+        var provisions = perResident.Select(p => new Provision(p.Key, p.Value, rewarded.Contains(p.Key) ? 0 : grant.BenefitPoints)).ToList();
+
+        // A reservation left unused by a crash stays counted: the volume errs on the safe side.
+        await store.ReturnUnusedAsync(fetch!.FetchId, fetch.Budget - records.Count, cancellationToken);
+        var servedNow = fetch.Served + records.Count;
+        var more = page.MoreMayFollow && (grant.Fetch.MaxRecordsPerFetch is not { } max || servedNow < max);
+        var next = more && page.Position is { } at
+            ? cursors.Issue(new CursorState(grant.Id, recipient, fetch.FetchId, state?.FetchStartedAt ?? now, servedNow, at.Encode(), now, queryHash))
+            : null;
+
+        await RecordAccessAsync(new AccessRecord(grant, recipient, AccessKinds.Records, AccessOutcomes.Served, now, ServedReasons(decisions))
+        {
+            FetchId = fetch.FetchId,
+            FetchStart = state is null,
+            Items = records.Count,
+            Provisions = provisions,
+            Details = new { fetchId = fetch.FetchId, servedInFetch = servedNow, consents = decisions.Values.Where(d => d.Allowed).Select(d => d.ConsentId).ToList() },
+            Residents = [.. perResident.Keys],
+            DecidedAfter = decidedAfter,
+        }, cancellationToken);
+
+        // Next is the sealed cursor here; the endpoint turns it into the next page's URL and Link header.
+        return new RecordPage(records, next, grant.Id, fetch.FetchId, grant.PurposeCode, grant.Items, servedNow,
+            grant.Fetch.MaxRecordsPerFetch is { } cap ? Math.Max(0, cap - servedNow) : null, Retention(grant.Categories, now));
+    }
+
+    /// <summary>The fetch a page belongs to: how many records it has served and how many this page may add.</summary>
+    private sealed record PageFetch(Guid FetchId, PagePosition? Position, int Served, int Budget);
+
+    // No cursor is a first page; a cursor must be one this recipient was given for this very query.
+    private async Task<(CursorState? State, PagePosition? Position, Refusal? Refusal)> ReadCursorAsync(
+        GrantTerms grant, string recipient, string? cursor, byte[] queryHash, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        if (cursor is null)
+        {
+            return (null, null, null);
+        }
+        var read = cursors.Read(cursor, grant.Id, recipient, queryHash, now);
+        if (!read.IsValid || PagePosition.Decode(read.State!.Position) is not { } decoded)
+        {
+            return (null, null, await RefuseAsync(grant, recipient, AccessKinds.Records, now, Refusal.Of(ProblemTypes.InvalidParameter,
+                new Dictionary<string, string[]> { ["cursor"] = [read.Message] }, read.Message), $"cursor {read.Rejection}", cancellationToken));
+        }
+        return (read.State, decoded, null);
+    }
+
+    // A first page starts a fetch if the approved frequency allows; every page then reserves its share of the approved volume.
+    private async Task<(PageFetch? Fetch, Refusal? Refusal)> ReserveFetchAsync(
+        GrantTerms grant, string recipient, CursorState? state, PagePosition? position, int size, DateTimeOffset now, CancellationToken cancellationToken)
+    {
         var fetchId = state?.FetchId ?? Guid.NewGuid();
         if (state is null)
         {
@@ -116,7 +167,7 @@ public sealed partial class GrantAccessService(
             var verdict = await store.TryStartFetchAsync(grant.Id, AccessKinds.Records, fetchId, grant.Fetch, now, cancellationToken);
             if (!verdict.Allowed)
             {
-                return await ThrottleAsync(grant, recipient, AccessKinds.Records, now, verdict, cancellationToken);
+                return (null, await ThrottleAsync(grant, recipient, AccessKinds.Records, now, verdict, cancellationToken));
             }
         }
         // What the fetch's row says it served, not what the cursor claims: replaying an older cursor
@@ -125,8 +176,8 @@ public sealed partial class GrantAccessService(
         if (reserved is null)
         {
             const string unknown = "The fetch this cursor continues is not known here; start a new fetch without a cursor.";
-            return await RefuseAsync(grant, recipient, AccessKinds.Records, now, Refusal.Of(ProblemTypes.InvalidParameter,
-                new Dictionary<string, string[]> { ["cursor"] = [unknown] }, unknown), cancellationToken, reason: "cursor of an unknown fetch");
+            return (null, await RefuseAsync(grant, recipient, AccessKinds.Records, now, Refusal.Of(ProblemTypes.InvalidParameter,
+                new Dictionary<string, string[]> { ["cursor"] = [unknown] }, unknown), "cursor of an unknown fetch", cancellationToken));
         }
         var (served, budget) = reserved.Value;
         if (budget == 0)
@@ -134,14 +185,24 @@ public sealed partial class GrantAccessService(
             // The fetch is complete; what follows is a new fetch, when the frequency allows one.
             var verdict = await store.CanStartFetchAsync(grant.Id, AccessKinds.Records, grant.Fetch, now, cancellationToken);
             var full = $"This fetch has served the approved {grant.Fetch.MaxRecordsPerFetch} records; start a new fetch without a cursor when the frequency allows. ";
-            return await ThrottleAsync(grant, recipient, AccessKinds.Records, now, verdict.Kind switch
+            return (null, await ThrottleAsync(grant, recipient, AccessKinds.Records, now, verdict.Kind switch
             {
                 FetchVerdictKind.Exhausted => verdict with { Reason = full + verdict.Reason },
                 FetchVerdictKind.RetryLater => verdict with { Reason = full + verdict.Reason },
                 _ => new FetchVerdict(FetchVerdictKind.RetryLater, TimeSpan.FromSeconds(1), full + "A new fetch may start now."),
-            }, cancellationToken);
+            }, cancellationToken));
         }
+        return (new PageFetch(fetchId, position, served, budget), null);
+    }
 
+    /// <summary>
+    /// Reads up to the fetch's budget of records from where it stopped, each resident's only if the
+    /// consent decision allows, and only what was observed in the periods they consented for (inside
+    /// the approved data window). Returns the page and every examined resident's decision.
+    /// </summary>
+    private async Task<(AssembledPage<OpenedRecord> Page, Dictionary<Guid, ConsentDecision> Decisions)> AssemblePageAsync(
+        GrantTerms grant, string recipient, PageFetch fetch, DateTimeOffset now, CancellationToken cancellationToken)
+    {
         var (from, to) = grant.DataWindow(now);
         var categories = grant.Categories;
         var decisions = new Dictionary<Guid, ConsentDecision>();
@@ -153,8 +214,9 @@ public sealed partial class GrantAccessService(
         // offer, one query per batch): only data observed inside them is read and provided.
         var window = new TimeRange(from, to);
         var periods = new Dictionary<Guid, IReadOnlyList<ConsentedPeriod>>();
+        var budget = fetch.Budget;
         var page = await RecordPager.AssembleAsync<OpenedRecord>(
-            position, budget, Math.Max(budget, budget * _options.ExamineFactor),
+            fetch.Position, budget, Math.Max(budget, budget * _options.ExamineFactor),
             async (after, limit, ct) =>
             {
                 var batch = await store.ConsentingResidentsAsync(grant.Id, after, limit, ct);
@@ -180,36 +242,26 @@ public sealed partial class GrantAccessService(
             },
             (resident, within, limit, ct) => ReadResidentAsync(resident, categories, periods[resident], from, to, within, limit, ct),
             cancellationToken);
+        return (page, decisions);
+    }
 
+    // Each record under the recipient's pseudonym for its resident, with only the approved fields.
+    private List<ProvidedRecord> Provided(GrantTerms grant, string recipient, AssembledPage<OpenedRecord> page)
+    {
         var subjects = new Dictionary<Guid, string>();
-        var records = page.Rows.Select(r => new ProvidedRecord(
+        return page.Rows.Select(r => new ProvidedRecord(
             subjects.TryGetValue(r.Resident, out var subject) ? subject : subjects[r.Resident] = pseudonyms.For(recipient, grant.Id, r.Resident),
             r.Row.Category, r.Row.ObservedAt, Projected(r.Row.Payload, grant.Fields[r.Row.Category]))).ToList();
-        var perResident = page.Rows.GroupBy(r => r.Resident).ToDictionary(g => g.Key, g => g.Count());
-        var rewarded = state is null ? new HashSet<Guid>() : await store.RewardedInFetchAsync(fetchId, perResident.Keys, cancellationToken);
-        var provisions = perResident.Select(p => new Provision(p.Key, p.Value, rewarded.Contains(p.Key) ? 0 : grant.BenefitPoints)).ToList();
+    }
 
-        // A reservation left unused by a crash stays counted: the volume errs on the safe side.
-        await store.ReturnUnusedAsync(fetchId, budget - records.Count, cancellationToken);
-        var servedNow = served + records.Count;
-        var more = page.MoreMayFollow && (grant.Fetch.MaxRecordsPerFetch is not { } max || servedNow < max);
-        var next = more && page.Position is { } at
-            ? cursors.Issue(new CursorState(grant.Id, recipient, fetchId, state?.FetchStartedAt ?? now, servedNow, at.Encode(), now, queryHash))
-            : null;
-
-        var reasons = decisions.Values.Where(d => d.Allowed).SelectMany(d => d.Reasons).Take(50)
+    private static List<string> ServedReasons(Dictionary<Guid, ConsentDecision> decisions) =>
+        decisions.Values.Where(d => d.Allowed).SelectMany(d => d.Reasons).Take(50)
             .Append($"{decisions.Count(d => !d.Value.Allowed)} resident(s) on this page were not provided: no active consent covering the items.")
             .ToList();
-        await RecordAccessAsync(grant, recipient, AccessKinds.Records, AccessOutcomes.Served, fetchId, state is null, now, records.Count, provisions, reasons,
-            new { fetchId, servedInFetch = servedNow, consents = decisions.Values.Where(d => d.Allowed).Select(d => d.ConsentId).ToList() },
-            [.. perResident.Keys], cancellationToken, decidedAfter);
 
-        var retention = categories.Select(c => inventory.Find(c)).OfType<InventoryCategory>()
+    private List<CategoryRetention> Retention(IEnumerable<string> categories, DateTimeOffset now) =>
+        categories.Select(c => inventory.Find(c)).OfType<InventoryCategory>()
             .Select(c => new CategoryRetention(c.Name, c.RetentionDays, c.KeptFrom(now))).ToList();
-        // Next is the sealed cursor here; the endpoint turns it into the next page's URL and Link header.
-        return new RecordPage(records, next, grant.Id, fetchId, grant.PurposeCode, grant.Items, servedNow,
-            grant.Fetch.MaxRecordsPerFetch is { } cap ? Math.Max(0, cap - servedNow) : null, retention);
-    }
 
     public async Task<Outcome<AggregateResult>> AggregateAsync(string recipient, Guid grantId, AggregateRequest? request, CancellationToken cancellationToken)
     {
@@ -236,8 +288,8 @@ public sealed partial class GrantAccessService(
         if (errors.Count > 0)
         {
             return await RefuseAsync(grant!, recipient, AccessKinds.Aggregate, now,
-                Refusal.Of(ProblemTypes.AggregateNotApproved, errors, "The aggregate query asks for something this grant did not approve."), cancellationToken,
-                reason: "unapproved aggregate query: " + string.Join("; ", errors.SelectMany(e => e.Value.Select(v => $"{e.Key}: {v}"))));
+                Refusal.Of(ProblemTypes.AggregateNotApproved, errors, "The aggregate query asks for something this grant did not approve."),
+                "unapproved aggregate query: " + string.Join("; ", errors.SelectMany(e => e.Value.Select(v => $"{e.Key}: {v}"))), cancellationToken);
         }
         var queryId = Guid.NewGuid();
         var verdict = await store.TryStartFetchAsync(grant!.Id, AccessKinds.Aggregate, queryId, grant.Fetch, now, cancellationToken);
@@ -251,10 +303,15 @@ public sealed partial class GrantAccessService(
         var answer = AggregateEngine.Answer(spec, query, cells);
         var released = (await store.ReleasedBucketsAsync(grant.Id, cancellationToken)).Order(StringComparer.Ordinal).ToList();
 
-        await RecordAccessAsync(grant, recipient, AccessKinds.Aggregate, AccessOutcomes.Served, queryId, true, now, answer.Groups.Count, [],
-            [$"Aggregates of {category} from released cells only, k = {spec.K}; {answer.SuppressedGroups} group(s) suppressed, {answer.PartialGroups} partial."],
-            new { category, groupBy = query.GroupBy, measures = query.Measures.Select(m => m.Name).ToList(), filters = query.Filters, released },
-            null, cancellationToken, decidedAfter);
+        await RecordAccessAsync(new AccessRecord(grant, recipient, AccessKinds.Aggregate, AccessOutcomes.Served, now,
+            [$"Aggregates of {category} from released cells only, k = {spec.K}; {answer.SuppressedGroups} group(s) suppressed, {answer.PartialGroups} partial."])
+        {
+            FetchId = queryId,
+            FetchStart = true,
+            Items = answer.Groups.Count,
+            Details = new { category, groupBy = query.GroupBy, measures = query.Measures.Select(m => m.Name).ToList(), filters = query.Filters, released },
+            DecidedAfter = decidedAfter,
+        }, cancellationToken);
         return new AggregateResult(grant.Id, category!, grant.PurposeCode, spec.K, spec.PeriodDimension, released, answer.Groups,
             answer.SuppressedGroups, answer.PartialGroups, answer.Suppression);
     }
@@ -316,14 +373,21 @@ public sealed partial class GrantAccessService(
             var provisions = contributed.Select(c => new Provision(c.Key, c.Value, grant.BenefitPoints)).ToList();
             // The frozen cells commit with the release's audit entry and passbook lines; a bucket
             // released meanwhile by a concurrent request is left as it is, and this one records nothing.
-            var recorded = await RecordAccessAsync(grant, grant.Recipient, AccessKinds.AggregateRelease, AccessOutcomes.Served, null, false, now, cells.Count, provisions,
-                [$"Week {bucket} released for aggregates: {cells.Count(c => c.Item2.Suppressed)} of {cells.Count} cell(s) suppressed (fewer than k residents)."],
-                new
+            var recorded = await RecordAccessAsync(new AccessRecord(grant, grant.Recipient, AccessKinds.AggregateRelease, AccessOutcomes.Served, now,
+                [$"Week {bucket} released for aggregates: {cells.Count(c => c.Item2.Suppressed)} of {cells.Count} cell(s) suppressed (fewer than k residents)."])
+            {
+                Items = cells.Count,
+                Provisions = provisions,
+                Details = new
                 {
                     bucket,
                     // The consent each contributor's data was released under: the verifier checks them.
                     consents = provisions.Select(p => decided[p.ResidentId].ConsentId).ToList(),
-                }, [.. provisions.Select(p => p.ResidentId)], cancellationToken, decidedAfter, s => AccessStore.SaveReleaseAsync(s, grant.Id, bucket, cells, now));
+                },
+                Residents = [.. provisions.Select(p => p.ResidentId)],
+                DecidedAfter = decidedAfter,
+                Effect = s => AccessStore.SaveReleaseAsync(s, grant.Id, bucket, cells, now),
+            }, cancellationToken);
             if (recorded)
             {
                 LogReleased(logger, grant.Id, bucket, cells.Count);
@@ -456,7 +520,7 @@ public sealed partial class GrantAccessService(
         var grant = GrantTerms.From(view);
         if (grant.Inactive(now) is { } why)
         {
-            await RecordAccessAsync(grant, recipient, kind, AccessOutcomes.GrantInactive, null, false, now, 0, [], [why], null, null, cancellationToken);
+            await RecordAccessAsync(new AccessRecord(grant, recipient, kind, AccessOutcomes.GrantInactive, now, [why]), cancellationToken);
             return (grant, Refusal.Of(ProblemTypes.GrantInactive, why), decidedAfter);
         }
         if (kind == AccessKinds.Records && grant.AggregateOnly)
@@ -474,15 +538,19 @@ public sealed partial class GrantAccessService(
 
     private async Task<Refusal> ThrottleAsync(GrantTerms grant, string recipient, string kind, DateTimeOffset now, FetchVerdict verdict, CancellationToken cancellationToken)
     {
-        await RecordAccessAsync(grant, recipient, kind, AccessOutcomes.Throttled, null, true, now, 0, [], [verdict.Reason], null, null, cancellationToken);
+        await RecordAccessAsync(new AccessRecord(grant, recipient, kind, AccessOutcomes.Throttled, now, [verdict.Reason]) { FetchStart = true }, cancellationToken);
         return verdict.Kind == FetchVerdictKind.Exhausted
             ? Refusal.Of(ProblemTypes.FetchesExhausted, verdict.Reason)
             : Refusal.Of(ProblemTypes.OverApprovedFrequency, verdict.Reason) with { RetryAfter = verdict.RetryAfter ?? TimeSpan.FromSeconds(1) };
     }
 
-    private async Task<Refusal> RefuseAsync(GrantTerms grant, string recipient, string kind, DateTimeOffset now, Refusal refusal, CancellationToken cancellationToken, string? reason = null)
+    private Task<Refusal> RefuseAsync(GrantTerms grant, string recipient, string kind, DateTimeOffset now, Refusal refusal, CancellationToken cancellationToken) =>
+        RefuseAsync(grant, recipient, kind, now, refusal, refusal.Detail, cancellationToken);
+
+    // The reason goes to the audit entry and access log in place of the refusal's own detail.
+    private async Task<Refusal> RefuseAsync(GrantTerms grant, string recipient, string kind, DateTimeOffset now, Refusal refusal, string reason, CancellationToken cancellationToken)
     {
-        await RecordAccessAsync(grant, recipient, kind, AccessOutcomes.Refused, null, false, now, 0, [], [reason ?? refusal.Detail], null, null, cancellationToken);
+        await RecordAccessAsync(new AccessRecord(grant, recipient, kind, AccessOutcomes.Refused, now, [reason]), cancellationToken);
         return refusal;
     }
 
@@ -497,29 +565,52 @@ public sealed partial class GrantAccessService(
         }, cancellationToken);
 
     /// <summary>
+    /// One access as the audit entry, the access log row and the passbook lines record it. Outcomes
+    /// other than served leave the counts and the people empty.
+    /// </summary>
+    /// <param name="Reasons">Why it was served or refused, as the passbook and the audit entry show it.</param>
+    private sealed record AccessRecord(GrantTerms Grant, string Recipient, string Kind, string Outcome, DateTimeOffset Now, IReadOnlyList<string> Reasons)
+    {
+        public Guid? FetchId { get; init; }
+
+        public bool FetchStart { get; init; }
+
+        public int Items { get; init; }
+
+        public IReadOnlyList<Provision> Provisions { get; init; } = [];
+
+        public object? Details { get; init; }
+
+        /// <summary>Whose data it provided: the entry names them by audit pseudonym, in this order.</summary>
+        public IReadOnlyList<Guid>? Residents { get; init; }
+
+        public long? DecidedAfter { get; init; }
+
+        /// <summary>A change that must commit with the record (a release's frozen cells); when it returns false, nothing is recorded.</summary>
+        public Func<DbSession, Task<bool>>? Effect { get; init; }
+    }
+
+    /// <summary>
     /// The audit entry, the access log row and the passbook lines, in one audited transaction: all
     /// durable before any data is returned, and none without the others.
     /// </summary>
-    /// <param name="residents">Whose data it provided: the entry names them by audit pseudonym, in this order.</param>
-    /// <param name="effect">A change that must commit with the record (a release's frozen cells); when it returns false, nothing is recorded.</param>
-    private Task<bool> RecordAccessAsync(GrantTerms grant, string recipient, string kind, string outcome, Guid? fetchId, bool fetchStart, DateTimeOffset now,
-        int items, IReadOnlyList<Provision> provisions, IReadOnlyList<string> reasons, object? details, IReadOnlyList<Guid>? residents, CancellationToken cancellationToken, long? decidedAfter = null,
-        Func<DbSession, Task<bool>>? effect = null) =>
+    private Task<bool> RecordAccessAsync(AccessRecord access, CancellationToken cancellationToken) =>
         audit.CommitAsync(async (scope, _) =>
         {
-            if (effect is not null && !await effect(scope.Db))
+            if (access.Effect is not null && !await access.Effect(scope.Db))
             {
                 return false;
             }
+            var (grant, recipient, kind, outcome, now, reasons) = access;
             var id = Guid.CreateVersion7(now);
             var appended = scope.Append(new AuditEntryDraft(
                 outcome == AccessOutcomes.Served ? AuditKinds.AccessAllowed : AuditKinds.AccessDenied,
                 $"client:{recipient}", Purpose: grant.PurposeCode, GrantId: grant.Id, PolicyHash: grant.PolicyHash,
-                Payload: new { accessId = id, kind, outcome, items = grant.Items, count = items, reasons, details, decidedAfter },
-                Residents: residents));
-            await AccessStore.RecordAsync(scope.Db, new AccessLogEntry(id, now, grant.Id, recipient, kind, outcome, fetchId, fetchStart, items, provisions.Count,
+                Payload: new { accessId = id, kind, outcome, items = grant.Items, count = access.Items, reasons, details = access.Details, decidedAfter = access.DecidedAfter },
+                Residents: access.Residents));
+            await AccessStore.RecordAsync(scope.Db, new AccessLogEntry(id, now, grant.Id, recipient, kind, outcome, access.FetchId, access.FetchStart, access.Items, access.Provisions.Count,
                 AccessViewMapping.Json(grant.Items), grant.PurposeCode, grant.Approval, grant.PolicyHash, AccessViewMapping.Json(reasons), appended.Sequence),
-                provisions);
+                access.Provisions);
             return true;
         }, cancellationToken);
 

@@ -300,19 +300,9 @@ public sealed class ApplicationService(ApplicationStore store, RuleCatalogProvid
                 return WorkflowRefusals.Of(step.Kind!.Value, step.Refusal!);
             }
             var spec = step.Decision!.Approved ? JsonSerializer.Deserialize<ApplicationSpec>(version!.SpecJson, Json)! : null;
-            if (spec is not null)
+            if (spec is not null && await PolicyDeniesApprovalAsync(s, catalog, spec, row.OwnerClientId, now, ct) is { } denied)
             {
-                // Judged again with the recipient's grants in force now, inside the transaction: every
-                // audited commit holds the log's write lock, so a second approval for the same
-                // recipient waits and then sees this one's grant.
-                var policy = catalog.Decide(spec, Held(await ApplicationStore.GrantsInForceAsync(s, row.OwnerClientId, now, ct)));
-                if (policy.Decision == PolicyDecisions.Deny)
-                {
-                    var forbidding = policy.Matched.Where(m => m.Effect == PolicyEffects.Forbid).Select(m => m.RuleId).ToList();
-                    return WorkflowRefusals.Of(RefusalKind.PolicyDenies,
-                        $"the committee policy denies approving this version now ({string.Join(", ", forbidding)}); reject it or end the overlapping grant first")
-                        .With("rules", forbidding);
-                }
+                return denied;
             }
             if (!await ApplicationStore.UpdateStatusAsync(s, id, row.Status, Status(step.To!.Value), row.Version, now, ct))
             {
@@ -329,32 +319,9 @@ public sealed class ApplicationService(ApplicationStore store, RuleCatalogProvid
                 DecidedAt = now,
                 RuleHash = ruleHash,
             }, ct);
-            GrantRow? grant = null;
-            if (spec is not null)
+            var grant = spec is null ? null : NewGrant(row, spec, outcome, Math.Min(spec.ValidityDays, governance.MaxGrantDays), ruleHash, now);
+            if (grant is not null)
             {
-                var days = Math.Min(spec.ValidityDays, governance.MaxGrantDays);
-                grant = new GrantRow
-                {
-                    Id = Guid.CreateVersion7(now),
-                    ApplicationId = id,
-                    Version = row.Version,
-                    RecipientClientId = row.OwnerClientId,
-                    Status = GrantWorkflow.Name(GrantStatus.Active),
-                    ValidFrom = now,
-                    ValidUntil = now.AddDays(days),
-                    PurposeCode = spec.Purpose.Code,
-                    DataJson = JsonSerializer.Serialize(spec.Data, Json),
-                    OutputKind = spec.Output.Kind,
-                    MinGroupSize = spec.Output.K,
-                    FetchFrequency = spec.Fetch.Frequency,
-                    MaxRecordsPerFetch = spec.Fetch.MaxRecordsPerFetch,
-                    RetentionDays = spec.RetentionDays,
-                    BenefitPoints = spec.Benefit.Points,
-                    ConditionsJson = JsonSerializer.Serialize(outcome.Conditions, Json),
-                    PolicyHash = ruleHash,
-                    CreatedAt = now,
-                    UpdatedAt = now,
-                };
                 await ApplicationStore.InsertGrantAsync(s, grant, ct);
             }
             foreach (var kind in step.Events)
@@ -373,17 +340,60 @@ public sealed class ApplicationService(ApplicationStore store, RuleCatalogProvid
         return refused ?? Outcome<CommitteeApplicationView>.Of(await CommitteeViewAsync((await store.FindAsync(id, ct))!, ct));
     }
 
+    /// <summary>
+    /// The approval judged again with the recipient's grants in force now, inside the transaction:
+    /// every audited commit holds the log's write lock, so a second approval for the same recipient
+    /// waits and then sees this one's grant. Null when the policy does not deny it.
+    /// </summary>
+    private static async Task<Refusal?> PolicyDeniesApprovalAsync(
+        DbSession s, InfoBank.Core.Rules.RuleCatalog catalog, ApplicationSpec spec, string recipient, DateTimeOffset now, CancellationToken ct)
+    {
+        var policy = catalog.Decide(spec, Held(await ApplicationStore.GrantsInForceAsync(s, recipient, now, ct)));
+        if (policy.Decision != PolicyDecisions.Deny)
+        {
+            return null;
+        }
+        var forbidding = policy.Matched.Where(m => m.Effect == PolicyEffects.Forbid).Select(m => m.RuleId).ToList();
+        return WorkflowRefusals.Of(RefusalKind.PolicyDenies,
+            $"the committee policy denies approving this version now ({string.Join(", ", forbidding)}); reject it or end the overlapping grant first")
+            .With("rules", forbidding);
+    }
+
+    // The grant an approval creates: the approved version's terms, valid from now for the given days.
+    private static GrantRow NewGrant(ApplicationRow row, ApplicationSpec spec, DecisionOutcome outcome, int days, string ruleHash, DateTimeOffset now) => new()
+    {
+        Id = Guid.CreateVersion7(now),
+        ApplicationId = row.Id,
+        Version = row.Version,
+        RecipientClientId = row.OwnerClientId,
+        Status = GrantWorkflow.Name(GrantStatus.Active),
+        ValidFrom = now,
+        ValidUntil = now.AddDays(days),
+        PurposeCode = spec.Purpose.Code,
+        DataJson = JsonSerializer.Serialize(spec.Data, Json),
+        OutputKind = spec.Output.Kind,
+        MinGroupSize = spec.Output.K,
+        FetchFrequency = spec.Fetch.Frequency,
+        MaxRecordsPerFetch = spec.Fetch.MaxRecordsPerFetch,
+        RetentionDays = spec.RetentionDays,
+        BenefitPoints = spec.Benefit.Points,
+        ConditionsJson = JsonSerializer.Serialize(outcome.Conditions, Json),
+        PolicyHash = ruleHash,
+        CreatedAt = now,
+        UpdatedAt = now,
+    };
+
     public Task<Outcome<GrantView>> SuspendGrantAsync(Actor member, Guid grantId, GrantActionRequest? request, CancellationToken ct) =>
-        ChangeGrantAsync(member, grantId, request, new SuspendGrant(member.Role!, rules.Catalog.Policies.Governance), AuditKinds.GrantSuspended, ct,
-            (scope, id) => offers.SuspendAsync(scope, id));
+        ChangeGrantAsync(member, grantId, request, new SuspendGrant(member.Role!, rules.Catalog.Policies.Governance), AuditKinds.GrantSuspended,
+            (scope, id) => offers.SuspendAsync(scope, id), ct);
 
     public Task<Outcome<GrantView>> ReinstateGrantAsync(Actor member, Guid grantId, GrantActionRequest? request, CancellationToken ct) =>
-        ChangeGrantAsync(member, grantId, request, new ReinstateGrant(member.Role!, rules.Catalog.Policies.Governance), AuditKinds.GrantReinstated, ct,
-            (scope, id) => offers.ResumeAsync(scope, id));
+        ChangeGrantAsync(member, grantId, request, new ReinstateGrant(member.Role!, rules.Catalog.Policies.Governance), AuditKinds.GrantReinstated,
+            (scope, id) => offers.ResumeAsync(scope, id), ct);
 
     public Task<Outcome<GrantView>> RevokeGrantAsync(Actor member, Guid grantId, GrantActionRequest? request, CancellationToken ct) =>
-        ChangeGrantAsync(member, grantId, request, new RevokeGrant(member.Role!, rules.Catalog.Policies.Governance), AuditKinds.GrantRevoked, ct,
-            (scope, id) => offers.RevokeAsync(scope, id, member.Ref));
+        ChangeGrantAsync(member, grantId, request, new RevokeGrant(member.Role!, rules.Catalog.Policies.Governance), AuditKinds.GrantRevoked,
+            (scope, id) => offers.RevokeAsync(scope, id, member.Ref), ct);
 
     /// <summary>Expires grants whose validity has ended (run by the recurring job; idempotent).</summary>
     public async Task<int> ExpireDueGrantsAsync(CancellationToken ct)
@@ -393,14 +403,14 @@ public sealed class ApplicationService(ApplicationStore store, RuleCatalogProvid
         foreach (var grant in await store.GrantsDueToExpireAsync(now, ct))
         {
             // The offer's own window ends at the same time; consent's expiry job expires its consents.
-            var result = await ChangeGrantAsync(Actor.System, grant.Id, new GrantActionRequest("validity period ended"), new ExpireGrant(), null, ct, null);
+            var result = await ChangeGrantAsync(Actor.System, grant.Id, new GrantActionRequest("validity period ended"), new ExpireGrant(), null, null, ct);
             expired += result.Succeeded ? 1 : 0;
         }
         return expired;
     }
 
     private async Task<Outcome<GrantView>> ChangeGrantAsync(
-        Actor actor, Guid grantId, GrantActionRequest? request, GrantCommand command, string? auditKind, CancellationToken ct, Func<AuditScope, Guid, Task>? offerStep)
+        Actor actor, Guid grantId, GrantActionRequest? request, GrantCommand command, string? auditKind, Func<AuditScope, Guid, Task>? offerStep, CancellationToken ct)
     {
         var reason = request?.Reason?.Trim();
         if (string.IsNullOrEmpty(reason) || reason.Length > 2000)

@@ -248,9 +248,8 @@ public sealed partial class AuditLogWriter : IAuditLog, IAsyncDisposable
         }
         if (change.Error is null && !scope.Abandoned)
         {
-            if (savepoint && session.WriteTransaction.SupportsSavepoints && session.Provider != DatabaseProvider.SqlServer)
+            if (savepoint && session.WriteTransaction.SupportsSavepoints && session.Dialect.ReleasesSavepoints)
             {
-                // SQL Server keeps savepoints until the commit and has no RELEASE.
                 await session.WriteTransaction.ReleaseAsync(name);
             }
             return true;

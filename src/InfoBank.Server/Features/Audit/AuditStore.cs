@@ -60,7 +60,7 @@ public sealed class AuditStore(DbConnectionFactory db)
         DbConnection connection, DbTransaction transaction, IReadOnlyList<AuditRow> entries, IReadOnlyList<NodeRow> nodes,
         long oldSize, CompactRange frontier, DateTimeOffset lastTime)
     {
-        if (db.Provider == DatabaseProvider.Sqlite)
+        if (db.Dialect.InsertsRowByRow)
         {
             await connection.ExecuteAsync(InsertEntry, entries, transaction);
             if (nodes.Count > 0)

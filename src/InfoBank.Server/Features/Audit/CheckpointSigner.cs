@@ -215,19 +215,6 @@ public sealed partial class CheckpointSigner(
         var bootstrap = state?.Bootstrap ?? new SignerBootstrap(now, size, check.CheckedAgainst);
         var wasHalted = state?.Halt is not null;
 
-        SignerState Next(string note, DateTimeOffset signedAt) => new()
-        {
-            Origin = Origin,
-            Size = size,
-            Root = extension.Root(),
-            Frontier = [.. extension.Frontier.Hashes],
-            LastLeaf = extension.LastLeaf ?? state?.LastLeaf,
-            LastTime = extension.LastTime,
-            Note = note,
-            SignedAt = signedAt,
-            Bootstrap = bootstrap,
-        };
-
         CheckpointOutcome outcome;
         if (size == signedSize)
         {
@@ -243,41 +230,71 @@ public sealed partial class CheckpointSigner(
         {
             // Already signed by this log's key and just checked against the recomputed tree: a run of
             // ours that stored it and stopped before saving the state, or the checkpoint a bootstrap found.
-            stateFile.Write(Next(covering.Note, covering.CreatedAt));
+            stateFile.Write(NextState(state, extension, bootstrap, covering.Note, covering.CreatedAt));
             outcome = new CheckpointOutcome(CheckpointOutcomeKind.UpToDate, covering);
         }
         else
         {
-            var key = await keys.GetCurrentAsync(SigningKeyPurposes.Checkpoint, cancellationToken);
-            var checkpoint = new Checkpoint(Origin, size, extension.Root());
-            var row = new CheckpointRow
+            outcome = await SignAsync(state, extension, bootstrap, published, now, cancellationToken);
+            if (outcome.Kind == CheckpointOutcomeKind.Refused)
             {
-                TreeSize = size,
-                RootHash = checkpoint.Root,
-                CreatedAt = now,
-                KeyName = Origin,
-                Note = checkpoint.Sign(Origin, key.Key).ToString(),
-            };
-            // Stored before the state is saved: a crash in between leaves a row above the saved size
-            // that the next run checks and adopts, never a saved state whose checkpoint nobody can see.
-            if (!await store.AddCheckpointAsync(row, cancellationToken))
-            {
-                var stored = await store.CheckpointAsync(size, cancellationToken);
-                if (stored is null || Verified(stored, published) is null || !Same(stored.RootHash, checkpoint.Root))
-                {
-                    return Halt(state, [new SignerFinding(SignerFindingCodes.CheckpointMismatch, size,
-                        $"while this signer held its lock another checkpoint for size {size} was stored, and it is not the tree this signer computed ({B64(checkpoint.Root)})")]);
-                }
-                stateFile.Write(Next(stored.Note, stored.CreatedAt));
-                outcome = new CheckpointOutcome(CheckpointOutcomeKind.UpToDate, stored);
-            }
-            else
-            {
-                stateFile.Write(Next(row.Note, now));
-                LogSigned(logger, size);
-                outcome = new CheckpointOutcome(CheckpointOutcomeKind.Signed, row);
+                // Halted (and logged as such) instead of advancing.
+                return outcome;
             }
         }
+        LogAdvanced(check, bootstrapping, wasHalted && resume, signedSize, size);
+        return outcome;
+    }
+
+    // The state after signing (or adopting) the checkpoint at the extension's size.
+    private SignerState NextState(SignerState? state, TreeExtension extension, SignerBootstrap bootstrap, string note, DateTimeOffset signedAt) => new()
+    {
+        Origin = Origin,
+        Size = extension.Size,
+        Root = extension.Root(),
+        Frontier = [.. extension.Frontier.Hashes],
+        LastLeaf = extension.LastLeaf ?? state?.LastLeaf,
+        LastTime = extension.LastTime,
+        Note = note,
+        SignedAt = signedAt,
+        Bootstrap = bootstrap,
+    };
+
+    // Signs and stores a checkpoint at the extension's size, or adopts the same one stored meanwhile.
+    private async Task<CheckpointOutcome> SignAsync(
+        SignerState? state, TreeExtension extension, SignerBootstrap bootstrap, IReadOnlyList<NoteVerifier> published, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var size = extension.Size;
+        var key = await keys.GetCurrentAsync(SigningKeyPurposes.Checkpoint, cancellationToken);
+        var checkpoint = new Checkpoint(Origin, size, extension.Root());
+        var row = new CheckpointRow
+        {
+            TreeSize = size,
+            RootHash = checkpoint.Root,
+            CreatedAt = now,
+            KeyName = Origin,
+            Note = checkpoint.Sign(Origin, key.Key).ToString(),
+        };
+        // Stored before the state is saved: a crash in between leaves a row above the saved size
+        // that the next run checks and adopts, never a saved state whose checkpoint nobody can see.
+        if (!await store.AddCheckpointAsync(row, cancellationToken))
+        {
+            var stored = await store.CheckpointAsync(size, cancellationToken);
+            if (stored is null || Verified(stored, published) is null || !Same(stored.RootHash, checkpoint.Root))
+            {
+                return Halt(state, [new SignerFinding(SignerFindingCodes.CheckpointMismatch, size,
+                    $"while this signer held its lock another checkpoint for size {size} was stored, and it is not the tree this signer computed ({B64(checkpoint.Root)})")]);
+            }
+            stateFile.Write(NextState(state, extension, bootstrap, stored.Note, stored.CreatedAt));
+            return new CheckpointOutcome(CheckpointOutcomeKind.UpToDate, stored);
+        }
+        stateFile.Write(NextState(state, extension, bootstrap, row.Note, now));
+        LogSigned(logger, size);
+        return new CheckpointOutcome(CheckpointOutcomeKind.Signed, row);
+    }
+
+    private void LogAdvanced(CheckResult check, bool bootstrapping, bool resumed, long signedSize, long size)
+    {
         if (bootstrapping)
         {
             if (check.CheckedAgainst is { } against)
@@ -289,11 +306,10 @@ public sealed partial class CheckpointSigner(
                 LogBootstrappedUnanchored(logger, size);
             }
         }
-        if (wasHalted && resume)
+        if (resumed)
         {
             LogResumed(logger, signedSize, size);
         }
-        return outcome;
     }
 
     private CheckpointOutcome Halt(SignerState? state, IReadOnlyList<SignerFinding> findings)
@@ -379,6 +395,28 @@ public sealed partial class CheckpointSigner(
             verifyAbove = checkedAgainst ?? 0;
         }
 
+        var atSize = await ExtendFromEntriesAsync(extension, size, verifyAbove, published, findings, cancellationToken);
+        if (findings.Count == 0 && !Same(claimed.Root(), extension.Root()))
+        {
+            findings.Add(new SignerFinding(SignerFindingCodes.FrontierMismatch, size, signedSize == 0
+                ? $"the database's tree head at size {size} is {B64(claimed.Root())}, but the {size} entries recomputed from their rows give {B64(extension.Root())}"
+                : $"the database's tree head at size {size} is {B64(claimed.Root())}, but the checkpoint signed at size {signedSize} extended with entries {signedSize}…{size - 1} recomputed from their rows gives {B64(extension.Root())}"));
+        }
+        return Result(atSize, checkedAgainst);
+    }
+
+    /// <summary>
+    /// Extends the signed tree with the entries up to <paramref name="size"/>, read from their rows,
+    /// checking each leaf, the stored nodes and every stored checkpoint on the way (signatures only
+    /// above <paramref name="verifyAbove"/>). Stops at the first finding. Returns the stored
+    /// checkpoint at <paramref name="size"/> when there is one and it agrees.
+    /// </summary>
+    private async Task<CheckpointRow?> ExtendFromEntriesAsync(
+        TreeExtension extension, long size, long verifyAbove, IReadOnlyList<NoteVerifier> published, List<SignerFinding> findings, CancellationToken cancellationToken)
+    {
+        // Called before anything is appended: the extension still ends at the signed size.
+        var signedSize = extension.Size;
+        CheckpointRow? atSize = null;
         var pending = new Queue<CheckpointRow>();
         var nextCheckpoint = signedSize + 1;
         async Task RefillAsync()
@@ -395,7 +433,6 @@ public sealed partial class CheckpointSigner(
             nextCheckpoint = rows.Count == CheckpointPage ? rows[^1].TreeSize + 1 : size + 1;
         }
 
-        CheckpointRow? atSize = null;
         await RefillAsync();
         for (var from = signedSize; from < size && findings.Count == 0;)
         {
@@ -438,13 +475,7 @@ public sealed partial class CheckpointSigner(
             }
             from = extension.Size;
         }
-        if (findings.Count == 0 && !Same(claimed.Root(), extension.Root()))
-        {
-            findings.Add(new SignerFinding(SignerFindingCodes.FrontierMismatch, size, signedSize == 0
-                ? $"the database's tree head at size {size} is {B64(claimed.Root())}, but the {size} entries recomputed from their rows give {B64(extension.Root())}"
-                : $"the database's tree head at size {size} is {B64(claimed.Root())}, but the checkpoint signed at size {signedSize} extended with entries {signedSize}…{size - 1} recomputed from their rows gives {B64(extension.Root())}"));
-        }
-        return Result(atSize, checkedAgainst);
+        return atSize;
     }
 
     /// <summary>

@@ -184,8 +184,8 @@ public static class CustodyApi
             : Refusal.Of(ProblemTypes.NotFound, $"You have not linked the data source '{Shorten(clientId)}'.").ToResult();
 
     public static async Task<Results<Ok<Page<RecordView>>, ProblemHttpResult>> ListRecords(
-        ClaimsPrincipal user, HttpContext context, RecordVault vault, DataInventory inventory, CancellationToken cancellationToken,
-        string? category = null, DateTimeOffset? from = null, DateTimeOffset? to = null, int? limit = null, string? cursor = null)
+        ClaimsPrincipal user, HttpContext context, RecordVault vault, DataInventory inventory,
+        string? category, DateTimeOffset? from, DateTimeOffset? to, int? limit, string? cursor, CancellationToken cancellationToken)
     {
         var errors = new Dictionary<string, string[]>();
         if (category is not null && inventory.Find(category) is null)

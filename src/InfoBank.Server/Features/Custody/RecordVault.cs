@@ -164,7 +164,18 @@ public sealed partial class RecordVault(DbConnectionFactory db, ResidentKeyRing 
     /// </summary>
     public async Task<Guid?[]> InsertAsync(DbSession s, SealedBatch batch, CancellationToken cancellationToken)
     {
-        var records = batch.Records;
+        await EnsureKeysPresentAsync(s, batch, cancellationToken);
+        var inserted = await InsertRowsAsync(s, batch, cancellationToken);
+        var result = new Guid?[batch.Records.Count];
+        for (var i = 0; i < result.Length; i++)
+        {
+            result[i] = inserted.Contains(batch.Ids[i]) ? batch.Ids[i] : null;
+        }
+        return result;
+    }
+
+    private static async Task EnsureKeysPresentAsync(DbSession s, SealedBatch batch, CancellationToken cancellationToken)
+    {
         foreach (var chunk in batch.KeyVersions.Chunk(500))
         {
             var residents = chunk.Select(k => k.Key).ToArray();
@@ -179,9 +190,15 @@ public sealed partial class RecordVault(DbConnectionFactory db, ResidentKeyRing 
                 }
             }
         }
+    }
 
+    // The ids of the rows actually inserted (duplicates are skipped by the INSERT itself). Full chunks
+    // share one prepared command; the last, shorter chunk gets its own.
+    private static async Task<HashSet<Guid>> InsertRowsAsync(DbSession s, SealedBatch batch, CancellationToken cancellationToken)
+    {
+        var records = batch.Records;
         var inserted = new HashSet<Guid>(records.Count);
-        var perStatement = s.Provider == DatabaseProvider.Sqlite
+        var perStatement = s.Dialect.InsertsRowByRow
             ? 1
             : Math.Min(RowsPerStatement, (s.Dialect.MaxParameters - (InsertColumns.Length - PerRowColumns)) / PerRowColumns);
         DbCommand? fullChunk = null;
@@ -192,20 +209,7 @@ public sealed partial class RecordVault(DbConnectionFactory db, ResidentKeyRing 
                 var count = Math.Min(perStatement, records.Count - start);
                 var reuse = count == perStatement;
                 var command = reuse && fullChunk is not null ? fullChunk : InsertCommand(s, count, batch.StoredAt, batch.SourceClientId, returning: perStatement > 1);
-                var parameters = command.Parameters;
-                for (var row = 0; row < count; row++)
-                {
-                    var i = start + row;
-                    var record = records[i];
-                    var at = row * PerRowColumns;
-                    parameters[at].Value = batch.Ids[i];
-                    parameters[at + 1].Value = record.ResidentId;
-                    parameters[at + 2].Value = record.Category;
-                    parameters[at + 3].Value = record.ObservedAt;
-                    parameters[at + 4].Value = record.SourceRecordId;
-                    parameters[at + 5].Value = batch.KeyVersions[record.ResidentId];
-                    parameters[at + 6].Value = batch.Ciphertexts[i];
-                }
+                SetRowValues(command, batch, start, count);
                 if (reuse && fullChunk is null)
                 {
                     // Prepared once its values are set (Npgsql infers nothing from empty parameters), then reused.
@@ -214,19 +218,7 @@ public sealed partial class RecordVault(DbConnectionFactory db, ResidentKeyRing 
                 }
                 try
                 {
-                    if (perStatement == 1)
-                    {
-                        if (await command.ExecuteNonQueryAsync(cancellationToken) == 1)
-                        {
-                            inserted.Add(batch.Ids[start]);
-                        }
-                        continue;
-                    }
-                    await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-                    while (await reader.ReadAsync(cancellationToken))
-                    {
-                        inserted.Add(reader.GetGuid(0));
-                    }
+                    await ExecuteChunkAsync(command, returning: perStatement > 1, batch.Ids[start], inserted, cancellationToken);
                 }
                 finally
                 {
@@ -244,13 +236,44 @@ public sealed partial class RecordVault(DbConnectionFactory db, ResidentKeyRing 
                 await fullChunk.DisposeAsync();
             }
         }
+        return inserted;
+    }
 
-        var result = new Guid?[records.Count];
-        for (var i = 0; i < records.Count; i++)
+    // Records start … start + count - 1 into the per-row parameters, in InsertColumns order.
+    private static void SetRowValues(DbCommand command, SealedBatch batch, int start, int count)
+    {
+        var parameters = command.Parameters;
+        for (var row = 0; row < count; row++)
         {
-            result[i] = inserted.Contains(batch.Ids[i]) ? batch.Ids[i] : null;
+            var i = start + row;
+            var record = batch.Records[i];
+            var at = row * PerRowColumns;
+            parameters[at].Value = batch.Ids[i];
+            parameters[at + 1].Value = record.ResidentId;
+            parameters[at + 2].Value = record.Category;
+            parameters[at + 3].Value = record.ObservedAt;
+            parameters[at + 4].Value = record.SourceRecordId;
+            parameters[at + 5].Value = batch.KeyVersions[record.ResidentId];
+            parameters[at + 6].Value = batch.Ciphertexts[i];
         }
-        return result;
+    }
+
+    // A single-row INSERT tells by its count whether the row went in; a multi-row one returns the ids it inserted.
+    private static async Task ExecuteChunkAsync(DbCommand command, bool returning, Guid firstId, HashSet<Guid> inserted, CancellationToken cancellationToken)
+    {
+        if (!returning)
+        {
+            if (await command.ExecuteNonQueryAsync(cancellationToken) == 1)
+            {
+                inserted.Add(firstId);
+            }
+            return;
+        }
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            inserted.Add(reader.GetGuid(0));
+        }
     }
 
     // One INSERT of `rows` rows: a parameter per row and column, then the two the rows share. The

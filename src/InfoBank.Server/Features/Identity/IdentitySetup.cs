@@ -47,6 +47,25 @@ public static class IdentitySetup
     {
         services.AddInfoBankIdentityStores();
 
+        AddTokenServer(services);
+        services.AddSingleton<IValidateOptions<IdentitySettings>, IssuerIsPinned>();
+        services.AddLogFloors();
+
+        ConfigureTokenServer(services);
+        AddSignInCookie(services);
+        services.AddAuthorization(AddPolicies);
+        services.AddSingleton<IAuthorizationMiddlewareResultHandler, AuthorizationFailureRecorder>();
+        services.AddRazorPages(options => options.Conventions.AddPageApplicationModelConvention("/SignIn",
+            page => page.EndpointMetadata.Add(new EnableRateLimitingAttribute(CredentialRateLimits.SignInPolicy))));
+        services.AddCredentialRateLimits();
+        services.AddSingleton<InfoBank.Server.Features.Custody.IResidentErasureStep, IdentityErasureStep>();
+        services.AddSingleton<IDemoSeedPart, IdentityDemoSeed>();
+        return services;
+    }
+
+    // OpenIddict: the endpoints and flows it serves, and how resource requests validate its tokens.
+    private static void AddTokenServer(IServiceCollection services)
+    {
         services.AddOpenIddict()
             .AddServer(options =>
             {
@@ -89,9 +108,11 @@ public static class IdentitySetup
                 options.EnableAuthorizationEntryValidation();
                 options.AddEventHandler(GenuineTokenMarker.Descriptor);
             });
-        services.AddSingleton<IValidateOptions<IdentitySettings>, IssuerIsPinned>();
-        services.AddLogFloors();
+    }
 
+    // Signing keys, issuer and token lifetimes, from the identity settings.
+    private static void ConfigureTokenServer(IServiceCollection services)
+    {
         services.AddSingleton<IConfigureOptions<OpenIddictServerOptions>, IdentityKeys>();
         services.AddOptions<OpenIddictServerOptions>().Configure<IOptions<IdentitySettings>>((options, settings) =>
         {
@@ -108,7 +129,11 @@ public static class IdentitySetup
         });
         services.AddOptions<OpenIddictServerAspNetCoreOptions>().Configure<IOptions<IdentitySettings>>((options, settings) =>
             options.DisableTransportSecurityRequirement = settings.Value.AllowInsecureHttp);
+    }
 
+    // The sign-in cookie browsers carry between the sign-in page and the authorization endpoint.
+    private static void AddSignInCookie(IServiceCollection services)
+    {
         services.AddAuthentication(BearerScheme)
             .AddCookie(SignInScheme, options =>
             {
@@ -135,15 +160,6 @@ public static class IdentitySetup
             });
         services.AddOptions<CookieAuthenticationOptions>(SignInScheme).Configure<IOptions<IdentitySettings>>((options, settings) =>
             options.ExpireTimeSpan = settings.Value.SignInSessionLifetime);
-
-        services.AddAuthorization(AddPolicies);
-        services.AddSingleton<IAuthorizationMiddlewareResultHandler, AuthorizationFailureRecorder>();
-        services.AddRazorPages(options => options.Conventions.AddPageApplicationModelConvention("/SignIn",
-            page => page.EndpointMetadata.Add(new EnableRateLimitingAttribute(CredentialRateLimits.SignInPolicy))));
-        services.AddCredentialRateLimits();
-        services.AddSingleton<InfoBank.Server.Features.Custody.IResidentErasureStep, IdentityErasureStep>();
-        services.AddSingleton<IDemoSeedPart, IdentityDemoSeed>();
-        return services;
     }
 
     private static string Relative(string path) => path.TrimStart('/');

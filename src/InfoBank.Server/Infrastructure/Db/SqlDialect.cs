@@ -99,6 +99,21 @@ public abstract class SqlDialect
     public virtual string InsertReturning(string insertInto, string values, string column) =>
         $"{insertInto} {values} RETURNING {column}";
 
+    /// <summary>
+    /// Whether a bulk write goes in as one prepared single-row INSERT executed per row rather than as
+    /// multi-row INSERTs. SQLite runs in-process with no round trips: there re-executing one prepared
+    /// statement measured 3 to 6 times faster than a multi-row statement, which it must compile afresh
+    /// and bind thousands of named parameters into. On the server databases every statement is a
+    /// network round trip, so rows go in as many per statement as <see cref="MaxParameters"/> allows.
+    /// </summary>
+    public virtual bool InsertsRowByRow => false;
+
+    /// <summary>
+    /// Whether a savepoint that is no longer needed is released. SQL Server has no RELEASE SAVEPOINT:
+    /// its savepoints stay until the transaction commits.
+    /// </summary>
+    public virtual bool ReleasesSavepoints => true;
+
     /// <summary>A unique or primary-key violation: the row's key is taken (someone else got there first).</summary>
     public abstract bool IsUniqueViolation(System.Data.Common.DbException exception);
 
@@ -120,6 +135,8 @@ public sealed class SqliteDialect : SqlDialect
     public override DatabaseProvider Provider => DatabaseProvider.Sqlite;
 
     public override int MaxParameters => 30_000;
+
+    public override bool InsertsRowByRow => true;
 
     public override string Limit(string limitParameter) => $" LIMIT @{limitParameter}";
 
@@ -172,6 +189,8 @@ public sealed class SqlServerDialect : SqlDialect
 
     // 2,100 per request, and SqlClient's own parameters for sp_executesql count against it.
     public override int MaxParameters => 2_000;
+
+    public override bool ReleasesSavepoints => false;
 
     // SQL Server has no LIMIT; OFFSET/FETCH needs the ORDER BY every paged query already has.
     public override string Limit(string limitParameter) => $" OFFSET 0 ROWS FETCH NEXT @{limitParameter} ROWS ONLY";
