@@ -146,6 +146,35 @@ public sealed class BrokeredAccessHttpTests(BrokeredAccessHttpTests.Factory fact
     }
 
     [Fact]
+    public async Task A_record_that_fails_its_integrity_check_never_reaches_the_business_and_paging_reads_past_it()
+    {
+        var (grantId, _, business) = await ApprovedGrantAsync();
+        var offer = await OfferOfAsync(grantId);
+        var (sourceId, sourceToken) = await factory.ClientTokenAsync(ClientKind.DataSource);
+        using var source = factory.CreateClientWithToken(sourceToken);
+        var residents = new List<Person> { await ResidentAsync(), await ResidentAsync() };
+        foreach (var resident in residents)
+        {
+            await DepositStepsAsync(source, sourceId, resident, days: 3);
+            await ConsentAsync(resident, offer);
+        }
+        // The first resident's middle record (8001 steps) no longer authenticates.
+        await using (var connection = await factory.Connections.OpenAsync())
+        {
+            var rows = (await Dapper.SqlMapper.QueryAsync<(Guid Id, byte[] Ciphertext)>(connection,
+                "SELECT id, ciphertext FROM custody_records WHERE resident_id = @residentId ORDER BY observed_at", new { residentId = residents[0].Id })).ToList();
+            Assert.Equal(3, rows.Count);
+            var (id, ciphertext) = rows[1];
+            ciphertext[^1] ^= 0x01;
+            await Dapper.SqlMapper.ExecuteAsync(connection, "UPDATE custody_records SET ciphertext = @ciphertext WHERE id = @id", new { ciphertext, id });
+        }
+
+        // Pages of two: the first resident's page meets the withheld record and reads on past it.
+        var records = await AccessScenario.ReadAllAsync(business, grantId, limit: 2);
+        Assert.Equal([8000, 8000, 8001, 8002, 8002], records.Select(r => r.GetProperty("data").GetProperty("steps").GetInt32()).Order().ToArray());
+    }
+
+    [Fact]
     public async Task Refusals_are_clear_4xx_and_logged()
     {
         var (grantId, _, business) = await ApprovedGrantAsync();

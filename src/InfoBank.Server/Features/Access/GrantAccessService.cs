@@ -417,7 +417,8 @@ public sealed partial class GrantAccessService(
         while (true)
         {
             var batch = await vault.ListAsync(resident, query, cancellationToken);
-            all.AddRange(batch);
+            // A record that failed its integrity check counts towards no aggregate.
+            all.AddRange(batch.Where(r => r.Integrity == RecordIntegrity.Intact));
             if (batch.Count < query.Limit)
             {
                 return all;
@@ -451,9 +452,21 @@ public sealed partial class GrantAccessService(
                     continue;
                 }
                 var query = new RecordQuery(categories[c], span.From, span.To, resume, resume is null ? null : afterId, limit - result.Count);
-                foreach (var record in await vault.ListAsync(resident, query, cancellationToken))
+                while (result.Count < limit)
                 {
-                    result.Add((record, $"{c}|{record.ObservedAt.UtcTicks}|{record.Id:N}"));
+                    var asked = limit - result.Count;
+                    var batch = await vault.ListAsync(resident, query with { Limit = asked }, cancellationToken);
+                    // A record that failed its integrity check never leaves; reading on past it keeps
+                    // "fewer than limit rows means the resident is finished" true.
+                    foreach (var record in batch.Where(r => r.Integrity == RecordIntegrity.Intact))
+                    {
+                        result.Add((record, $"{c}|{record.ObservedAt.UtcTicks}|{record.Id:N}"));
+                    }
+                    if (batch.Count < asked)
+                    {
+                        break;
+                    }
+                    query = query with { AfterObservedAt = batch[^1].ObservedAt, AfterId = batch[^1].Id };
                 }
             }
         }
