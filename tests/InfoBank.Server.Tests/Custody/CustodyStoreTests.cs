@@ -74,9 +74,16 @@ public abstract class CustodyStoreTests<TFixture> : StoreTestBase<TFixture>, IDi
             await connection.ExecuteAsync("UPDATE custody_records SET ciphertext = @a1 WHERE id = @id", new { a1, id = bobIds[0] });
         }
 
+        // Each moved value fails to authenticate, so it is withheld (no payload); a1 itself still opens.
         var query = new RecordQuery(null, null, null, null, null, 10);
-        await Assert.ThrowsAsync<SealAuthenticationException>(() => _harness.Vault.ListAsync(alice, query, default));
-        await Assert.ThrowsAsync<SealAuthenticationException>(() => _harness.Vault.ListAsync(bob, query, default));
+        var alices = await _harness.Vault.ListAsync(alice, query, default);
+        Assert.Equal(RecordIntegrity.Intact, alices.Single(r => r.Id == aliceIds[0]).Integrity);
+        var moved = alices.Single(r => r.Id == aliceIds[1]);
+        Assert.Equal(RecordIntegrity.Failed, moved.Integrity);
+        Assert.Empty(moved.Payload);
+        var bobs = Assert.Single(await _harness.Vault.ListAsync(bob, query, default));
+        Assert.Equal(RecordIntegrity.Failed, bobs.Integrity);
+        Assert.Empty(bobs.Payload);
     }
 
     [SkippableFact]
@@ -90,7 +97,11 @@ public abstract class CustodyStoreTests<TFixture> : StoreTestBase<TFixture>, IDi
             value[^20] ^= 0x01;
             await connection.ExecuteAsync("UPDATE custody_records SET ciphertext = @value WHERE id = @id", new { value, id = ids[0] });
         }
-        await Assert.ThrowsAsync<SealAuthenticationException>(() => _harness.Vault.ListAsync(resident, new RecordQuery(null, null, null, null, null, 10), default));
+        // Never garbage: the record comes back withheld, with no payload at all.
+        var record = Assert.Single(await _harness.Vault.ListAsync(resident, new RecordQuery(null, null, null, null, null, 10), default));
+        Assert.Equal(RecordIntegrity.Failed, record.Integrity);
+        Assert.Empty(record.Payload);
+        Assert.Equal(ids[0], record.Id);
     }
 
     [SkippableFact]

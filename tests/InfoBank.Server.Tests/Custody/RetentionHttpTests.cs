@@ -77,7 +77,9 @@ public sealed class RetentionHttpTests(RetentionHttpTests.Factory factory) : ICl
 
         // A day later, two visits: one from this morning's early hours, one from moments ago.
         factory.Time.Offset += TimeSpan.FromDays(1);
+        // Whole seconds: PostgreSQL keeps microseconds, so finer times would not come back equal.
         var now = factory.Time.GetUtcNow();
+        now = now.AddTicks(-(now.UtcTicks % TimeSpan.TicksPerSecond));
         var (older, newer) = (now.AddHours(-20), now.AddMinutes(-1));
         var tag = Guid.NewGuid().ToString("N");
         using (var deposit = factory.CreateClientWithToken(await factory.ClientCredentialsTokenAsync(source.ClientId, source.ClientSecret)))
