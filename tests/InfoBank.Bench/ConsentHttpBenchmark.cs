@@ -115,7 +115,9 @@ public sealed partial class ConsentHttpBenchmark : IBenchmark
     {
         if (response.StatusCode != status)
         {
-            throw new InvalidOperationException($"{response.RequestMessage?.Method} {response.RequestMessage?.RequestUri} answered {(int)response.StatusCode}, expected {(int)status}.");
+            // The problem's type and detail say which refusal it was; a bench never sends personal data.
+            var problem = response.Content.ReadAsStringAsync().GetAwaiter().GetResult();
+            throw new InvalidOperationException($"{response.RequestMessage?.Method} {response.RequestMessage?.RequestUri} answered {(int)response.StatusCode}, expected {(int)status}: {problem}");
         }
     }
 
@@ -170,6 +172,14 @@ public sealed partial class ConsentHttpBenchmark : IBenchmark
         var accessToken = (await token.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("access_token").GetString();
         var http = factory.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false });
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", accessToken);
+        // Consent is only for residents who agreed to the custody terms, as a new resident does first.
+        var terms = await http.GetFromJsonAsync<JsonElement>("/api/v1/custody/terms");
+        Require(await http.PostAsJsonAsync("/api/v1/me/enrollment", new
+        {
+            termsVersion = terms.GetProperty("version").GetString(),
+            termsHash = terms.GetProperty("hash").GetString(),
+            agree = true,
+        }), HttpStatusCode.Created);
         return http;
     }
 
