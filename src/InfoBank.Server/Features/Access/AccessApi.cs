@@ -58,7 +58,7 @@ internal static class AccessApi
         }
         if (errors.Count > 0)
         {
-            return ProblemTypes.InvalidParameter.Validation(errors, string.Join(" ", errors.Values.SelectMany(e => e)));
+            return Refusal.Of(ProblemTypes.InvalidParameter, errors).ToResult();
         }
         if (!Paging.TryRead<AccessLogPosition>(limit, cursor, out var size, out var after, out var problem))
         {

@@ -69,7 +69,7 @@ public static class AuditApi
         }
         if (errors.Count > 0)
         {
-            return ProblemTypes.InvalidParameter.Validation(errors, string.Join(" ", errors.Values.SelectMany(e => e)));
+            return Refusal.Of(ProblemTypes.InvalidParameter, errors).ToResult();
         }
         var start = after is null ? from ?? 0 : Math.Max(from ?? 0, after.After + 1);
         var (page, more) = Paging.Split(await store.EntriesAsync(start, to ?? long.MaxValue, size + 1, kind, subject, cancellationToken), size);

@@ -198,7 +198,7 @@ public static class CustodyApi
         }
         if (errors.Count > 0)
         {
-            return ProblemTypes.InvalidParameter.Validation(errors, string.Join(" ", errors.Values.SelectMany(e => e)));
+            return Refusal.Of(ProblemTypes.InvalidParameter, errors).ToResult();
         }
         if (!Paging.TryRead<RecordPosition>(limit, cursor, out var size, out var after, out var problem))
         {
